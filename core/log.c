@@ -1,0 +1,81 @@
+/*
+ * Process log (core/ layer). Formats a timestamped line into a stack buffer
+ * and writes it with one write(2); a short or failed write drops the line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+static int log_fd = STDOUT_FILENO;
+static int log_owned;
+
+int sl_log_open(const struct sl_config *conf)
+{
+	int ret = 0;
+
+	switch (conf->log) {
+	case SL_LOG_STDOUT:
+		log_fd = STDOUT_FILENO;
+		break;
+	case SL_LOG_STDERR:
+		log_fd = STDERR_FILENO;
+		break;
+	case SL_LOG_OFF:
+		log_fd = -1;
+		break;
+	case SL_LOG_FILE:
+		log_fd = open(conf->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (log_fd < 0)
+			ret = -errno;
+		else
+			log_owned = 1;
+		break;
+	}
+	return ret;
+}
+
+void sl_log_close(void)
+{
+	if (log_owned && log_fd >= 0)
+		close(log_fd);
+	log_owned = 0;
+	log_fd = STDOUT_FILENO;
+}
+
+int sl_log_fd(void)
+{
+	return log_owned ? log_fd : -1;
+}
+
+void sl_log(const char *fmt, ...)
+{
+	char line[1024];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n, m;
+
+	if (log_fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(log_fd, line, (size_t)n) < 0)
+		(void)errno;
+}

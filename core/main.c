@@ -1,0 +1,275 @@
+/*
+ * Process entry (core/ layer): command line, configuration, listeners, worker
+ * threads and signals. The main thread owns the listeners until a worker has
+ * started (then the worker owns them) and owns the workers' wake eventfds for
+ * the whole run. It waits for SIGTERM/SIGINT with sigwait, asks every worker
+ * to stop, and joins them; the exit code is 0 after a clean drain.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/log.h"
+#include "core/proxy.h"
+
+#define SL_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice -f FILE      run with configuration FILE\n"
+		   "       sluice -c -f FILE   check FILE and exit 0 (valid) or 1\n"
+		   "       sluice -v           print the version\n");
+}
+
+/* Features a valid configuration may name that this build does not run yet:
+ * refusing them is better than a half-working proxy. */
+static int check_supported(const struct sl_config *c, char *err, size_t len)
+{
+	for (int i = 0; i < c->nbackends; i++) {
+		const struct sl_backend_conf *be = &c->backends[i];
+
+		if (be->balance != SL_BAL_ROUNDROBIN) {
+			snprintf(err, len, "%s:%d: backend '%s': only balance roundrobin is "
+				 "supported by this build yet", c->path, be->line, be->name);
+			return -ENOTSUP;
+		}
+	}
+	for (int i = 0; i < c->nfrontends; i++) {
+		const struct sl_frontend_conf *fe = &c->frontends[i];
+
+		if (fe->mode == SL_FE_MODE_HTTP) {
+			snprintf(err, len, "%s:%d: frontend '%s': mode http is not supported by "
+				 "this build yet (tcp only)", c->path, fe->line, fe->name);
+			return -ENOTSUP;
+		}
+		for (int j = 0; j < fe->nbinds; j++) {
+			if (fe->binds[j].ssl) {
+				snprintf(err, len, "%s:%d: key 'bind': ssl is not supported by this "
+					 "build yet", c->path, fe->binds[j].line);
+				return -ENOTSUP;
+			}
+		}
+	}
+	return 0;
+}
+
+static int open_listener(const struct sl_config *c, const struct sl_bind_conf *b)
+{
+	int fd, one = 1;
+	char addr[80];
+
+	fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		goto err;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&b->addr.ss, b->addr.len) < 0 ||
+	    listen(fd, SOMAXCONN) < 0)
+		goto err_close_fd;
+	return fd;
+err_close_fd:
+	close(fd);
+err:
+	fprintf(stderr, "sluice: %s:%d: cannot listen on %s: %s\n", c->path, b->line,
+		sl_conf_addr_str(&b->addr, addr, sizeof(addr)), strerror(errno));
+	return -1;
+}
+
+/* Listeners of one worker: one SO_REUSEPORT socket per bind of every frontend. */
+static int make_listeners(struct sl_proxy *px, struct sl_worker *w)
+{
+	const struct sl_config *c = px->conf;
+	int n = 0;
+
+	for (int i = 0; i < c->nfrontends; i++)
+		n += c->frontends[i].nbinds;
+	w->listeners = calloc((size_t)n, sizeof(*w->listeners));
+	if (!w->listeners)
+		return -ENOMEM;
+	for (int i = 0; i < c->nfrontends; i++) {
+		for (int j = 0; j < c->frontends[i].nbinds; j++) {
+			struct sl_listener *l = &w->listeners[w->nlisteners];
+
+			l->fe = &c->frontends[i];
+			l->bind = &c->frontends[i].binds[j];
+			l->fd = open_listener(c, l->bind);
+			if (l->fd < 0)
+				return -EADDRNOTAVAIL;
+			w->nlisteners++;
+		}
+	}
+	return 0;
+}
+
+static void raise_nofile(const struct sl_config *c)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)c->maxconn * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		sl_log("warning: RLIMIT_NOFILE is %llu, maxconn %u needs %llu",
+		       (unsigned long long)rl.rlim_cur, c->maxconn, (unsigned long long)need);
+}
+
+static void free_workers(struct sl_proxy *px)
+{
+	for (int i = 0; i < px->nworkers; i++) {
+		struct sl_worker *w = &px->workers[i];
+
+		for (int j = 0; j < w->nlisteners; j++)
+			if (w->listeners[j].fd >= 0)
+				close(w->listeners[j].fd);
+		free(w->listeners);
+		if (w->wake_fd >= 0)
+			close(w->wake_fd);
+	}
+	free(px->workers);
+}
+
+/* Start every worker; on failure stop those already running. Returns the
+ * number started (== px->nworkers on success). */
+static int start_workers(struct sl_proxy *px)
+{
+	int i;
+
+	for (i = 0; i < px->nworkers; i++) {
+		struct sl_worker *w = &px->workers[i];
+
+		if (sl_worker_start(w) < 0) {
+			fprintf(stderr, "sluice: worker %d: %s\n", i, w->why);
+			break;
+		}
+	}
+	return i;
+}
+
+static void stop_workers(struct sl_proxy *px, int started)
+{
+	atomic_store(&px->stopping, 1);
+	for (int i = 0; i < started; i++)
+		sl_worker_wake(&px->workers[i]);
+	for (int i = 0; i < started; i++)
+		sl_worker_join(&px->workers[i]);
+}
+
+static int setup_workers(struct sl_proxy *px)
+{
+	px->nworkers = px->conf->workers;
+	px->workers = calloc((size_t)px->nworkers, sizeof(*px->workers));
+	if (!px->workers)
+		return -ENOMEM;
+	for (int i = 0; i < px->nworkers; i++)
+		px->workers[i].wake_fd = -1;
+	for (int i = 0; i < px->nworkers; i++) {
+		struct sl_worker *w = &px->workers[i];
+
+		w->id = i;
+		w->px = px;
+		w->wake_fd = eventfd(0, EFD_CLOEXEC);
+		if (w->wake_fd < 0 || make_listeners(px, w) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int run(struct sl_config *conf)
+{
+	struct sl_proxy px = { .conf = conf };
+	sigset_t set;
+	int sig = 0, started = 0, ret = 1;
+
+	if (sl_log_open(conf) < 0) {
+		fprintf(stderr, "sluice: %s: cannot open log file %s: %s\n", conf->path,
+			conf->log_path, strerror(errno));
+		return 1;
+	}
+	raise_nofile(conf);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
+	signal(SIGPIPE, SIG_IGN);
+	if (sl_backends_init(conf, &px.backends) < 0 || setup_workers(&px) < 0)
+		goto out;
+	started = start_workers(&px);
+	if (started == px.nworkers) {
+		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s",
+		       SL_VERSION, px.nworkers, conf->nfrontends, conf->nbackends,
+		       conf->has_stats ? "; note: stats is not served by this build yet" : "");
+		sigwait(&set, &sig);
+		sl_log("received %s: stopping, grace %llu ms", strsignal(sig),
+		       (unsigned long long)conf->grace_ms);
+		ret = 0;
+	}
+	stop_workers(&px, started);
+	if (ret == 0)
+		sl_log("stopped");
+out:
+	free_workers(&px);
+	sl_backends_free(px.backends, conf->nbackends);
+	sl_log_close();
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_config *conf = NULL;
+	const char *file = NULL;
+	char err[1024];
+	int opt, check = 0, ret;
+
+	while ((opt = getopt(argc, argv, "cf:vh")) != -1) {
+		switch (opt) {
+		case 'c':
+			check = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'v':
+			printf("sluice %s\n", SL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (!file || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (sl_conf_load(file, &conf, err, sizeof(err)) < 0 ||
+	    check_supported(conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sluice: %s\n", err);
+		sl_conf_free(conf);
+		return 1;
+	}
+	if (check) {
+		printf("sluice: configuration %s is valid\n", file);
+		ret = 0;
+	} else {
+		ret = run(conf);
+	}
+	sl_conf_free(conf);
+	return ret;
+}

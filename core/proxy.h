@@ -1,0 +1,35 @@
+/*
+ * The process (core/ layer): configuration, backends and workers, shared by
+ * every thread. Built by the main thread before any worker starts; workers
+ * only read it, except for the atomic counters.
+ */
+#ifndef SL_CORE_PROXY_H
+#define SL_CORE_PROXY_H
+
+#include <stdatomic.h>
+#include "conf/conf-t.h"
+#include "core/backend.h"
+#include "core/session-t.h"
+
+/* Provided buffers: per worker pool and per-session, per-direction quota. */
+#define SL_BUF_SIZE      16384u
+#define SL_BUF_COUNT     4096u
+#define SL_BUF_QUOTA     16u
+#define SL_RING_ENTRIES  4096u
+
+struct sl_proxy {
+	const struct sl_config *conf;
+	struct sl_backend *backends;
+	struct sl_worker *workers;
+	int nworkers;
+	atomic_uint sessions;    /* process-wide client connections */
+	atomic_int stopping;
+};
+
+/* Worker lifecycle (core/worker.c). sl_worker_start returns 0 once the
+ * worker's ring is up and its listeners are armed, or -errno with w->why. */
+int sl_worker_start(struct sl_worker *w);
+void sl_worker_wake(struct sl_worker *w);
+void sl_worker_join(struct sl_worker *w);
+
+#endif

@@ -1,0 +1,437 @@
+/*
+ * Sessions (core/ layer). Data path of one tcp session:
+ *   accept -> sl_session_new -> proto start (pick server, connect)
+ *   multishot recv on each side -> buffer queued on that side (on_recv)
+ *   -> sl_session_pump sends the queue head to the other side (MSG_WAITALL)
+ *   -> send CQE recycles the buffer and sends the next one (on_send)
+ *   FIN (recv res 0) -> proto decides (drain, shutdown, close)
+ *   teardown: cancel all requests on each fd, then close it (hard link);
+ *   the slot is released when its in-flight count reaches zero.
+ * Every request that produces a CQE increments s->inflight; its CQE
+ * decrements it (a multishot recv counts once, until its last CQE).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "core/backend.h"
+#include "core/log.h"
+#include "core/proxy.h"
+#include "core/session.h"
+#include "proto/tcp.h"
+#include "ring/udata.h"
+
+static const char *const cause_names[] = {
+	[SL_CLOSE_NORMAL] = "normal",
+	[SL_CLOSE_CLIENT_ERR] = "client error",
+	[SL_CLOSE_SERVER_ERR] = "server error",
+	[SL_CLOSE_CONNECT_FAIL] = "connect failed",
+	[SL_CLOSE_NO_SERVER] = "no server available",
+	[SL_CLOSE_TIMEOUT] = "timeout",
+	[SL_CLOSE_STOP] = "stopping",
+	[SL_CLOSE_RESOURCE] = "out of resources",
+};
+
+static uint64_t ud(const struct sl_session *s, unsigned op, unsigned dir)
+{
+	return sl_ud_make(s->slot, s->gen, op, dir);
+}
+
+static struct sl_session *slot_alloc(struct sl_worker *w)
+{
+	struct sl_session *s = w->free;
+
+	if (s) {
+		w->free = s->next;
+	} else if (w->hwm < w->nslots) {
+		s = &w->sessions[w->hwm];
+		s->slot = w->hwm++;
+	} else {
+		return NULL;
+	}
+	uint32_t slot = s->slot, gen = s->gen + 1;
+
+	memset(s, 0, sizeof(*s));
+	s->slot = slot;
+	s->gen = gen ? gen : 1;
+	s->w = w;
+	s->side[0].fd = s->side[1].fd = -1;
+	w->nsessions++;
+	return s;
+}
+
+static void bufq_push(struct sl_worker *w, struct sl_bufq *q, uint16_t bid, uint32_t len)
+{
+	w->buf_len[bid] = len;
+	if (q->count)
+		w->buf_next[q->tail] = bid;
+	else
+		q->head = bid;
+	q->tail = bid;
+	q->count++;
+}
+
+static void bufq_pop(struct sl_worker *w, struct sl_bufq *q)
+{
+	uint16_t bid = q->head;
+
+	q->head = w->buf_next[bid];
+	q->count--;
+	q->off = 0;
+	sl_ring_buf_recycle(&w->ring, bid);
+}
+
+static void starved_remove(struct sl_session *s)
+{
+	struct sl_session **pp = &s->w->starved;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	s->next = NULL;
+}
+
+/* Release the slot once nothing of the kernel's refers to it any more. */
+static void maybe_release(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+
+	if (s->state != SL_SESS_ST_CLOSING || s->inflight)
+		return;
+	for (int i = 0; i < 2; i++)
+		while (s->side[i].q.count)
+			bufq_pop(w, &s->side[i].q);
+	if (s->srv)
+		atomic_fetch_sub(&s->srv->sessions, 1);
+	atomic_fetch_sub(&w->px->sessions, 1);
+	s->state = SL_SESS_ST_FREE;
+	s->next = w->free;
+	w->free = s;
+	w->nsessions--;
+}
+
+struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l)
+{
+	struct sl_session *s = slot_alloc(w);
+
+	if (!s) {
+		sl_log("frontend %s: session table full (%u), closing new connection",
+		       l->fe->name, w->nslots);
+		close(cfd);
+		atomic_fetch_sub(&w->px->sessions, 1);
+		return NULL;
+	}
+	s->fe = l->fe;
+	s->be = &w->px->backends[l->fe->backend];
+	s->side[SL_SIDE_CLI].fd = cfd;
+	s->side[SL_SIDE_CLI].last_ms = w->now_ms;
+	s->side[SL_SIDE_SRV].last_ms = w->now_ms;
+	s->start_ms = w->now_ms;
+	s->state = SL_SESS_ST_CONNECTING;
+	sl_tcp_start(s);
+	return s;
+}
+
+static void close_side(struct sl_session *s, int side)
+{
+	struct sl_side *sd = &s->side[side];
+	int fd = sd->fd;
+
+	if (fd < 0)
+		return;
+	sd->fd = -1; /* ownership rule 1: the field goes first */
+	sl_ring_cancel_close(&s->w->ring, fd, ud(s, SL_OP_CANCEL, (unsigned)side),
+			     ud(s, SL_OP_CLOSE, (unsigned)side));
+	s->inflight += 2;
+}
+
+void sl_session_drop_server(struct sl_session *s)
+{
+	struct sl_side *sd = &s->side[SL_SIDE_SRV];
+
+	close_side(s, SL_SIDE_SRV);
+	sd->rd_eof = sd->wr_shut = sd->tx_busy = false;
+	sd->rx = SL_RX_OFF;
+}
+
+void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
+{
+	if (s->state == SL_SESS_ST_CLOSING || s->state == SL_SESS_ST_FREE)
+		return;
+	s->state = SL_SESS_ST_CLOSING;
+	s->cause = (uint8_t)cause;
+	if (cause != SL_CLOSE_NORMAL) {
+		const char *srv = s->srv ? s->srv->conf->name : "-";
+
+		if (cause == SL_CLOSE_TIMEOUT)
+			sl_log("frontend %s backend %s server %s: session closed: %s after %llu ms",
+			       s->fe->name, s->be->conf->name, srv,
+			       sl_conf_timeout_name((enum sl_timeout_kind)s->to_kind),
+			       (unsigned long long)(s->w->now_ms - s->start_ms));
+		else
+			sl_log("frontend %s backend %s server %s: session closed: %s after %llu ms",
+			       s->fe->name, s->be->conf->name, srv, cause_names[cause],
+			       (unsigned long long)(s->w->now_ms - s->start_ms));
+	}
+	if (s->side[0].starved || s->side[1].starved)
+		starved_remove(s);
+	close_side(s, SL_SIDE_CLI);
+	close_side(s, SL_SIDE_SRV);
+	if (s->timer_armed) {
+		sl_ring_timeout_remove(&s->w->ring, ud(s, SL_OP_TIMER, 0),
+				       ud(s, SL_OP_TIMER_CTL, 0));
+		s->inflight++;
+	}
+	maybe_release(s);
+}
+
+void sl_session_close_all(struct sl_worker *w)
+{
+	for (uint32_t i = 0; i < w->hwm; i++) {
+		struct sl_session *s = &w->sessions[i];
+
+		if (s->state != SL_SESS_ST_FREE && s->state != SL_SESS_ST_CLOSING)
+			sl_session_close(s, SL_CLOSE_STOP);
+	}
+}
+
+void sl_session_arm_recv(struct sl_session *s, int side)
+{
+	struct sl_side *sd = &s->side[side];
+
+	if (s->state == SL_SESS_ST_CLOSING || sd->fd < 0 || sd->rx != SL_RX_OFF ||
+	    sd->rd_eof || sd->starved || sd->q.count >= SL_BUF_QUOTA)
+		return;
+	sl_ring_recv_multishot(&s->w->ring, sd->fd, ud(s, SL_OP_RECV, (unsigned)side));
+	sd->rx = SL_RX_ARMED;
+	s->inflight++;
+}
+
+void sl_session_pump(struct sl_session *s, int to)
+{
+	struct sl_side *dst = &s->side[to];
+	struct sl_bufq *q = &s->side[!to].q;
+	struct sl_worker *w = s->w;
+
+	if (dst->tx_busy || dst->fd < 0 || !q->count || s->state != SL_SESS_ST_FORWARD)
+		return;
+	sl_ring_send(&w->ring, dst->fd, sl_ring_buf(&w->ring, q->head) + q->off,
+		     w->buf_len[q->head] - q->off, ud(s, SL_OP_SEND, (unsigned)to));
+	dst->tx_busy = true;
+	s->inflight++;
+}
+
+void sl_session_shutdown(struct sl_session *s, int side)
+{
+	struct sl_side *sd = &s->side[side];
+
+	if (sd->wr_shut || sd->fd < 0 || s->state == SL_SESS_ST_CLOSING)
+		return;
+	sd->wr_shut = true;
+	sl_ring_shutdown_wr(&s->w->ring, sd->fd, ud(s, SL_OP_SHUTDOWN, (unsigned)side));
+	s->inflight++;
+}
+
+static void timer_arm(struct sl_session *s, uint64_t at)
+{
+	uint64_t now = s->w->now_ms;
+
+	sl_ring_ts(&s->ts_timer, at > now ? at - now : 1);
+	if (s->timer_armed) {
+		sl_ring_timeout_update(&s->w->ring, &s->ts_timer, ud(s, SL_OP_TIMER, 0),
+				       ud(s, SL_OP_TIMER_CTL, 0));
+	} else {
+		sl_ring_timeout(&s->w->ring, &s->ts_timer, ud(s, SL_OP_TIMER, 0));
+		s->timer_armed = true;
+	}
+	s->inflight++;
+	s->timer_at = at;
+}
+
+void sl_session_timer_kick(struct sl_session *s)
+{
+	enum sl_timeout_kind kind;
+	uint64_t at;
+
+	if (s->state == SL_SESS_ST_CLOSING)
+		return;
+	at = sl_tcp_deadline(s, &kind);
+	/* A later deadline needs nothing: the timer fires early and re-arms. */
+	if (!s->timer_armed || at < s->timer_at)
+		timer_arm(s, at);
+}
+
+static void on_timer(struct sl_session *s, int res)
+{
+	enum sl_timeout_kind kind;
+	uint64_t at;
+
+	s->timer_armed = false;
+	if (s->state == SL_SESS_ST_CLOSING || res == -ECANCELED)
+		return;
+	at = sl_tcp_deadline(s, &kind);
+	if (s->w->now_ms >= at) {
+		s->to_kind = (uint8_t)kind;
+		sl_session_close(s, SL_CLOSE_TIMEOUT);
+	} else {
+		timer_arm(s, at);
+	}
+}
+
+int sl_session_connect(struct sl_session *s, struct sl_server *srv)
+{
+	const struct sl_addr *a = &srv->conf->addr;
+	int fd, one = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->side[SL_SIDE_SRV].fd = fd;
+	if (s->srv)
+		atomic_fetch_sub(&s->srv->sessions, 1);
+	s->srv = srv;
+	atomic_fetch_add(&srv->sessions, 1);
+	atomic_fetch_add(&srv->total, 1);
+	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
+	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
+			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
+	s->inflight++;
+	return 0;
+}
+
+static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *cqe)
+{
+	struct sl_worker *w = s->w;
+	struct sl_side *sd = &s->side[side];
+	int res = cqe->res;
+
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+		sl_ring_buf_taken(&w->ring);
+		if (res > 0 && s->state != SL_SESS_ST_CLOSING)
+			bufq_push(w, &sd->q, bid, (uint32_t)res);
+		else
+			sl_ring_buf_recycle(&w->ring, bid);
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		sd->rx = SL_RX_OFF;
+		s->inflight--;
+	}
+	if (s->state == SL_SESS_ST_CLOSING)
+		return;
+	if (res > 0) {
+		sd->bytes_in += (uint64_t)res;
+		sd->last_ms = w->now_ms;
+		if (sd->q.count >= SL_BUF_QUOTA && sd->rx == SL_RX_ARMED) {
+			/* over quota: pause this side until the queue drains */
+			sl_ring_cancel_ud(&w->ring, ud(s, SL_OP_RECV, (unsigned)side),
+					  ud(s, SL_OP_RECV_CANCEL, (unsigned)side));
+			sd->rx = SL_RX_CANCELING;
+			s->inflight++;
+		}
+		sl_session_pump(s, !side);
+		sl_session_arm_recv(s, side); /* multishot ended (CQ overflow): re-arm */
+	} else if (res == 0) {
+		sd->rd_eof = true;
+		sl_tcp_on_eof(s, side);
+	} else if (res == -ENOBUFS) {
+		sd->starved = true;
+		s->next = w->starved;
+		w->starved = s;
+	} else if (res != -ECANCELED) {
+		sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR : SL_CLOSE_SERVER_ERR);
+	} else {
+		sl_session_arm_recv(s, side); /* a pause ended; re-arm if drained */
+	}
+}
+
+static void on_send(struct sl_session *s, int to, int res)
+{
+	struct sl_worker *w = s->w;
+	struct sl_side *dst = &s->side[to];
+	struct sl_bufq *q = &s->side[!to].q;
+
+	dst->tx_busy = false;
+	if (s->state == SL_SESS_ST_CLOSING)
+		return;
+	if (res < 0) {
+		sl_session_close(s, to == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR : SL_CLOSE_SERVER_ERR);
+		return;
+	}
+	dst->last_ms = w->now_ms;
+	q->off += (uint32_t)res;
+	if (q->off >= w->buf_len[q->head])
+		bufq_pop(w, q);
+	if (q->count <= SL_BUF_QUOTA / 2)
+		sl_session_arm_recv(s, !to);
+	sl_session_pump(s, to);
+	if (!dst->tx_busy)
+		sl_tcp_on_drained(s, to);
+}
+
+void sl_session_feed_starved(struct sl_worker *w)
+{
+	struct sl_session *s;
+
+	if (!w->starved || sl_ring_buf_free(&w->ring) < w->ring.buf_count / 8)
+		return;
+	while ((s = w->starved)) {
+		w->starved = s->next;
+		s->next = NULL;
+		for (int i = 0; i < 2; i++) {
+			if (s->side[i].starved) {
+				s->side[i].starved = false;
+				sl_session_arm_recv(s, i);
+			}
+		}
+	}
+}
+
+void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t u = cqe->user_data;
+	uint32_t slot = sl_ud_slot(u);
+	unsigned op = sl_ud_op(u);
+	int dir = (int)sl_ud_dir(u) & 1;
+	struct sl_session *s;
+
+	if (slot >= w->hwm || w->sessions[slot].gen != sl_ud_gen(u) ||
+	    w->sessions[slot].state == SL_SESS_ST_FREE) {
+		/* stale: nothing may refer to it, but a buffer must go back */
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			sl_ring_buf_taken(&w->ring);
+			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		}
+		return;
+	}
+	s = &w->sessions[slot];
+	if (op == SL_OP_RECV) {
+		on_recv(s, dir, cqe); /* decrements inflight itself (multishot) */
+		maybe_release(s);
+		return;
+	}
+	s->inflight--;
+	switch (op) {
+	case SL_OP_SEND:
+		on_send(s, dir, cqe->res);
+		break;
+	case SL_OP_CONNECT:
+		if (s->state != SL_SESS_ST_CLOSING)
+			sl_tcp_on_connect(s, cqe->res);
+		break;
+	case SL_OP_TIMER:
+		on_timer(s, cqe->res);
+		break;
+	default: /* shutdown, cancel, close, timer control: nothing to decide */
+		break;
+	}
+	maybe_release(s);
+}

@@ -1,0 +1,50 @@
+/*
+ * Sessions (core/ layer): allocation in the worker's slot table, the byte
+ * pump between the two sides (multishot recv into provided buffers, one send
+ * in flight per direction), the inactivity timer and teardown. Protocol
+ * modules (proto/) decide what to do with data and FINs; this file does the
+ * io_uring mechanics and enforces the ownership rules of DESIGN.md.
+ */
+#ifndef SL_CORE_SESSION_H
+#define SL_CORE_SESSION_H
+
+#include "core/session-t.h"
+
+/* Take ownership of accepted fd cfd and start a session for listener l.
+ * On failure the fd is closed here and NULL returned. */
+struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l);
+
+/* Route one session completion (ops SL_OP_RECV .. SL_OP_RECV_CANCEL). */
+void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
+
+/* Start teardown: cancel, then close both sockets; the slot is released
+ * after the last completion. Idempotent. */
+void sl_session_close(struct sl_session *s, enum sl_close_cause cause);
+
+/* Arm the multishot recv of a side (no-op if armed, at EOF or closing). */
+void sl_session_arm_recv(struct sl_session *s, int side);
+/* Send the next queued buffer toward side `to` if none is in flight. */
+void sl_session_pump(struct sl_session *s, int to);
+/* shutdown(SHUT_WR) toward side, once. */
+void sl_session_shutdown(struct sl_session *s, int side);
+/* Re-evaluate the inactivity deadline after a state change shortened it. */
+void sl_session_timer_kick(struct sl_session *s);
+/* Open a socket to srv and connect it, guarded by timeout_connect.
+ * Returns 0 or -errno (no socket left open on failure). */
+int sl_session_connect(struct sl_session *s, struct sl_server *srv);
+
+/* Close the server socket after a failed connect, keeping the session. */
+void sl_session_drop_server(struct sl_session *s);
+
+/* Re-arm recvs that ran out of buffers, once enough are free again. */
+void sl_session_feed_starved(struct sl_worker *w);
+
+/* Close every session of the worker (grace period over). */
+void sl_session_close_all(struct sl_worker *w);
+
+static inline int sl_session_queued(const struct sl_session *s, int side)
+{
+	return s->side[side].q.count != 0;
+}
+
+#endif

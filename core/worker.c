@@ -1,0 +1,291 @@
+/*
+ * Workers (core/ layer): one thread, one io_uring, its own SO_REUSEPORT
+ * listeners (created by the main thread, owned by the worker once started)
+ * and its own session table. The loop is: submit and wait in one
+ * io_uring_enter, read the clock once, dispatch every CQE, publish recycled
+ * buffers, feed starved recvs. Stopping: the main thread writes the worker's
+ * eventfd; the worker closes its listeners, lets sessions finish for `grace`,
+ * then closes what is left and returns once its last session is released.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/proxy.h"
+#include "core/session.h"
+#include "ring/udata.h"
+
+#define ACCEPT_RETRY_MS 100
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void arm_accept(struct sl_worker *w, int i)
+{
+	struct sl_listener *l = &w->listeners[i];
+
+	if (l->armed || l->closing || l->fd < 0)
+		return;
+	sl_ring_accept_multishot(&w->ring, l->fd, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0));
+	l->armed = true;
+	w->misc_inflight++;
+}
+
+static void arm_wake(struct sl_worker *w)
+{
+	sl_ring_read(&w->ring, w->wake_fd, &w->wake_val, sizeof(w->wake_val),
+		     sl_ud_make(0, 0, SL_OP_WAKE, 0));
+	w->misc_inflight++;
+}
+
+static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe)
+{
+	struct sl_listener *l = &w->listeners[i];
+	struct sl_proxy *px = w->px;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		l->armed = false;
+		w->misc_inflight--;
+	}
+	if (cqe->res >= 0) {
+		if (w->stopping) {
+			close(cqe->res);
+		} else if (atomic_fetch_add(&px->sessions, 1) >= px->conf->maxconn) {
+			atomic_fetch_sub(&px->sessions, 1);
+			close(cqe->res);
+			sl_log("frontend %s: global maxconn %u reached, connection closed",
+			       l->fe->name, px->conf->maxconn);
+		} else {
+			sl_session_new(w, cqe->res, l);
+		}
+	} else if (cqe->res != -ECANCELED && !l->closing) {
+		sl_log("frontend %s: accept failed: %s; retrying in %d ms", l->fe->name,
+		       strerror(-cqe->res), ACCEPT_RETRY_MS);
+	}
+	if (l->armed || l->closing || w->stopping)
+		return;
+	if (cqe->res >= 0 || cqe->res == -ECANCELED) {
+		arm_accept(w, i); /* ended by CQ overflow or similar: re-arm now */
+	} else {
+		/* EMFILE and friends: back off without spinning, then re-arm */
+		sl_ring_ts(&w->ts_retry, ACCEPT_RETRY_MS);
+		sl_ring_timeout(&w->ring, &w->ts_retry,
+				sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT_RETRY, 0));
+		w->misc_inflight++;
+	}
+}
+
+static void stop_listening(struct sl_worker *w)
+{
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+		int fd = l->fd;
+
+		if (fd < 0)
+			continue;
+		l->fd = -1;
+		l->closing = true;
+		sl_ring_cancel_close(&w->ring, fd, sl_ud_make((uint32_t)i, 0, SL_OP_NONE, 0),
+				     sl_ud_make((uint32_t)i, 0, SL_OP_LISTENER_CLOSE, 0));
+		w->misc_inflight++; /* only the close is waited for */
+	}
+}
+
+static void on_wake(struct sl_worker *w, int res)
+{
+	w->misc_inflight--;
+	if (res < 0 && res != -EINTR && res != -EAGAIN)
+		sl_log("worker %d: wake read failed: %s", w->id, strerror(-res));
+	if (!atomic_load(&w->px->stopping)) {
+		arm_wake(w);
+		return;
+	}
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	stop_listening(w);
+	sl_ring_ts(&w->ts_grace, w->px->conf->grace_ms);
+	sl_ring_timeout(&w->ring, &w->ts_grace, sl_ud_make(0, 0, SL_OP_GRACE, 0));
+	w->misc_inflight++;
+}
+
+static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t u = cqe->user_data;
+	int i = (int)sl_ud_slot(u);
+
+	switch (sl_ud_op(u)) {
+	case SL_OP_NONE:
+		break;
+	case SL_OP_ACCEPT:
+		on_accept(w, i, cqe);
+		break;
+	case SL_OP_ACCEPT_RETRY:
+		w->misc_inflight--;
+		arm_accept(w, i);
+		break;
+	case SL_OP_LISTENER_CLOSE:
+		w->misc_inflight--;
+		w->listeners_open--;
+		break;
+	case SL_OP_WAKE:
+		on_wake(w, cqe->res);
+		break;
+	case SL_OP_GRACE:
+		w->misc_inflight--;
+		w->grace_over = true;
+		if (w->nsessions)
+			sl_log("worker %d: grace period over, closing %u sessions", w->id,
+			       w->nsessions);
+		sl_session_close_all(w);
+		break;
+	default:
+		sl_session_on_cqe(w, cqe);
+		break;
+	}
+}
+
+static void loop(struct sl_worker *w)
+{
+	struct io_uring *ring = &w->ring.uring;
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		int ret;
+
+		if (w->stopping && !w->nsessions && !w->listeners_open)
+			break;
+		ret = io_uring_submit_and_wait(ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			sl_log("worker %d: io_uring_enter failed: %s", w->id, strerror(-ret));
+			break;
+		}
+		w->now_ms = mono_ms();
+		io_uring_for_each_cqe(ring, head, cqe) {
+			dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+		sl_ring_buf_publish(&w->ring);
+		sl_session_feed_starved(w);
+	}
+}
+
+static int worker_init(struct sl_worker *w)
+{
+	int ret;
+
+	ret = sl_ring_init(&w->ring, SL_RING_ENTRIES, SL_BUF_SIZE, SL_BUF_COUNT, w->why,
+			   sizeof(w->why));
+	if (ret < 0)
+		return ret;
+	w->nslots = w->px->conf->maxconn;
+	if (w->nslots > SL_UD_SLOT_MAX)
+		w->nslots = SL_UD_SLOT_MAX;
+	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
+	w->buf_next = calloc(SL_BUF_COUNT, sizeof(*w->buf_next));
+	w->buf_len = calloc(SL_BUF_COUNT, sizeof(*w->buf_len));
+	if (!w->sessions || !w->buf_next || !w->buf_len) {
+		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
+		return -ENOMEM;
+	}
+	w->now_ms = mono_ms();
+	arm_wake(w);
+	for (int i = 0; i < w->nlisteners; i++)
+		arm_accept(w, i);
+	w->listeners_open = w->nlisteners;
+	ret = io_uring_submit(&w->ring.uring);
+	if (ret < 0)
+		snprintf(w->why, sizeof(w->why), "first submit failed: %s", strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+static void worker_cleanup(struct sl_worker *w)
+{
+	/* listeners not yet handed over (start-up failure) are closed here */
+	for (int i = 0; i < w->nlisteners; i++) {
+		if (w->listeners[i].fd >= 0)
+			close(w->listeners[i].fd);
+		w->listeners[i].fd = -1;
+	}
+	sl_ring_exit(&w->ring);
+	free(w->sessions);
+	free(w->buf_next);
+	free(w->buf_len);
+	w->sessions = NULL;
+	w->buf_next = NULL;
+	w->buf_len = NULL;
+}
+
+struct start_ctx {
+	struct sl_worker *w;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static void *worker_main(void *arg)
+{
+	struct start_ctx *ctx = arg;
+	struct sl_worker *w = ctx->w;
+	int ret = worker_init(w);
+
+	pthread_mutex_lock(&ctx->lock);
+	w->init_rc = ret;
+	ctx->done = 1;
+	pthread_cond_signal(&ctx->cond);
+	pthread_mutex_unlock(&ctx->lock); /* ctx is gone after this */
+	if (ret == 0)
+		loop(w);
+	worker_cleanup(w);
+	return NULL;
+}
+
+int sl_worker_start(struct sl_worker *w)
+{
+	struct start_ctx ctx = { .w = w, .done = 0 };
+	int ret;
+
+	pthread_mutex_init(&ctx.lock, NULL);
+	pthread_cond_init(&ctx.cond, NULL);
+	ret = -pthread_create(&w->thread, NULL, worker_main, &ctx);
+	if (ret == 0) {
+		pthread_mutex_lock(&ctx.lock);
+		while (!ctx.done)
+			pthread_cond_wait(&ctx.cond, &ctx.lock);
+		pthread_mutex_unlock(&ctx.lock);
+		ret = w->init_rc;
+		if (ret < 0)
+			pthread_join(w->thread, NULL);
+	} else {
+		snprintf(w->why, sizeof(w->why), "cannot start thread: %s", strerror(-ret));
+	}
+	pthread_cond_destroy(&ctx.cond);
+	pthread_mutex_destroy(&ctx.lock);
+	return ret;
+}
+
+void sl_worker_wake(struct sl_worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		sl_log("worker %d: cannot wake: %s", w->id, strerror(errno));
+}
+
+void sl_worker_join(struct sl_worker *w)
+{
+	pthread_join(w->thread, NULL);
+}

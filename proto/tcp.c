@@ -1,0 +1,120 @@
+/*
+ * tcp mode (proto/ layer). FIN rules: when one side sends FIN, the bytes
+ * already received from it are still delivered, then the other side gets
+ * shutdown(SHUT_WR) and the session keeps forwarding the open direction,
+ * bounded by timeout_client_fin (client closed first) or timeout_server_fin
+ * (server closed first). Once both sides have sent FIN and everything is
+ * delivered, both sockets are closed at once. Errors close both sides.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "core/backend.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "proto/tcp.h"
+
+static void connect_next(struct sl_session *s, const struct sl_server *exclude)
+{
+	struct sl_server *srv = sl_backend_pick(s->be, exclude);
+	int ret;
+
+	if (!srv) {
+		sl_session_close(s, SL_CLOSE_NO_SERVER);
+		return;
+	}
+	ret = sl_session_connect(s, srv);
+	if (ret < 0) {
+		sl_log("backend %s server %s: cannot create socket: %s",
+		       s->be->conf->name, srv->conf->name, strerror(-ret));
+		sl_session_close(s, SL_CLOSE_RESOURCE);
+	}
+}
+
+void sl_tcp_start(struct sl_session *s)
+{
+	sl_session_arm_recv(s, SL_SIDE_CLI);
+	sl_session_timer_kick(s);
+	connect_next(s, NULL);
+}
+
+void sl_tcp_on_connect(struct sl_session *s, int res)
+{
+	struct sl_server *failed = s->srv;
+	char addr[80];
+
+	if (res == 0) {
+		s->state = SL_SESS_ST_FORWARD;
+		s->side[SL_SIDE_SRV].last_ms = s->w->now_ms;
+		sl_session_arm_recv(s, SL_SIDE_SRV);
+		sl_session_pump(s, SL_SIDE_SRV);
+		if (!s->side[SL_SIDE_SRV].tx_busy)
+			sl_tcp_on_drained(s, SL_SIDE_SRV);
+		return;
+	}
+	sl_log("backend %s server %s (%s): connect failed: %s%s",
+	       s->be->conf->name, failed->conf->name,
+	       sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
+	       res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
+	       s->retries ? "" : ", trying another server");
+	sl_session_drop_server(s);
+	if (s->retries++ < 1)
+		connect_next(s, failed);
+	else
+		sl_session_close(s, SL_CLOSE_CONNECT_FAIL);
+}
+
+void sl_tcp_on_eof(struct sl_session *s, int side)
+{
+	int other = !side;
+
+	if (s->state == SL_SESS_ST_FORWARD && !s->side[other].tx_busy &&
+	    !sl_session_queued(s, side))
+		sl_tcp_on_drained(s, other);
+	sl_session_timer_kick(s);
+}
+
+void sl_tcp_on_drained(struct sl_session *s, int to)
+{
+	struct sl_side *src = &s->side[!to];
+
+	if (!src->rd_eof || s->state != SL_SESS_ST_FORWARD)
+		return;
+	if (s->side[to].rd_eof) {
+		/* both FINs seen: wait until the other direction is delivered too */
+		if (!s->side[!to].tx_busy && !sl_session_queued(s, to))
+			sl_session_close(s, SL_CLOSE_NORMAL);
+		return;
+	}
+	sl_session_shutdown(s, to);
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
+{
+	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const uint64_t *fe = s->fe->timeouts.ms, *be = s->be->conf->timeouts.ms;
+	uint64_t last = max_u64(c->last_ms, v->last_ms), dc, dv;
+
+	if (s->state == SL_SESS_ST_FORWARD && c->rd_eof && !v->rd_eof) {
+		*kind = SL_TO_CLIENT_FIN;
+		return last + fe[SL_TO_CLIENT_FIN];
+	}
+	if (s->state == SL_SESS_ST_FORWARD && v->rd_eof && !c->rd_eof) {
+		*kind = SL_TO_SERVER_FIN;
+		return last + be[SL_TO_SERVER_FIN];
+	}
+	dc = c->last_ms + fe[SL_TO_CLIENT];
+	if (s->state != SL_SESS_ST_FORWARD) {
+		*kind = SL_TO_CLIENT;
+		return dc;
+	}
+	dv = v->last_ms + be[SL_TO_SERVER];
+	*kind = dc <= dv ? SL_TO_CLIENT : SL_TO_SERVER;
+	return dc <= dv ? dc : dv;
+}

@@ -1,0 +1,321 @@
+/*
+ * io_uring plumbing (ring/ layer). Ring setup probes for every kernel feature
+ * sluice relies on and fails with a plain sentence when one is missing, rather
+ * than misbehaving later. The provided-buffer pool is registered with
+ * io_uring_register_buf_ring (liburing 2.3 has no io_uring_setup_buf_ring, so
+ * the mmap + register + init sequence is done here).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ring/ring.h"
+
+static const struct {
+	int op;
+	const char *name;
+} required_ops[] = {
+	{ IORING_OP_ACCEPT, "ACCEPT" },
+	{ IORING_OP_RECV, "RECV" },
+	{ IORING_OP_SEND, "SEND" },
+	{ IORING_OP_CONNECT, "CONNECT" },
+	{ IORING_OP_CLOSE, "CLOSE" },
+	{ IORING_OP_SHUTDOWN, "SHUTDOWN" },
+	{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
+	{ IORING_OP_TIMEOUT, "TIMEOUT" },
+	{ IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE" },
+	{ IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
+	{ IORING_OP_READ, "READ" },
+};
+
+static int probe_ops(struct sl_ring *r, char *why, size_t whylen)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&r->uring);
+	int ret = 0;
+
+	if (!p) {
+		snprintf(why, whylen, "io_uring opcode probe failed");
+		return -ENOSYS;
+	}
+	for (size_t i = 0; i < sizeof(required_ops) / sizeof(required_ops[0]); i++) {
+		if (!io_uring_opcode_supported(p, required_ops[i].op)) {
+			snprintf(why, whylen, "kernel io_uring lacks IORING_OP_%s",
+				 required_ops[i].name);
+			ret = -ENOSYS;
+			break;
+		}
+	}
+	io_uring_free_probe(p);
+	return ret;
+}
+
+static int setup_bufs(struct sl_ring *r, uint32_t buf_size, uint32_t buf_count,
+		      char *why, size_t whylen)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	r->buf_size = buf_size;
+	r->buf_count = buf_count;
+	r->br_bytes = (size_t)buf_count * sizeof(struct io_uring_buf);
+	r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->br == MAP_FAILED) {
+		r->br = NULL;
+		snprintf(why, whylen, "cannot map the buffer ring: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	r->bufs = mmap(NULL, (size_t)buf_size * buf_count, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->bufs == MAP_FAILED) {
+		r->bufs = NULL;
+		snprintf(why, whylen, "cannot map %u buffers: %s", buf_count, strerror(errno));
+		return -ENOMEM;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)r->br;
+	reg.ring_entries = buf_count;
+	reg.bgid = SL_RING_BGID;
+	ret = io_uring_register_buf_ring(&r->uring, &reg, 0);
+	if (ret < 0) {
+		snprintf(why, whylen, "kernel lacks provided-buffer rings "
+			 "(io_uring_register_buf_ring: %s; Linux 5.19+ needed)", strerror(-ret));
+		return ret;
+	}
+	io_uring_buf_ring_init(r->br);
+	for (uint32_t i = 0; i < buf_count; i++)
+		io_uring_buf_ring_add(r->br, sl_ring_buf(r, (uint16_t)i), buf_size, (uint16_t)i,
+				      io_uring_buf_ring_mask(buf_count), (int)i);
+	io_uring_buf_ring_advance(r->br, (int)buf_count);
+	return 0;
+}
+
+/* Multishot recv (Linux 6.0) is not visible in the opcode probe: try it on a
+ * socketpair and expect IORING_CQE_F_MORE on the first completion. */
+static int probe_recv_multishot(struct sl_ring *r, char *why, size_t whylen)
+{
+	struct io_uring_cqe *cqe;
+	int sv[2], ret = -ENOSYS, more = 0, done = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	sl_ring_recv_multishot(r, sv[0], 1);
+	io_uring_submit(&r->uring);
+	if (write(sv[1], "x", 1) != 1)
+		goto out_close;
+	shutdown(sv[1], SHUT_WR);
+	while (!done && io_uring_wait_cqe(&r->uring, &cqe) == 0) {
+		if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_MORE))
+			more = 1;
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			sl_ring_buf_taken(r);
+			sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		}
+		done = !(cqe->flags & IORING_CQE_F_MORE);
+		io_uring_cqe_seen(&r->uring, cqe);
+	}
+	sl_ring_buf_publish(r);
+	ret = more ? 0 : -ENOSYS;
+out_close:
+	close(sv[0]);
+	close(sv[1]);
+	if (ret)
+		snprintf(why, whylen, "kernel lacks multishot recv (Linux 6.0+ needed)");
+	return ret;
+}
+
+int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
+		 uint32_t buf_count, char *why, size_t whylen)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = entries * 8;
+	ret = io_uring_queue_init_params(entries, &r->uring, &p);
+	if (ret < 0) {
+		snprintf(why, whylen, "io_uring setup with SINGLE_ISSUER|DEFER_TASKRUN "
+			 "failed: %s (Linux 6.1+ needed)", strerror(-ret));
+		return ret;
+	}
+	r->ready = 1;
+	if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_CQE_SKIP) ||
+	    !(p.features & IORING_FEAT_FAST_POLL)) {
+		snprintf(why, whylen, "kernel io_uring lacks NODROP, CQE_SKIP or FAST_POLL");
+		return -ENOSYS;
+	}
+	ret = probe_ops(r, why, whylen);
+	if (ret == 0)
+		ret = setup_bufs(r, buf_size, buf_count, why, whylen);
+	if (ret == 0)
+		ret = probe_recv_multishot(r, why, whylen);
+	return ret;
+}
+
+void sl_ring_exit(struct sl_ring *r)
+{
+	if (!r)
+		return;
+	if (r->ready && r->br)
+		io_uring_unregister_buf_ring(&r->uring, SL_RING_BGID);
+	if (r->ready)
+		io_uring_queue_exit(&r->uring);
+	if (r->br)
+		munmap(r->br, r->br_bytes);
+	if (r->bufs)
+		munmap(r->bufs, (size_t)r->buf_size * r->buf_count);
+	memset(r, 0, sizeof(*r));
+}
+
+struct io_uring_sqe *sl_ring_sqe(struct sl_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+
+	while (!sqe) {
+		io_uring_submit(&r->uring);
+		sqe = io_uring_get_sqe(&r->uring);
+	}
+	return sqe;
+}
+
+/* Linked pairs must not be split by a submission in the middle. */
+static void reserve(struct sl_ring *r, unsigned n)
+{
+	if (io_uring_sq_space_left(&r->uring) < n)
+		io_uring_submit(&r->uring);
+}
+
+void sl_ring_buf_recycle(struct sl_ring *r, uint16_t bid)
+{
+	io_uring_buf_ring_add(r->br, sl_ring_buf(r, bid), r->buf_size, bid,
+			      io_uring_buf_ring_mask(r->buf_count), (int)r->br_pending);
+	r->br_pending++;
+	r->buf_out--;
+}
+
+void sl_ring_buf_publish(struct sl_ring *r)
+{
+	if (r->br_pending) {
+		io_uring_buf_ring_advance(r->br, (int)r->br_pending);
+		r->br_pending = 0;
+	}
+}
+
+void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SL_RING_BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_send(sqe, fd, buf, len, MSG_WAITALL | MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, socklen_t len,
+		     struct __kernel_timespec *ts, uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+
+	reserve(r, 2);
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_connect(sqe, fd, sa, len);
+	io_uring_sqe_set_data64(sqe, ud);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_link_timeout(sqe, ts, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void sl_ring_shutdown_wr(struct sl_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_shutdown(sqe, fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close)
+{
+	struct io_uring_sqe *sqe;
+
+	reserve(r, 2);
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud_cancel);
+	sqe->flags |= IOSQE_IO_HARDLINK;
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud_close);
+}
+
+void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_cancel_ud(struct sl_ring *r, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_timeout(struct sl_ring *r, struct __kernel_timespec *ts, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_timeout_update(struct sl_ring *r, struct __kernel_timespec *ts,
+			    uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_timeout_update(sqe, ts, target, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_timeout_remove(struct sl_ring *r, uint64_t target, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_timeout_remove(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_read(struct sl_ring *r, int fd, void *buf, unsigned len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_read(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+}

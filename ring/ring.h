@@ -1,0 +1,92 @@
+/*
+ * io_uring plumbing (ring/ layer): ring creation with the flags this design
+ * depends on, feature probing, the per-worker provided-buffer pool, and small
+ * submission helpers. It knows nothing of sessions or protocols; callers pass
+ * the user_data (see ring/udata.h) and own the meaning of every completion.
+ */
+#ifndef SL_RING_RING_H
+#define SL_RING_RING_H
+
+#include <stdint.h>
+#include <liburing.h>
+
+/* Constants newer than liburing 2.3's headers, from the kernel uapi. */
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+
+#define SL_RING_BGID 0
+
+struct sl_ring {
+	struct io_uring uring;
+	/* provided-buffer pool: buf_count buffers of buf_size bytes */
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	unsigned char *bufs;
+	uint32_t buf_size;
+	uint32_t buf_count;
+	uint32_t buf_out;      /* buffers currently handed to us by the kernel */
+	uint32_t br_pending;   /* recycled into the ring but not yet published */
+	int ready;
+};
+
+/*
+ * Create the ring in the calling thread (it becomes the only submitter) and
+ * register the buffer pool. Returns 0, or -errno with a human reason written
+ * to why (size whylen) such as a kernel lacking a required feature.
+ */
+int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
+		 uint32_t buf_count, char *why, size_t whylen);
+void sl_ring_exit(struct sl_ring *r);
+
+/* An SQE, submitting pending ones first when the SQ is full. Never NULL. */
+struct io_uring_sqe *sl_ring_sqe(struct sl_ring *r);
+
+static inline unsigned char *sl_ring_buf(struct sl_ring *r, uint16_t bid)
+{
+	return r->bufs + (size_t)bid * r->buf_size;
+}
+
+/* Note a buffer the kernel handed us in a completion. */
+static inline void sl_ring_buf_taken(struct sl_ring *r)
+{
+	r->buf_out++;
+}
+
+/* Give buffer bid back to the kernel; visible after sl_ring_buf_publish(). */
+void sl_ring_buf_recycle(struct sl_ring *r, uint16_t bid);
+void sl_ring_buf_publish(struct sl_ring *r);
+
+static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
+{
+	return r->buf_count - r->buf_out;
+}
+
+/* Submission helpers: each prepares one SQE tagged with ud. */
+void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
+void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
+void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
+/* connect with a LINK_TIMEOUT whose own CQE is suppressed: on expiry the
+ * connect completes with -ECANCELED. ts must live until submission. */
+void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, socklen_t len,
+		     struct __kernel_timespec *ts, uint64_t ud);
+void sl_ring_shutdown_wr(struct sl_ring *r, int fd, uint64_t ud);
+/* Cancel every request on fd, then close it (hard-linked: the close runs
+ * whatever the cancel returns). Two CQEs: ud_cancel, then ud_close. */
+void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close);
+void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud);
+/* Cancel the one request tagged target. */
+void sl_ring_cancel_ud(struct sl_ring *r, uint64_t target, uint64_t ud);
+void sl_ring_timeout(struct sl_ring *r, struct __kernel_timespec *ts, uint64_t ud);
+void sl_ring_timeout_update(struct sl_ring *r, struct __kernel_timespec *ts,
+			    uint64_t target, uint64_t ud);
+void sl_ring_timeout_remove(struct sl_ring *r, uint64_t target, uint64_t ud);
+void sl_ring_read(struct sl_ring *r, int fd, void *buf, unsigned len, uint64_t ud);
+
+static inline void sl_ring_ts(struct __kernel_timespec *ts, uint64_t ms)
+{
+	ts->tv_sec = (long long)(ms / 1000);
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+}
+
+#endif
