@@ -3,6 +3,7 @@
 # with address and undefined-behaviour sanitizers in build-asan/.
 
 BUILD    ?= build
+SHELL    := /bin/bash
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
@@ -71,12 +72,19 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# Criterion runs each test in a child whose sanitizer reports do not change
+# the exit code: the output is scanned for them as well.
+SAN_CHECK = ! grep -E "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" $(BUILD)/$$(basename $$t).out
+
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs=1; done
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
+		$$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
+		test $${PIPESTATUS[0]:-0} -eq 0; $(SAN_CHECK); done
 
 integration: $(BUILD)/sluice $(INTEG_BIN)
 	@set -e; for t in $(INTEG_BIN); do echo "== $$t"; \
-		SLUICE_BIN=$(abspath $(BUILD)/sluice) $$t --jobs=1; done
+		SLUICE_BIN=$(abspath $(BUILD)/sluice) $$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
+		test $${PIPESTATUS[0]:-0} -eq 0; $(SAN_CHECK); done
 
 test: deps
 	@$(MAKE) --no-print-directory all

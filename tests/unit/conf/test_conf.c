@@ -1,0 +1,689 @@
+/*
+ * Unit tests for the configuration loader and its value parsers (conf/).
+ * Most tests load in-memory text named "x.ini"; errors are checked for their
+ * exact "x.ini:LINE: " prefix and for the key or section they name.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "conf/conf.h"
+
+static struct sl_config *conf;
+static char err[512];
+
+static void teardown(void)
+{
+	sl_conf_free(conf);
+	conf = NULL;
+}
+
+TestSuite(conf, .fini = teardown);
+
+#define FE "[frontend web]\nbind = :8080\nbackend = app\n"
+#define BE "[backend app]\nserver = s1 127.0.0.1:9000\n"
+#define MINIMAL FE BE
+
+static int load(const char *text)
+{
+	sl_conf_free(conf);
+	conf = NULL;
+	return sl_conf_load_string("x.ini", text, &conf, err, sizeof(err));
+}
+
+static void load_ok(const char *text)
+{
+	int rc = load(text);
+
+	cr_assert_eq(rc, 0, "rc=%d err=%s\n--- text:\n%s", rc, err, text);
+	cr_assert_not_null(conf);
+	cr_assert_str_empty(err);
+}
+
+/* Loading TEXT fails with -EINVAL, no config, and one line starting with
+ * PREFIX ("x.ini:LINE: ") that contains NEEDLE (the key or section). */
+static void expect_error(const char *text, const char *prefix, const char *needle)
+{
+	int rc = load(text);
+
+	cr_assert_eq(rc, -EINVAL, "rc=%d err=%s\n--- text:\n%s", rc, err, text);
+	cr_assert_null(conf);
+	cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "want prefix '%s', got: %s\n"
+		  "--- text:\n%s", prefix, err, text);
+	cr_assert(strstr(err, needle) != NULL, "want '%s' in: %s", needle, err);
+	cr_assert(strchr(err, '\n') == NULL, "not one line: %s", err);
+}
+
+static const char *addr_str(const struct sl_addr *a)
+{
+	static char buf[80];
+
+	return sl_conf_addr_str(a, buf, sizeof(buf));
+}
+
+/* ---- valid configurations ---- */
+
+static const char full_config[] =
+	"; full configuration\n"                                        /* 1 */
+	"[global]\n"                                                    /* 2 */
+	"workers = 3\n"
+	"maxconn = 5000\n"
+	"stats = 127.0.0.1:9100\n"
+	"log = /var/log/sluice.log\n"
+	"grace = 250ms\n"
+	"\n"
+	"[defaults]\n"                                                  /* 9 */
+	"timeout_connect = 1s\n"
+	"timeout_client = 2s\n"
+	"timeout_server = 3s\n"
+	"timeout_client_fin = 4s\n"
+	"timeout_server_fin = 5s\n"
+	"timeout_http_request = 6s\n"
+	"timeout_http_keep_alive = 7s\n"
+	"timeout_queue = 8s\n"
+	"timeout_check = 9s\n"
+	"\n"
+	"[frontend web]\n"                                              /* 20 */
+	"bind = 0.0.0.0:8080\n"
+	"bind = [::]:8443 ssl crt=/etc/sluice/cert.pem\n"
+	"mode = http\n"
+	"backend = app\n"
+	"maxconn = 50000\n"
+	"timeout_client = 1m\n"
+	"\n"
+	"[frontend db]\n"                                               /* 28 */
+	"bind = 127.0.0.1:5432\n"
+	"backend = pg\n"
+	"\n"
+	"[backend app]\n"                                               /* 32 */
+	"mode = http-keep-alive\n"
+	"balance = leastconn\n"
+	"server = s1 10.0.1.10:8080 weight=2\n"
+	"server = s2 10.0.1.11:8080 backup\n"
+	"server = s3 [::1]:8080 disabled weight=256 backup\n"
+	"timeout_server = 1h\n"
+	"\n"
+	"[backend pg]\n"                                                /* 40 */
+	"balance = source\n"
+	"server = p1 127.0.0.1:5433\n";
+
+Test(conf, loads_every_value_of_a_full_config)
+{
+	const struct sl_frontend_conf *web, *db;
+	const struct sl_backend_conf *app, *pg;
+
+	load_ok(full_config);
+	cr_assert_str_eq(conf->path, "x.ini");
+	cr_assert_eq(conf->workers, 3);
+	cr_assert_eq(conf->maxconn, 5000);
+	cr_assert(conf->has_stats);
+	cr_assert_str_eq(addr_str(&conf->stats), "127.0.0.1:9100");
+	cr_assert_eq(conf->log, SL_LOG_FILE);
+	cr_assert_str_eq(conf->log_path, "/var/log/sluice.log");
+	cr_assert_eq(conf->grace_ms, 250);
+	for (int k = 0; k < SL_TO_COUNT; k++)
+		cr_assert_eq(conf->defaults.ms[k], (uint64_t)(k + 1) * 1000, "kind %d", k);
+	cr_assert_eq(conf->defaults.set_mask, (1u << SL_TO_COUNT) - 1);
+
+	cr_assert_eq(conf->nfrontends, 2);
+	web = &conf->frontends[0];
+	cr_assert_str_eq(web->name, "web");
+	cr_assert_eq(web->line, 20);
+	cr_assert_eq(web->mode, SL_FE_MODE_HTTP);
+	cr_assert_eq(web->nbinds, 2);
+	cr_assert_str_eq(addr_str(&web->binds[0].addr), "0.0.0.0:8080");
+	cr_assert_not(web->binds[0].ssl);
+	cr_assert_str_empty(web->binds[0].crt);
+	cr_assert_eq(web->binds[0].line, 21);
+	cr_assert_str_eq(addr_str(&web->binds[1].addr), "[::]:8443");
+	cr_assert(web->binds[1].ssl);
+	cr_assert_str_eq(web->binds[1].crt, "/etc/sluice/cert.pem");
+	cr_assert_eq(web->binds[1].line, 22);
+	cr_assert_str_eq(web->backend_name, "app");
+	cr_assert_eq(web->backend, 0);
+	cr_assert_eq(web->maxconn, 50000);
+	cr_assert_eq(web->timeouts.ms[SL_TO_CLIENT], 60000);
+	cr_assert_eq(web->timeouts.ms[SL_TO_CONNECT], 1000);
+	cr_assert_eq(web->timeouts.ms[SL_TO_CHECK], 9000);
+	cr_assert_eq(web->timeouts.set_mask, 1u << SL_TO_CLIENT);
+
+	db = &conf->frontends[1];
+	cr_assert_str_eq(db->name, "db");
+	cr_assert_eq(db->line, 28);
+	cr_assert_eq(db->mode, SL_FE_MODE_TCP);
+	cr_assert_eq(db->backend, 1);
+	cr_assert_eq(db->maxconn, 0);
+
+	cr_assert_eq(conf->nbackends, 2);
+	app = &conf->backends[0];
+	cr_assert_str_eq(app->name, "app");
+	cr_assert_eq(app->line, 32);
+	cr_assert_eq(app->mode, SL_BE_MODE_HTTP_KEEP_ALIVE);
+	cr_assert_eq(app->balance, SL_BAL_LEASTCONN);
+	cr_assert_eq(app->nservers, 3);
+	cr_assert_str_eq(app->servers[0].name, "s1");
+	cr_assert_str_eq(addr_str(&app->servers[0].addr), "10.0.1.10:8080");
+	cr_assert_eq(app->servers[0].weight, 2);
+	cr_assert_not(app->servers[0].backup);
+	cr_assert_not(app->servers[0].disabled);
+	cr_assert_eq(app->servers[0].line, 35);
+	cr_assert_eq(app->servers[1].weight, 1);
+	cr_assert(app->servers[1].backup);
+	cr_assert_str_eq(addr_str(&app->servers[2].addr), "[::1]:8080");
+	cr_assert_eq(app->servers[2].weight, 256);
+	cr_assert(app->servers[2].backup);
+	cr_assert(app->servers[2].disabled);
+	cr_assert_eq(app->timeouts.ms[SL_TO_SERVER], 3600000);
+	cr_assert_eq(app->timeouts.ms[SL_TO_QUEUE], 8000);
+
+	pg = &conf->backends[1];
+	cr_assert_eq(pg->mode, SL_BE_MODE_TCP);
+	cr_assert_eq(pg->balance, SL_BAL_SOURCE);
+	cr_assert_eq(pg->nservers, 1);
+}
+
+Test(conf, applies_builtin_defaults_when_nothing_is_set)
+{
+	static const uint64_t builtin[SL_TO_COUNT] = {
+		[SL_TO_CONNECT] = 5000, [SL_TO_CLIENT] = 30000, [SL_TO_SERVER] = 30000,
+		[SL_TO_CLIENT_FIN] = 1000, [SL_TO_SERVER_FIN] = 1000,
+		[SL_TO_HTTP_REQUEST] = 10000, [SL_TO_HTTP_KEEP_ALIVE] = 10000,
+		[SL_TO_QUEUE] = 5000, [SL_TO_CHECK] = 2000,
+	};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	load_ok(MINIMAL);
+	cr_assert_eq(conf->workers, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
+	cr_assert_eq(conf->maxconn, 100000);
+	cr_assert_not(conf->has_stats);
+	cr_assert_eq(conf->log, SL_LOG_STDOUT);
+	cr_assert_eq(conf->grace_ms, 5000);
+	cr_assert_eq(conf->frontends[0].mode, SL_FE_MODE_TCP);
+	cr_assert_eq(conf->backends[0].mode, SL_BE_MODE_TCP);
+	cr_assert_eq(conf->backends[0].balance, SL_BAL_ROUNDROBIN);
+	cr_assert_eq(conf->backends[0].servers[0].weight, 1);
+	for (int k = 0; k < SL_TO_COUNT; k++) {
+		cr_assert_eq(conf->defaults.ms[k], builtin[k], "kind %d", k);
+		cr_assert_eq(conf->frontends[0].timeouts.ms[k], builtin[k], "kind %d", k);
+		cr_assert_eq(conf->backends[0].timeouts.ms[k], builtin[k], "kind %d", k);
+	}
+}
+
+Test(conf, applies_defaults_section_placed_after_the_sections_it_serves)
+{
+	load_ok("[frontend web]\nbind = :8080\nbackend = app\ntimeout_client = 7s\n"
+		BE
+		"[defaults]\ntimeout_client = 3s\ntimeout_server = 4s\n");
+	cr_assert_eq(conf->frontends[0].timeouts.ms[SL_TO_CLIENT], 7000);
+	cr_assert_eq(conf->frontends[0].timeouts.ms[SL_TO_SERVER], 4000);
+	cr_assert_eq(conf->frontends[0].timeouts.ms[SL_TO_CONNECT], 5000);
+	cr_assert_eq(conf->frontends[0].timeouts.set_mask, 1u << SL_TO_CLIENT);
+	cr_assert_eq(conf->backends[0].timeouts.ms[SL_TO_CLIENT], 3000);
+	cr_assert_eq(conf->backends[0].timeouts.ms[SL_TO_SERVER], 4000);
+	cr_assert_eq(conf->backends[0].timeouts.set_mask, 0);
+}
+
+Test(conf, accepts_log_targets_and_workers_auto)
+{
+	load_ok("[global]\nlog = stderr\nworkers = auto\n" MINIMAL);
+	cr_assert_eq(conf->log, SL_LOG_STDERR);
+	cr_assert_geq(conf->workers, 1);
+	load_ok("[global]\nlog = off\nworkers = 256\n" MINIMAL);
+	cr_assert_eq(conf->log, SL_LOG_OFF);
+	cr_assert_eq(conf->workers, 256);
+	load_ok("[global]\nlog = logs/sluice.log\ngrace = 0\n" MINIMAL);
+	cr_assert_eq(conf->log, SL_LOG_FILE);
+	cr_assert_str_eq(conf->log_path, "logs/sluice.log");
+	cr_assert_eq(conf->grace_ms, 0);
+}
+
+Test(conf, accepts_indentation_comments_crlf_and_bom)
+{
+	load_ok("\xEF\xBB\xBF# comment\r\n"
+		"  [frontend web]   ; the web side\r\n"
+		"\tbind = :8080 ; public\r\n"
+		"    backend = app\r\n"
+		"\n"
+		"[backend app]\n"
+		"    server = s1 127.0.0.1:9000 weight=3\n"
+		"    server = s2 127.0.0.1:9001\n"
+		"  ; indented comment\n");
+	cr_assert_eq(conf->backends[0].nservers, 2);
+	cr_assert_eq(conf->backends[0].servers[0].weight, 3);
+	cr_assert_eq(conf->backends[0].servers[1].line, 8);
+}
+
+Test(conf, keeps_section_names_longer_than_inih_buffers)
+{
+	char text[512];
+	const char *n63 = "a123456789b123456789c123456789d123456789e123456789f123456789xyz";
+
+	snprintf(text, sizeof(text), "[frontend %s]\nbind = :80\nbackend = %s\n"
+		 "[backend %s]\nserver = s 127.0.0.1:1\n", n63, n63, n63);
+	load_ok(text);
+	cr_assert_str_eq(conf->frontends[0].name, n63);
+	cr_assert_str_eq(conf->backends[0].name, n63);
+}
+
+Test(conf, loads_from_a_file)
+{
+	char path[] = "/tmp/sluice-conf-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	int rc;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	fputs(MINIMAL "[global]\nmaxconn = 7\n", f);
+	fclose(f);
+	rc = sl_conf_load(path, &conf, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(conf->maxconn, 7);
+	cr_assert_str_eq(conf->path, path);
+	sl_conf_free(conf);
+	conf = NULL;
+
+	f = fopen(path, "w");
+	fputs(MINIMAL "[global]\nmaxconn = 0\n", f);
+	fclose(f);
+	rc = sl_conf_load(path, &conf, err, sizeof(err));
+	unlink(path);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert_null(conf);
+	cr_assert(strncmp(err, path, strlen(path)) == 0 && strncmp(err + strlen(path), ":7: ", 4) == 0,
+		  "%s", err);
+}
+
+Test(conf, reports_missing_file_with_enoent)
+{
+	int rc = sl_conf_load("/nonexistent/sluice.ini", &conf, err, sizeof(err));
+
+	cr_assert_eq(rc, -ENOENT);
+	cr_assert_null(conf);
+	cr_assert_str_eq(err, "/nonexistent/sluice.ini:0: cannot open: No such file or directory");
+}
+
+Test(conf, truncates_messages_to_the_error_buffer)
+{
+	char small[12];
+	int rc = sl_conf_load_string("x.ini", "[nope]\n", &conf, small, sizeof(small));
+
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert_str_eq(small, "x.ini:1: se");
+	cr_assert_eq(sl_conf_load_string("x.ini", "[nope]\n", &conf, NULL, 0), -EINVAL);
+}
+
+/* ---- errors ---- */
+
+Test(conf, reports_bad_duration_with_file_line_and_key)
+{
+	expect_error(MINIMAL "[defaults]\ntimeout_client = 5x\n", "x.ini:7: ", "timeout_client");
+	cr_assert_str_eq(err, "x.ini:7: key 'timeout_client': expected a duration like "
+			 "500ms, 5s, 2m, 1h, got '5x'");
+	expect_error(MINIMAL "[global]\ngrace = soon\n", "x.ini:7: key 'grace': ", "got 'soon'");
+	expect_error(FE "timeout_server = -1s\n" BE, "x.ini:4: key 'timeout_server': ", "'-1s'");
+}
+
+Test(conf, rejects_zero_timeouts)
+{
+	expect_error(BE "timeout_connect = 0\n" FE, "x.ini:3: key 'timeout_connect': ",
+		     "expected a positive duration");
+	expect_error("[defaults]\ntimeout_check = 0ms\n" MINIMAL, "x.ini:2: ", "timeout_check");
+}
+
+Test(conf, rejects_unknown_section_with_line)
+{
+	expect_error(MINIMAL "[listen web]\n", "x.ini:6: section [listen web]: ", "unknown");
+	expect_error("[Global]\n" MINIMAL, "x.ini:1: section [Global]", "unknown section");
+	expect_error("[global x]\n" MINIMAL, "x.ini:1: section [global x]", "without a name");
+	expect_error("[frontend]\n", "x.ini:1: section [frontend]", "name");
+	expect_error("[frontend a b]\n", "x.ini:1: section [frontend a b]", "got 'a b'");
+	expect_error("[backend a/b]\n", "x.ini:1: section [backend a/b]", "got 'a/b'");
+	expect_error("[frontend a123456789b123456789c123456789d123456789e123456789f123456789wxyz]\n",
+		     "x.ini:1: section [frontend a1", "1 to 63 characters");
+}
+
+Test(conf, rejects_malformed_section_headers)
+{
+	expect_error(MINIMAL "\n[backend x\n", "x.ini:7: section header '[backend x'",
+		     "expected [KIND] or [KIND NAME]");
+	expect_error(MINIMAL "[global] junk\n", "x.ini:6: section header '[global] junk'", "alone");
+}
+
+Test(conf, rejects_unknown_key_in_every_section)
+{
+	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
+		     "unknown key in [global]");
+	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ", "[defaults]");
+	expect_error(FE "balance = random\n" BE, "x.ini:4: key 'balance': ", "[frontend web]");
+	expect_error(MINIMAL "bind = :80\n", "x.ini:6: key 'bind': ", "[backend app]");
+	expect_error("[global]\ntimeout_client = 5s\n" MINIMAL, "x.ini:2: key 'timeout_client': ",
+		     "[global]");
+	expect_error(FE "timeout_forever = 5s\n" BE, "x.ini:4: key 'timeout_forever': ", "unknown");
+	expect_error(FE "Bind = :81\n" BE, "x.ini:4: key 'Bind': ", "unknown");
+}
+
+Test(conf, rejects_keys_planned_for_later_issues)
+{
+	static const char *const fe_keys[] = { "maxconn_per_source", "keepalive_requests",
+					       "route" };
+	static const char *const be_keys[] = { "check", "check_expect", "check_interval",
+					       "check_rise", "check_fall", "pool_max_idle",
+					       "pool_idle_timeout", "pool_max_lifetime",
+					       "pool_max_requests" };
+	char text[512], key[64];
+
+	for (size_t i = 0; i < sizeof(fe_keys) / sizeof(fe_keys[0]); i++) {
+		snprintf(text, sizeof(text), FE "%s = 1\n" BE, fe_keys[i]);
+		snprintf(key, sizeof(key), "key '%s': ", fe_keys[i]);
+		expect_error(text, "x.ini:4: ", key);
+	}
+	for (size_t i = 0; i < sizeof(be_keys) / sizeof(be_keys[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "%s = 1\n", be_keys[i]);
+		snprintf(key, sizeof(key), "key '%s': ", be_keys[i]);
+		expect_error(text, "x.ini:6: ", key);
+	}
+}
+
+Test(conf, rejects_server_options_planned_for_later_issues)
+{
+	static const char *const opts[] = { "check", "check_port=8000", "check_addr=1.2.3.4",
+					    "maxconn=500", "weight=2 slowstart=5s" };
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "server = s2 127.0.0.1:9001 %s\n", opts[i]);
+		expect_error(text, "x.ini:6: key 'server': ", "option");
+	}
+}
+
+Test(conf, rejects_key_outside_any_section)
+{
+	expect_error("; comment\nworkers = 2\n" MINIMAL, "x.ini:2: key 'workers': ",
+		     "outside any section");
+}
+
+Test(conf, rejects_bad_enum_values)
+{
+	expect_error(FE "mode = https\n" BE, "x.ini:4: key 'mode': ", "expected tcp or http, got 'https'");
+	expect_error(MINIMAL "mode = http\n", "x.ini:6: key 'mode': ",
+		     "expected tcp, http-server-close or http-keep-alive, got 'http'");
+	expect_error(MINIMAL "balance = rr\n", "x.ini:6: key 'balance': ", "got 'rr'");
+	expect_error("[global]\nlog =\n" MINIMAL, "x.ini:2: key 'log': ", "got ''");
+	expect_error("[global]\nworkers = many\n" MINIMAL, "x.ini:2: key 'workers': ", "auto");
+}
+
+Test(conf, rejects_bad_numbers)
+{
+	static const char *const bad[] = { "0", "-1", "10000001", "12k", "", " ", "1e3",
+					   "99999999999999999999999" };
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[global]\nmaxconn = %s\n" MINIMAL, bad[i]);
+		expect_error(text, "x.ini:2: key 'maxconn': ", "expected a number from 1 to 10000000");
+		snprintf(text, sizeof(text), FE "maxconn = %s\n" BE, bad[i]);
+		expect_error(text, "x.ini:4: key 'maxconn': ", "expected a number");
+	}
+	expect_error("[global]\nworkers = 257\n" MINIMAL, "x.ini:2: key 'workers': ", "256");
+	expect_error("[global]\nworkers = 0\n" MINIMAL, "x.ini:2: key 'workers': ", "256");
+	expect_error(MINIMAL "server = s2 127.0.0.1:1 weight=0\n", "x.ini:6: key 'server': ",
+		     "weight=");
+	expect_error(MINIMAL "server = s2 127.0.0.1:1 weight=257\n", "x.ini:6: key 'server': ",
+		     "from 1 to 256");
+}
+
+Test(conf, rejects_bad_addresses_in_every_key)
+{
+	expect_error("[global]\nstats = 127.0.0.1\n" MINIMAL, "x.ini:2: key 'stats': ",
+		     "missing port");
+	expect_error("[frontend web]\nbind = :0\nbackend = app\n" BE, "x.ini:2: key 'bind': ",
+		     "(port must be a number from 1 to 65535), got ':0'");
+	expect_error(MINIMAL "server = s2 10.0.0.1:65536\n", "x.ini:6: key 'server': ",
+		     "'10.0.0.1:65536'");
+	expect_error(MINIMAL "server = s2\n", "x.ini:6: key 'server': ",
+		     "expected NAME HOST:PORT");
+	expect_error(MINIMAL "server = bad/name 10.0.0.1:80\n", "x.ini:6: key 'server': ",
+		     "got 'bad/name'");
+	expect_error("[frontend web]\nbind =\nbackend = app\n" BE, "x.ini:2: key 'bind': ", "got ''");
+}
+
+Test(conf, rejects_non_repeatable_key_given_twice)
+{
+	expect_error(FE "mode = http\nmode = http\n" BE, "x.ini:5: key 'mode': ",
+		     "given twice in [frontend web] (first at line 4)");
+	expect_error(FE "backend = other\n" BE, "x.ini:4: key 'backend': ", "given twice");
+	expect_error(MINIMAL "timeout_server = 1s\ntimeout_server = 2s\n",
+		     "x.ini:7: key 'timeout_server': ", "first at line 6");
+	expect_error("[global]\nmaxconn = 1\nmaxconn = 1\n" MINIMAL, "x.ini:3: key 'maxconn': ",
+		     "given twice in [global]");
+}
+
+Test(conf, rejects_global_or_defaults_section_given_twice)
+{
+	expect_error("[global]\n" MINIMAL "[global]\n", "x.ini:7: section [global]: ",
+		     "first at line 1");
+	expect_error("[defaults]\n" MINIMAL "[defaults]\n", "x.ini:7: section [defaults]: ",
+		     "given twice");
+}
+
+Test(conf, rejects_duplicate_frontend_backend_and_server_names)
+{
+	expect_error(MINIMAL "[frontend web]\nbind = :81\nbackend = app\n",
+		     "x.ini:6: section [frontend web]: ", "duplicate frontend name 'web' "
+		     "(first at line 1)");
+	expect_error(MINIMAL "[backend app]\nserver = s1 127.0.0.1:9000\n",
+		     "x.ini:6: section [backend app]: ", "duplicate backend name 'app'");
+	expect_error(MINIMAL "server = s1 127.0.0.1:9001\n", "x.ini:6: key 'server': ",
+		     "duplicate server name 's1' in [backend app] (first at line 5)");
+}
+
+Test(conf, accepts_a_frontend_and_a_backend_with_the_same_name)
+{
+	load_ok("[frontend app]\nbind = :80\nbackend = app\n" BE);
+}
+
+Test(conf, rejects_frontend_without_bind_at_its_section_line)
+{
+	expect_error(BE "\n[frontend web]\nbackend = app\n[global]\n",
+		     "x.ini:4: section [frontend web]: ", "missing key 'bind'");
+	/* An empty section at the very end is seen too. */
+	expect_error(MINIMAL "[frontend other]\n", "x.ini:6: section [frontend other]: ",
+		     "'bind'");
+}
+
+Test(conf, rejects_frontend_without_backend)
+{
+	expect_error("[frontend web]\nbind = :8080\n" BE, "x.ini:1: section [frontend web]: ",
+		     "missing key 'backend'");
+}
+
+Test(conf, rejects_frontend_naming_a_missing_backend_at_its_line)
+{
+	expect_error("[frontend web]\nmode = tcp\nbind = :8080\nbackend = nope\n" BE,
+		     "x.ini:4: key 'backend': ", "got 'nope'");
+	expect_error("[frontend web]\nbind = :8080\nbackend = bad!\n" BE,
+		     "x.ini:3: key 'backend': ", "got 'bad!'");
+}
+
+Test(conf, rejects_frontend_and_backend_with_different_modes)
+{
+	expect_error(FE "[backend app]\nmode = http-server-close\nserver = s 127.0.0.1:1\n",
+		     "x.ini:3: key 'backend': ", "frontend 'web' has mode tcp");
+	expect_error(FE "[backend app]\nmode = http-keep-alive\nserver = s 127.0.0.1:1\n",
+		     "x.ini:3: key 'backend': ", "mode http-keep-alive");
+	expect_error("[frontend web]\nmode = http\nbind = :8080\nbackend = app\n" BE,
+		     "x.ini:4: key 'backend': ", "frontend 'web' has mode http");
+	load_ok("[frontend web]\nmode = http\nbind = :8080\nbackend = app\n"
+		"[backend app]\nmode = http-server-close\nserver = s 127.0.0.1:1\n");
+}
+
+Test(conf, rejects_backend_without_servers_at_its_section_line)
+{
+	expect_error(FE "[backend app]\nbalance = random\n[global]\n",
+		     "x.ini:4: section [backend app]: ", "missing key 'server'");
+	expect_error(FE "[backend app]\n", "x.ini:4: section [backend app]: ", "'server'");
+	expect_error("[backend app]\n" FE, "x.ini:1: section [backend app]: ", "'server'");
+}
+
+Test(conf, rejects_configuration_without_any_frontend)
+{
+	expect_error(BE, "x.ini:0: ", "[frontend NAME]");
+	cr_assert(strstr(err, "whole file"), "%s", err);
+	expect_error("", "x.ini:0: ", "[frontend NAME]");
+}
+
+Test(conf, reports_inih_syntax_errors_with_their_line)
+{
+	expect_error(FE "maxconn\n" BE, "x.ini:4: syntax error", "key = value");
+	/* The earlier of a syntax error and a later key error wins. */
+	expect_error(FE "junk line\nmode = bogus\n" BE, "x.ini:4: syntax error", "[section]");
+	expect_error(FE "mode = bogus\njunk line\n" BE, "x.ini:4: key 'mode': ", "bogus");
+}
+
+Test(conf, rejects_ssl_and_crt_without_each_other)
+{
+	expect_error("[frontend web]\nbind = :443 ssl\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "crt=PATH");
+	expect_error("[frontend web]\nbind = :443 crt=/c.pem\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "'ssl'");
+	expect_error("[frontend web]\nbind = :443 ssl crt=\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "crt=PATH");
+	expect_error("[frontend web]\nbind = :443 ssl ssl crt=/c\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "given twice");
+	expect_error("[frontend web]\nbind = :443 tls\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "unknown option 'tls'");
+}
+
+Test(conf, rejects_the_same_bind_address_twice)
+{
+	expect_error(MINIMAL "[frontend b]\nbind = 0.0.0.0:8080\nbackend = app\n",
+		     "x.ini:7: key 'bind': ", "already bound at line 2");
+}
+
+Test(conf, rejects_overlong_lines_and_control_characters)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), FE "; %0600d\n" BE "log = %0300d\n", 0, 0);
+	expect_error(text, "x.ini:7: line too long", "198");
+	expect_error(FE "mode = t\x01p\n" BE, "x.ini:4: ", "control character 0x01");
+}
+
+Test(conf, frees_a_partly_built_config_on_late_errors)
+{
+	char text[4096];
+
+	/* Run under LSan (make asan): every array built so far must be freed. */
+	snprintf(text, sizeof(text), "%s[frontend x]\nbind = :1\nbackend = pg\nmode = http\n",
+		 full_config);
+	expect_error(text,
+		     "x.ini:45: key 'backend': ", "frontend 'x' has mode http");
+}
+
+/* ---- value parsers ---- */
+
+Test(conf, parses_valid_durations)
+{
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} ok[] = {
+		{ "0", 0 }, { "250", 250 }, { "250ms", 250 }, { "5s", 5000 }, { "2m", 120000 },
+		{ "1h", 3600000 }, { "007s", 7000 }, { "18446744073709551615", UINT64_MAX },
+		{ "18446744073709551ms", 18446744073709551ULL },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint64_t ms = 42;
+
+		cr_assert_eq(sl_conf_parse_duration(ok[i].s, &ms), 0, "%s", ok[i].s);
+		cr_assert_eq(ms, ok[i].ms, "%s", ok[i].s);
+	}
+}
+
+Test(conf, rejects_invalid_durations)
+{
+	static const char *const bad[] = {
+		"", "-5s", "+5s", " 5s", "5s ", "5 s", "5x", "5S", "1.5s", "ms", "s", "5sec",
+		"5ms5", "1d", "0x10", "18446744073709551616", "18446744073709551615s",
+		"5124095576030432h",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t ms = 42;
+
+		cr_assert_eq(sl_conf_parse_duration(bad[i], &ms), -EINVAL, "'%s'", bad[i]);
+		cr_assert_eq(ms, 42, "'%s' wrote a value", bad[i]);
+	}
+}
+
+Test(conf, parses_ipv4_ipv6_port_only_and_hostnames)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{ "1.2.3.4:80", "1.2.3.4:80" }, { "0.0.0.0:65535", "0.0.0.0:65535" },
+		{ ":80", "0.0.0.0:80" }, { "[::1]:80", "[::1]:80" }, { "[::]:1", "[::]:1" },
+		{ "[2001:db8::1]:443", "[2001:db8::1]:443" }, { "localhost:8080", "127.0.0.1:8080" },
+		{ "127.0.0.1:0080", "127.0.0.1:80" },
+	};
+	struct sl_addr a;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_assert_eq(sl_conf_parse_addr(ok[i].in, &a), 0, "%s", ok[i].in);
+		cr_assert_str_eq(addr_str(&a), ok[i].out);
+	}
+	cr_assert_eq(sl_conf_parse_addr("1.2.3.4:80", &a), 0);
+	cr_assert_eq(a.ss.ss_family, AF_INET);
+	cr_assert_eq(a.len, sizeof(struct sockaddr_in));
+	cr_assert_eq(sl_conf_parse_addr("[::1]:80", &a), 0);
+	cr_assert_eq(a.ss.ss_family, AF_INET6);
+	cr_assert_eq(a.len, sizeof(struct sockaddr_in6));
+	cr_assert_eq(sl_conf_parse_addr("localhost:1", &a), 0);
+	cr_assert_eq(a.ss.ss_family, AF_INET, "localhost resolves to IPv4 first");
+}
+
+Test(conf, rejects_invalid_addresses)
+{
+	static const char *const bad[] = {
+		"", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:8o",
+		"1.2.3.4:-1", "1.2.3.4: 80", "::1:80", "::1", "[::1]", "[::1]80", "[::1]:",
+		"[zz::1]:80", "[]:80", "[1.2.3.4]:80", "[::1:80", "1.2.3:80", "999.1.1.1:80",
+		"127.1:80", "bad host:80", "a..b:80", ".a:80", "a/b:80", "1.2.3.4:99999999999999999999",
+	};
+	struct sl_addr a;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(sl_conf_parse_addr(bad[i], &a), -EINVAL, "'%s'", bad[i]);
+}
+
+Test(conf, formats_unknown_and_tiny_buffers_safely)
+{
+	struct sl_addr a = { .len = 0 };
+	char buf[6];
+
+	a.ss.ss_family = AF_UNIX;
+	cr_assert_str_eq(sl_conf_addr_str(&a, buf, sizeof(buf)), "?");
+	cr_assert_eq(sl_conf_parse_addr("10.20.30.40:8080", &a), 0);
+	cr_assert_str_eq(sl_conf_addr_str(&a, buf, sizeof(buf)), "10.20");
+}
+
+Test(conf, names_every_timeout)
+{
+	static const char *const names[SL_TO_COUNT] = {
+		"timeout_connect", "timeout_client", "timeout_server", "timeout_client_fin",
+		"timeout_server_fin", "timeout_http_request", "timeout_http_keep_alive",
+		"timeout_queue", "timeout_check",
+	};
+
+	for (int k = 0; k < SL_TO_COUNT; k++)
+		cr_assert_str_eq(sl_conf_timeout_name((enum sl_timeout_kind)k), names[k]);
+}
