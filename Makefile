@@ -7,7 +7,7 @@ SHELL    := /bin/bash
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
-CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -I. -MMD -MP
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -I. -isystem /usr/share/include/llhttp -MMD -MP
 LDLIBS   := -luring -linih -lwolfssl -lpthread
 
 LLHTTP_DIR := /usr/share/llhttp
