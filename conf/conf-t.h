@@ -61,7 +61,26 @@ struct sl_server_conf {
 	int weight;    /* 1..256, default 1 */
 	bool backup;
 	bool disabled;
+	bool check;    /* "check": health-checked as its backend's check = says */
+	/* Where checks connect: addr with check_addr=IP and check_port=N applied
+	 * (both optional, both only with "check"). */
+	struct sl_addr check_addr;
 	int line;      /* line of the server = key, for messages */
+};
+
+enum sl_check_kind { SL_CHECK_TCP, SL_CHECK_HTTP };
+
+#define SL_CONF_METHOD_MAX 32
+
+/* A backend's health checks (keys check, check_expect, check_interval,
+ * check_rise, check_fall); they apply to its servers marked "check". */
+struct sl_check_conf {
+	enum sl_check_kind kind;        /* default tcp */
+	char method[SL_CONF_METHOD_MAX]; /* http: request method, e.g. "GET" */
+	char path[SL_CONF_PATH_MAX];    /* http: request target, starts with '/' */
+	int expect_lo, expect_hi;       /* http: good statuses, default 200-399 */
+	uint64_t interval_ms;           /* default 2s */
+	int rise, fall;                 /* default 2 and 3 consecutive results */
 };
 
 struct sl_bind_conf {
@@ -79,6 +98,11 @@ struct sl_frontend_conf {
 	char backend_name[SL_CONF_NAME_MAX];
 	int backend;                  /* index into sl_config.backends */
 	uint32_t maxconn;             /* 0 = only the global limit */
+	/* http frontends; 0 means the default (proto/http.h) */
+	uint32_t max_header_size;     /* 431 above it (default 16 KiB) */
+	uint32_t max_headers;         /* 431 above it (default 100) */
+	uint32_t keepalive_requests;  /* 0 = no limit */
+	bool forwardfor_off;          /* forwardfor = off */
 	struct sl_timeouts timeouts;  /* fully resolved (defaults applied) */
 	int line;
 };
@@ -89,6 +113,12 @@ struct sl_backend_conf {
 	enum sl_balance balance;      /* default roundrobin */
 	struct sl_server_conf *servers; /* at least one */
 	int nservers;
+	struct sl_check_conf check;
+	/* http-keep-alive server connection pool; 0 means the default */
+	uint32_t pool_max_idle;       /* idle connections per server per worker (64) */
+	uint64_t pool_idle_timeout_ms; /* (30s) */
+	uint64_t pool_max_lifetime_ms; /* (5m) */
+	uint32_t pool_max_requests;   /* (1000) */
 	struct sl_timeouts timeouts;  /* fully resolved (defaults applied) */
 	int line;
 };

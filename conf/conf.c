@@ -23,11 +23,15 @@
 #define MAXCONN_MAX 10000000
 #define WORKERS_MAX 256
 #define WEIGHT_MAX 256
+#define CHECK_COUNT_MAX 100
+#define CHECK_INTERVAL_MAX (24ULL * 3600 * 1000)
 #define VALUE_MAX 1024
 
 #define DURATION_LIKE "500ms, 5s, 2m, 1h"
 #define ADDR_LIKE "1.2.3.4:80, [::1]:80, :80 or host:80"
 #define NAME_LIKE "1 to 63 characters from A-Z a-z 0-9 _ . -"
+#define SERVER_LIKE "NAME HOST:PORT [weight=N] [backup] [disabled] " \
+	"[check [check_port=N] [check_addr=IP]]"
 
 enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_DEFAULTS, SEC_FRONTEND, SEC_BACKEND };
 
@@ -35,6 +39,7 @@ enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_DEFAULTS, SEC_FRONTEND, SEC_BACKEND };
 enum key_id {
 	K_WORKERS, K_MAXCONN, K_STATS, K_LOG, K_GRACE,
 	K_MODE, K_BACKEND, K_BIND, K_BALANCE, K_SERVER,
+	K_CHECK, K_CHECK_EXPECT, K_CHECK_INTERVAL, K_CHECK_RISE, K_CHECK_FALL,
 	K_COUNT
 };
 
@@ -363,34 +368,77 @@ static int set_balance(struct loader *ld, const char *key, const char *value)
  * so that no configuration runs while a setting in it is ignored. */
 static bool server_option_later(const char *tok)
 {
-	return strcmp(tok, "check") == 0 || strncmp(tok, "check_port=", 11) == 0 ||
-	       strncmp(tok, "check_addr=", 11) == 0 || strncmp(tok, "maxconn=", 8) == 0;
+	return strncmp(tok, "maxconn=", 8) == 0;
+}
+
+/* What add_server() tracks while reading the options of one server line. */
+struct server_opts {
+	bool weighted, port_set, ip_set;
+	uint16_t port;
+	struct sl_addr ip;
+};
+
+static bool option_given(const char *tok, const struct sl_server_conf *s,
+			 const struct server_opts *o)
+{
+	return (strncmp(tok, "weight=", 7) == 0 && o->weighted) ||
+	       (strcmp(tok, "backup") == 0 && s->backup) ||
+	       (strcmp(tok, "disabled") == 0 && s->disabled) ||
+	       (strcmp(tok, "check") == 0 && s->check) ||
+	       (strncmp(tok, "check_port=", 11) == 0 && o->port_set) ||
+	       (strncmp(tok, "check_addr=", 11) == 0 && o->ip_set);
 }
 
 static int server_option(struct loader *ld, const char *key, const char *value,
-			 const char *tok, struct sl_server_conf *s, bool *weighted)
+			 const char *tok, struct sl_server_conf *s, struct server_opts *o)
 {
-	uint64_t w;
+	uint64_t n;
 
-	if (strncmp(tok, "weight=", 7) == 0 && !*weighted) {
-		if (sl_conf_parse_uint(tok + 7, 1, WEIGHT_MAX, &w) < 0)
-			return fail(ld, ld->lineno, -EINVAL, "key '%s': option weight= expects "
-				    "a number from 1 to 256, got '%s'", key, tok);
-		s->weight = (int)w;
-		*weighted = true;
-	} else if (strcmp(tok, "backup") == 0 && !s->backup) {
-		s->backup = true;
-	} else if (strcmp(tok, "disabled") == 0 && !s->disabled) {
-		s->disabled = true;
-	} else if (strncmp(tok, "weight=", 7) == 0 || strcmp(tok, "backup") == 0 ||
-		   strcmp(tok, "disabled") == 0) {
+	if (option_given(tok, s, o))
 		return fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, got '%s'",
 			    key, tok, value);
+	if (strncmp(tok, "weight=", 7) == 0) {
+		if (sl_conf_parse_uint(tok + 7, 1, WEIGHT_MAX, &n) < 0)
+			return fail(ld, ld->lineno, -EINVAL, "key '%s': option weight= expects "
+				    "a number from 1 to 256, got '%s'", key, tok);
+		s->weight = (int)n;
+		o->weighted = true;
+	} else if (strcmp(tok, "backup") == 0) {
+		s->backup = true;
+	} else if (strcmp(tok, "disabled") == 0) {
+		s->disabled = true;
+	} else if (strcmp(tok, "check") == 0) {
+		s->check = true;
+	} else if (strncmp(tok, "check_port=", 11) == 0) {
+		if (sl_conf_parse_uint(tok + 11, 1, 65535, &n) < 0)
+			return fail(ld, ld->lineno, -EINVAL, "key '%s': option check_port= expects "
+				    "a port from 1 to 65535, got '%s'", key, tok);
+		o->port = (uint16_t)n;
+		o->port_set = true;
+	} else if (strncmp(tok, "check_addr=", 11) == 0) {
+		if (sl_conf_parse_ip(tok + 11, &o->ip) < 0)
+			return fail(ld, ld->lineno, -EINVAL, "key '%s': option check_addr= expects "
+				    "an IP address like 10.0.0.1 or ::1, got '%s'", key, tok);
+		o->ip_set = true;
 	} else {
 		return fail(ld, ld->lineno, -EINVAL, "key '%s': %s option '%s'; expected "
-			    "weight=N, backup or disabled, got '%s'", key,
-			    server_option_later(tok) ? "not yet supported" : "unknown", tok, value);
+			    "weight=N, backup, disabled, check, check_port=N or check_addr=IP, "
+			    "got '%s'", key, server_option_later(tok) ? "not yet supported" :
+			    "unknown", tok, value);
 	}
+	return 0;
+}
+
+/* Where checks of S connect: its address unless check_addr= or check_port=
+ * say otherwise. Those two only make sense with "check". */
+static int server_check_addr(struct loader *ld, const char *key, const char *value,
+			     struct sl_server_conf *s, const struct server_opts *o)
+{
+	if ((o->port_set || o->ip_set) && !s->check)
+		return fail(ld, ld->lineno, -EINVAL, "key '%s': option %s expects 'check' too, "
+			    "got '%s'", key, o->port_set ? "check_port=" : "check_addr=", value);
+	s->check_addr = o->ip_set ? o->ip : s->addr;
+	sl_conf_addr_set_port(&s->check_addr, o->port_set ? o->port : sl_conf_addr_port(&s->addr));
 	return 0;
 }
 
@@ -399,13 +447,13 @@ static int add_server(struct loader *ld, const char *key, const char *value)
 	struct sl_backend_conf *be = cur_be(ld);
 	struct sl_server_conf s = { .weight = 1, .line = ld->lineno };
 	char tmp[VALUE_MAX], *save, *name, *tok;
-	bool weighted = false;
+	struct server_opts o = { 0 };
 	int rc, i;
 
 	name = strlen(value) < sizeof(tmp) ? strtok_r(strcpy(tmp, value), " \t", &save) : NULL;
 	tok = name ? strtok_r(NULL, " \t", &save) : NULL;
 	if (!tok)
-		return bad_value(ld, key, "NAME HOST:PORT [weight=N] [backup] [disabled]", value);
+		return bad_value(ld, key, SERVER_LIKE, value);
 	if (!sl_conf_valid_name(name))
 		return fail(ld, ld->lineno, -EINVAL, "key '%s': expected a server name of "
 			    NAME_LIKE ", got '%s'", key, name);
@@ -413,8 +461,10 @@ static int add_server(struct loader *ld, const char *key, const char *value)
 	if ((rc = parse_addr(ld, key, tok, &s.addr)) < 0)
 		return rc;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
-		if ((rc = server_option(ld, key, value, tok, &s, &weighted)) < 0)
+		if ((rc = server_option(ld, key, value, tok, &s, &o)) < 0)
 			return rc;
+	if ((rc = server_check_addr(ld, key, value, &s, &o)) < 0)
+		return rc;
 	for (i = 0; i < be->nservers; i++)
 		if (strcmp(be->servers[i].name, s.name) == 0)
 			return fail(ld, ld->lineno, -EINVAL, "key '%s': duplicate server name "
@@ -424,6 +474,51 @@ static int add_server(struct loader *ld, const char *key, const char *value)
 		return no_memory(ld);
 	be->servers[be->nservers++] = s;
 	return 0;
+}
+
+/* check = tcp | http METHOD PATH */
+static int set_check(struct loader *ld, const char *key, const char *value)
+{
+	const char *why;
+
+	if (sl_conf_parse_check(value, &cur_be(ld)->check, &why) == 0)
+		return 0;
+	return fail(ld, ld->lineno, -EINVAL, "key '%s': expected tcp or http METHOD PATH like "
+		    "'http GET /health' (%s), got '%s'", key, why, value);
+}
+
+static int set_check_expect(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_check_conf *cc = &cur_be(ld)->check;
+
+	if (sl_conf_parse_status_range(value, &cc->expect_lo, &cc->expect_hi) == 0)
+		return 0;
+	return bad_value(ld, key, "an HTTP status from 100 to 599, or a range LOW-HIGH "
+			 "like 200-399", value);
+}
+
+static int set_check_interval(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms == 0 || ms > CHECK_INTERVAL_MAX)
+		return bad_value(ld, key, "a duration from 1ms to 24h like " DURATION_LIKE, value);
+	cur_be(ld)->check.interval_ms = ms;
+	return 0;
+}
+
+/* check_rise and check_fall: consecutive results before a state change. */
+static int set_check_count(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_check_conf *cc = &cur_be(ld)->check;
+	uint64_t n;
+	int rc = parse_num(ld, key, value, 1, CHECK_COUNT_MAX, &n);
+
+	if (rc == 0 && strcmp(key, "check_rise") == 0)
+		cc->rise = (int)n;
+	else if (rc == 0)
+		cc->fall = (int)n;
+	return rc;
 }
 
 /* ---- key dispatch ---- */
@@ -453,6 +548,11 @@ static const struct key_def backend_keys[] = {
 	{ "mode", K_MODE, false, set_be_mode },
 	{ "balance", K_BALANCE, false, set_balance },
 	{ "server", K_SERVER, true, add_server },
+	{ "check", K_CHECK, false, set_check },
+	{ "check_expect", K_CHECK_EXPECT, false, set_check_expect },
+	{ "check_interval", K_CHECK_INTERVAL, false, set_check_interval },
+	{ "check_rise", K_CHECK_RISE, false, set_check_count },
+	{ "check_fall", K_CHECK_FALL, false, set_check_count },
 	{ NULL, K_COUNT, false, NULL },
 };
 
@@ -460,8 +560,7 @@ static const struct key_def backend_keys[] = {
 static bool key_later(const char *key)
 {
 	static const char *const later[] = {
-		"maxconn_per_source", "keepalive_requests", "route", "check", "check_expect",
-		"check_interval", "check_rise", "check_fall", NULL,
+		"maxconn_per_source", "keepalive_requests", "route", NULL,
 	};
 	int i;
 
@@ -477,7 +576,8 @@ static int unknown_key(struct loader *ld, const char *key)
 		[SEC_GLOBAL] = "workers, maxconn, stats, log or grace",
 		[SEC_DEFAULTS] = "timeout_*",
 		[SEC_FRONTEND] = "bind, mode, backend, maxconn or timeout_*",
-		[SEC_BACKEND] = "mode, balance, server or timeout_*",
+		[SEC_BACKEND] = "mode, balance, server, check, check_expect, check_interval, "
+				"check_rise, check_fall or timeout_*",
 	};
 
 	return fail(ld, ld->lineno, -EINVAL, "key '%s': %s in %s; expected %s", key,
@@ -568,6 +668,12 @@ static int end_section(struct loader *ld)
 	if (ld->sec == SEC_BACKEND && cur_be(ld)->nservers == 0)
 		return fail(ld, ld->sec_line, -EINVAL, "section %s: missing key 'server'; expected "
 			    "at least one server = NAME HOST:PORT", ld->sec_label);
+	/* A status range would be silently ignored by a tcp check. */
+	if (ld->sec == SEC_BACKEND && ld->key_line[K_CHECK_EXPECT] &&
+	    cur_be(ld)->check.kind != SL_CHECK_HTTP)
+		return fail(ld, ld->key_line[K_CHECK_EXPECT], -EINVAL, "key 'check_expect': "
+			    "expected only with an http check (check = http METHOD PATH) in %s",
+			    ld->sec_label);
 	return 0;
 }
 
@@ -617,6 +723,8 @@ static int start_backend(struct loader *ld, const char *name)
 	strcpy(cur_be(ld)->name, name);
 	cur_be(ld)->mode = SL_BE_MODE_TCP;
 	cur_be(ld)->balance = SL_BAL_ROUNDROBIN;
+	cur_be(ld)->check = (struct sl_check_conf){ .kind = SL_CHECK_TCP, .expect_lo = 200,
+		.expect_hi = 399, .interval_ms = 2000, .rise = 2, .fall = 3 };
 	cur_be(ld)->line = ld->lineno;
 	return 0;
 }

@@ -196,7 +196,14 @@ static int resolve(const char *host, bool numeric_v6, struct sl_addr *addr, cons
 	return 0;
 }
 
-static void set_port(struct sl_addr *addr, uint16_t port)
+uint16_t sl_conf_addr_port(const struct sl_addr *addr)
+{
+	if (addr->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&addr->ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&addr->ss)->sin6_port);
+}
+
+void sl_conf_addr_set_port(struct sl_addr *addr, uint16_t port)
 {
 	if (addr->ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&addr->ss)->sin_port = htons(port);
@@ -278,8 +285,123 @@ int sl_conf_parse_addr_why(const char *s, struct sl_addr *addr, const char **why
 		memset(addr, 0, sizeof(*addr));
 		return rc;
 	}
-	set_port(addr, (uint16_t)port);
+	sl_conf_addr_set_port(addr, (uint16_t)port);
 	*why = "";
+	return 0;
+}
+
+int sl_conf_parse_ip(const char *s, struct sl_addr *addr)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&addr->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addr->ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	bool bracket = s[0] == '[';
+	size_t n = strlen(s);
+
+	memset(addr, 0, sizeof(*addr));
+	if (n >= sizeof(host) || (bracket && (n < 3 || s[n - 1] != ']')))
+		return -EINVAL;
+	memcpy(host, s + bracket, n - 2 * bracket);
+	host[n - 2 * bracket] = '\0';
+	if (!bracket && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		addr->len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		addr->len = sizeof(*sin6);
+		return 0;
+	}
+	memset(addr, 0, sizeof(*addr));
+	return -EINVAL;
+}
+
+/* RFC 9110 token characters, the only ones a method may use. */
+static bool is_tchar(char c)
+{
+	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static const char *check_http(const char *method, size_t mlen, const char *path,
+			      size_t plen, struct sl_check_conf *cc)
+{
+	size_t i;
+
+	if (mlen >= sizeof(cc->method))
+		return "method too long";
+	for (i = 0; i < mlen; i++)
+		if (!is_tchar(method[i]))
+			return "invalid character in the method";
+	if (path[0] != '/')
+		return "the path must start with '/'";
+	if (plen >= sizeof(cc->path))
+		return "path too long";
+	for (i = 0; i < plen; i++)
+		if ((unsigned char)path[i] <= 0x20 || (unsigned char)path[i] >= 0x7f)
+			return "invalid character in the path";
+	memcpy(cc->method, method, mlen);
+	cc->method[mlen] = '\0';
+	memcpy(cc->path, path, plen);
+	cc->path[plen] = '\0';
+	return NULL;
+}
+
+/* The next blank-separated word of *s: its start, with its length in *n. */
+static const char *word(const char **s, size_t *n)
+{
+	const char *w = *s + strspn(*s, " \t");
+
+	*n = strcspn(w, " \t");
+	*s = w + *n;
+	return w;
+}
+
+int sl_conf_parse_check(const char *s, struct sl_check_conf *cc, const char **why)
+{
+	size_t n, mlen, plen;
+	const char *kind = word(&s, &n), *method, *path;
+
+	*why = "";
+	if (n == 3 && strncmp(kind, "tcp", 3) == 0 && !*word(&s, &n)) {
+		cc->kind = SL_CHECK_TCP;
+		return 0;
+	}
+	if (n != 4 || strncmp(kind, "http", 4) != 0) {
+		*why = "unknown check type";
+		return -EINVAL;
+	}
+	method = word(&s, &mlen);
+	path = word(&s, &plen);
+	if (!mlen || !plen || *word(&s, &n)) {
+		*why = "an http check takes exactly a method and a path";
+		return -EINVAL;
+	}
+	if ((*why = check_http(method, mlen, path, plen, cc)) != NULL)
+		return -EINVAL;
+	cc->kind = SL_CHECK_HTTP;
+	*why = "";
+	return 0;
+}
+
+int sl_conf_parse_status_range(const char *s, int *lo, int *hi)
+{
+	char low[8];
+	const char *dash = strchr(s, '-');
+	uint64_t a, b;
+	size_t n = dash ? (size_t)(dash - s) : strlen(s);
+
+	if (n >= sizeof(low))
+		return -EINVAL;
+	memcpy(low, s, n);
+	low[n] = '\0';
+	if (sl_conf_parse_uint(low, 100, 599, &a) < 0)
+		return -EINVAL;
+	b = a;
+	if (dash && (sl_conf_parse_uint(dash + 1, 100, 599, &b) < 0 || b < a))
+		return -EINVAL;
+	*lo = (int)a;
+	*hi = (int)b;
 	return 0;
 }
 

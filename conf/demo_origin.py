@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Demo origin for `make run`: a tiny HTTP/1.1 server on 127.0.0.1:PORT that
-answers every request with one line naming itself, then closes."""
+answers every request with one line naming itself (keep-alive capable)."""
 import http.server
 import sys
 
@@ -13,7 +13,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

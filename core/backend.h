@@ -1,20 +1,33 @@
 /*
  * Backends and servers at run time (core/ layer): the state shared by all
- * workers (current session counts, the balancer's position) next to the
- * immutable configuration. Balancing state is protected by one mutex per
- * backend, taken once per new server connection, never per packet.
+ * workers and the health checker (server state, current session counts, the
+ * balancer's position) next to the immutable configuration. A server's state
+ * is an atomic written only by the checker and read by every worker without
+ * a lock, so a state change is seen by the next pick in every thread.
+ * Round robin and leastconn keep a little position state under one mutex per
+ * backend, taken once per new server connection, never per packet; source
+ * and random need no lock.
  */
 #ifndef SL_CORE_BACKEND_H
 #define SL_CORE_BACKEND_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include "conf/conf-t.h"
+
+/* Server states. A server starts UP (a fresh proxy serves at once); the
+ * checker moves a checked server to DOWN after check_fall failures in a row
+ * and back after check_rise successes. "disabled" servers are MAINT for the
+ * whole run and are never checked. */
+enum sl_srv_state { SL_SRV_UP = 0, SL_SRV_DOWN, SL_SRV_MAINT };
 
 struct sl_server {
 	const struct sl_server_conf *conf;
 	struct sl_backend *be;
+	atomic_int state;            /* enum sl_srv_state */
 	int cur_weight;              /* smooth weighted round robin, under be->lock */
+	uint64_t name_hash;          /* source hashing: the server's identity */
 	atomic_uint sessions;        /* current sessions using this server */
 	atomic_ulong total;          /* sessions ever sent to this server */
 };
@@ -24,6 +37,7 @@ struct sl_backend {
 	pthread_mutex_t lock;
 	struct sl_server *servers;
 	int nservers;
+	int lc_next;                 /* leastconn: where ties start, under lock */
 };
 
 /* Build runtime state for every backend of conf. Returns 0 or -ENOMEM. */
@@ -31,12 +45,25 @@ int sl_backends_init(const struct sl_config *conf, struct sl_backend **out);
 void sl_backends_free(struct sl_backend *bes, int n);
 
 /*
- * Choose a server for a new connection: smooth weighted round robin over the
- * usable primaries (not disabled), or over the usable backups when no primary
- * is usable. exclude (may be NULL) is skipped when another server is usable,
- * so a retry after a failed connect goes elsewhere. Returns NULL when no
- * server is usable. Borrowed pointer, valid for the process lifetime.
+ * Choose a server for a new connection with the backend's balance
+ * algorithm, among the UP primaries, or among the UP backups when no primary
+ * is UP. DOWN and MAINT servers are never chosen. client (may be NULL) is
+ * the client's address, used by balance source (without it, source falls
+ * back to round robin). exclude (may be NULL) is skipped when another
+ * candidate is available, so a retry after a failed connect goes elsewhere.
+ * Returns NULL when no server is UP. Borrowed pointer, valid for the process
+ * lifetime. The caller counts the new session in the server's `sessions`
+ * (leastconn and random read it).
  */
-struct sl_server *sl_backend_pick(struct sl_backend *be, const struct sl_server *exclude);
+struct sl_server *sl_backend_pick(struct sl_backend *be, const struct sockaddr_storage *client,
+				  const struct sl_server *exclude);
+
+static inline enum sl_srv_state sl_server_state(const struct sl_server *s)
+{
+	return (enum sl_srv_state)atomic_load_explicit(&s->state, memory_order_relaxed);
+}
+
+/* Number of servers of be that are UP, primaries and backups. */
+void sl_backend_count_up(const struct sl_backend *be, int *primaries, int *backups);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checks/check.h"
 #include "conf/conf.h"
 #include "core/log.h"
 #include "core/proxy.h"
@@ -35,23 +36,10 @@ static void usage(FILE *f)
  * refusing them is better than a half-working proxy. */
 static int check_supported(const struct sl_config *c, char *err, size_t len)
 {
-	for (int i = 0; i < c->nbackends; i++) {
-		const struct sl_backend_conf *be = &c->backends[i];
-
-		if (be->balance != SL_BAL_ROUNDROBIN) {
-			snprintf(err, len, "%s:%d: backend '%s': only balance roundrobin is "
-				 "supported by this build yet", c->path, be->line, be->name);
-			return -ENOTSUP;
-		}
-	}
 	for (int i = 0; i < c->nfrontends; i++) {
 		const struct sl_frontend_conf *fe = &c->frontends[i];
 
-		if (fe->mode == SL_FE_MODE_HTTP) {
-			snprintf(err, len, "%s:%d: frontend '%s': mode http is not supported by "
-				 "this build yet (tcp only)", c->path, fe->line, fe->name);
-			return -ENOTSUP;
-		}
+
 		for (int j = 0; j < fe->nbinds; j++) {
 			if (fe->binds[j].ssl) {
 				snprintf(err, len, "%s:%d: key 'bind': ssl is not supported by this "
@@ -192,6 +180,8 @@ static int setup_workers(struct sl_proxy *px)
 static int run(struct sl_config *conf)
 {
 	struct sl_proxy px = { .conf = conf };
+	struct sl_checker *checker = NULL;
+	char why[256];
 	sigset_t set;
 	int sig = 0, started = 0, ret = 1;
 
@@ -208,6 +198,10 @@ static int run(struct sl_config *conf)
 	signal(SIGPIPE, SIG_IGN);
 	if (sl_backends_init(conf, &px.backends) < 0 || setup_workers(&px) < 0)
 		goto out;
+	if (sl_check_start(px.backends, conf->nbackends, &checker, why, sizeof(why)) < 0) {
+		fprintf(stderr, "sluice: health checks: %s\n", why);
+		goto out;
+	}
 	started = start_workers(&px);
 	if (started == px.nworkers) {
 		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s",
@@ -219,9 +213,12 @@ static int run(struct sl_config *conf)
 		ret = 0;
 	}
 	stop_workers(&px, started);
+	sl_check_stop(checker); /* after the drain: states stay current during it */
+	checker = NULL;
 	if (ret == 0)
 		sl_log("stopped");
 out:
+	sl_check_stop(checker);
 	free_workers(&px);
 	sl_backends_free(px.backends, conf->nbackends);
 	sl_log_close();

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/time_types.h>
+#include <sys/socket.h>
 
 #include "conf/conf-t.h"
 #include "ring/ring.h"
@@ -35,6 +36,32 @@ enum sl_op {
 	SL_OP_CANCEL,        /* dir = side */
 	SL_OP_CLOSE,         /* dir = side */
 	SL_OP_RECV_CANCEL,   /* pause of a side's multishot recv, dir = side */
+	SL_OP_POOL_RECV,     /* slot = pool entry: its idle recv */
+	SL_OP_POOL_TIMER,    /* pool entry idle/lifetime timer */
+	SL_OP_POOL_CTL,      /* pool entry cancel, close, timer removal */
+};
+
+struct sl_pool_conn {
+	int fd;
+	uint32_t gen;
+	uint8_t state;       /* 0 free, 1 idle, 2 draining */
+	uint32_t inflight;
+	uint32_t requests;
+	uint32_t sidx;       /* server index in the worker's idle lists */
+	uint64_t created_ms;
+	struct sl_server *srv;
+	struct sl_pool_conn *prev, *next;
+	struct __kernel_timespec ts;
+};
+
+struct sl_pool {
+	struct sl_pool_conn *conns;
+	uint32_t nconns, hwm;
+	struct sl_pool_conn *free;
+	struct sl_pool_conn **idle;  /* per server (global index): most recent first */
+	uint32_t *nidle;
+	uint32_t *base;              /* per backend: global index of its first server */
+	uint32_t owned;              /* entries holding an fd */
 };
 
 enum sl_sess_state {
@@ -67,6 +94,10 @@ struct sl_bufq {
 
 struct sl_side {
 	int fd;              /* -1 when absent or closed */
+	uint8_t epoch;       /* server side: flips on each new connection, so
+			      * completions of a previous socket are told apart */
+	bool connected;      /* sends may go out */
+	bool tx_out;         /* the send in flight comes from out, not the queue */
 	uint8_t rx;          /* enum sl_rx_state */
 	bool starved;        /* recv ended with -ENOBUFS; waits for buffers */
 	bool rd_eof;         /* peer sent FIN */
@@ -75,6 +106,27 @@ struct sl_side {
 	struct sl_bufq q;    /* received from this side, to send to the other */
 	uint64_t last_ms;    /* last recv from or send to this side */
 	uint64_t bytes_in;
+	/* bytes built by the protocol (rewritten heads, copied bodies, error
+	 * pages) to send to this side before anything queued; session-owned */
+	char *out;
+	uint32_t out_len, out_off, out_cap;
+};
+
+struct sl_session;
+
+/* What a protocol module decides; core/session.c calls these. */
+struct sl_proto_ops {
+	void (*start)(struct sl_session *s);
+	void (*on_connect)(struct sl_session *s, int res);
+	void (*on_data)(struct sl_session *s, int side);   /* new bytes queued */
+	void (*on_eof)(struct sl_session *s, int side);
+	void (*on_drained)(struct sl_session *s, int to); /* nothing left to send to `to` */
+	uint64_t (*deadline)(const struct sl_session *s, enum sl_timeout_kind *kind);
+	void (*on_timeout)(struct sl_session *s, enum sl_timeout_kind kind);
+	void (*on_free)(struct sl_session *s);
+	/* a recv or send on side failed with res; returns 1 if handled (the
+	 * session is not closed by the core), 0 to close it. May be NULL. */
+	int (*on_error)(struct sl_session *s, int side, int res);
 };
 
 struct sl_worker;
@@ -89,6 +141,7 @@ struct sl_session {
 	uint8_t to_kind;     /* enum sl_timeout_kind, when cause is TIMEOUT */
 	uint8_t retries;
 	bool timer_armed;
+	bool raw;            /* queued bytes are relayed as they are (tcp, tunnel) */
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
 	uint64_t timer_at;   /* when the armed timer fires, ms */
 	uint64_t start_ms;
@@ -98,6 +151,9 @@ struct sl_session {
 	struct sl_backend *be;
 	struct sl_server *srv;
 	struct sl_session *next; /* free list or starved list */
+	const struct sl_proto_ops *ops;
+	struct sockaddr_storage peer; /* client address (ss_family 0 if unknown) */
+	void *proto;         /* protocol state, owned by the protocol module */
 	struct __kernel_timespec ts_timer;
 	struct __kernel_timespec ts_connect;
 };
@@ -134,6 +190,7 @@ struct sl_worker {
 	bool stopping;
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
+	struct sl_pool pool;
 	struct __kernel_timespec ts_grace;
 	struct __kernel_timespec ts_retry;
 	/* start-up handshake with the main thread */

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "core/log.h"
 #include "core/proxy.h"
 #include "core/session.h"
+#include "proto/http.h"
 #include "proto/tcp.h"
 #include "ring/udata.h"
 
@@ -37,8 +39,12 @@ static const char *const cause_names[] = {
 	[SL_CLOSE_RESOURCE] = "out of resources",
 };
 
+/* dir carries the side in bit 0 and, for the server side, the connection
+ * epoch in bit 1. */
 static uint64_t ud(const struct sl_session *s, unsigned op, unsigned dir)
 {
+	if (dir == SL_SIDE_SRV)
+		dir |= (unsigned)(s->side[SL_SIDE_SRV].epoch & 1) << 1;
 	return sl_ud_make(s->slot, s->gen, op, dir);
 }
 
@@ -104,9 +110,14 @@ static void maybe_release(struct sl_session *s)
 
 	if (s->state != SL_SESS_ST_CLOSING || s->inflight)
 		return;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		while (s->side[i].q.count)
 			bufq_pop(w, &s->side[i].q);
+		free(s->side[i].out);
+		s->side[i].out = NULL;
+	}
+	if (s->ops && s->ops->on_free)
+		s->ops->on_free(s);
 	if (s->srv)
 		atomic_fetch_sub(&s->srv->sessions, 1);
 	atomic_fetch_sub(&w->px->sessions, 1);
@@ -132,9 +143,17 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	s->side[SL_SIDE_CLI].fd = cfd;
 	s->side[SL_SIDE_CLI].last_ms = w->now_ms;
 	s->side[SL_SIDE_SRV].last_ms = w->now_ms;
+	s->side[SL_SIDE_CLI].connected = true;
+	{
+		socklen_t len = sizeof(s->peer);
+
+		if (getpeername(cfd, (struct sockaddr *)&s->peer, &len) < 0)
+			s->peer.ss_family = 0;
+	}
 	s->start_ms = w->now_ms;
 	s->state = SL_SESS_ST_CONNECTING;
-	sl_tcp_start(s);
+	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
+	s->ops->start(s);
 	return s;
 }
 
@@ -156,8 +175,67 @@ void sl_session_drop_server(struct sl_session *s)
 	struct sl_side *sd = &s->side[SL_SIDE_SRV];
 
 	close_side(s, SL_SIDE_SRV);
-	sd->rd_eof = sd->wr_shut = sd->tx_busy = false;
+	while (sd->q.count)
+		bufq_pop(s->w, &sd->q);
+	if (sd->starved) {
+		sd->starved = false;
+		if (!s->side[SL_SIDE_CLI].starved)
+			starved_remove(s);
+	}
+	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
 	sd->rx = SL_RX_OFF;
+	sd->epoch ^= 1; /* later completions of the old socket are recognised */
+}
+
+static void use_server(struct sl_session *s, struct sl_server *srv)
+{
+	if (s->srv)
+		atomic_fetch_sub(&s->srv->sessions, 1);
+	s->srv = srv;
+	atomic_fetch_add(&srv->sessions, 1);
+	atomic_fetch_add(&srv->total, 1);
+}
+
+void sl_session_attach_server(struct sl_session *s, struct sl_server *srv, int fd)
+{
+	struct sl_side *sd = &s->side[SL_SIDE_SRV];
+
+	use_server(s, srv);
+	sd->fd = fd;
+	sd->connected = true;
+	sd->last_ms = s->w->now_ms;
+	s->state = SL_SESS_ST_FORWARD;
+	sl_session_arm_recv(s, SL_SIDE_SRV);
+}
+
+int sl_session_detach_server(struct sl_session *s)
+{
+	struct sl_side *sd = &s->side[SL_SIDE_SRV];
+	int fd = sd->fd;
+
+	if (fd < 0)
+		return -1;
+	if (sd->rx != SL_RX_OFF) {
+		/* submitted before the new owner's first request on fd */
+		sl_ring_cancel_ud(&s->w->ring, ud(s, SL_OP_RECV, SL_SIDE_SRV),
+				  ud(s, SL_OP_CANCEL, SL_SIDE_SRV));
+		s->inflight++;
+	}
+	sd->fd = -1;
+	while (sd->q.count)
+		bufq_pop(s->w, &sd->q);
+	if (sd->starved) {
+		sd->starved = false;
+		if (!s->side[SL_SIDE_CLI].starved)
+			starved_remove(s);
+	}
+	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
+	sd->rx = SL_RX_OFF;
+	sd->epoch ^= 1;
+	if (s->srv)
+		atomic_fetch_sub(&s->srv->sessions, 1);
+	s->srv = NULL;
+	return fd;
 }
 
 void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
@@ -219,12 +297,74 @@ void sl_session_pump(struct sl_session *s, int to)
 	struct sl_bufq *q = &s->side[!to].q;
 	struct sl_worker *w = s->w;
 
-	if (dst->tx_busy || dst->fd < 0 || !q->count || s->state != SL_SESS_ST_FORWARD)
+	if (dst->tx_busy || dst->fd < 0 || !dst->connected || s->state == SL_SESS_ST_CLOSING)
 		return;
-	sl_ring_send(&w->ring, dst->fd, sl_ring_buf(&w->ring, q->head) + q->off,
-		     w->buf_len[q->head] - q->off, ud(s, SL_OP_SEND, (unsigned)to));
+	if (dst->out_off < dst->out_len) {
+		sl_ring_send(&w->ring, dst->fd, dst->out + dst->out_off,
+			     dst->out_len - dst->out_off, ud(s, SL_OP_SEND, (unsigned)to));
+		dst->tx_out = true;
+	} else if (s->raw && q->count) {
+		sl_ring_send(&w->ring, dst->fd, sl_ring_buf(&w->ring, q->head) + q->off,
+			     w->buf_len[q->head] - q->off, ud(s, SL_OP_SEND, (unsigned)to));
+		dst->tx_out = false;
+	} else {
+		return;
+	}
 	dst->tx_busy = true;
 	s->inflight++;
+}
+
+char *sl_session_out_reserve(struct sl_session *s, int to, uint32_t n)
+{
+	struct sl_side *d = &s->side[to];
+
+	if (d->out_off == d->out_len)
+		d->out_off = d->out_len = 0;
+	if (d->out_len + n > d->out_cap) {
+		uint32_t cap = d->out_cap ? d->out_cap : 1024;
+		char *p;
+
+		if (d->tx_busy && d->tx_out)
+			return NULL; /* the kernel reads out: it may not move */
+		while (cap < d->out_len + n)
+			cap *= 2;
+		p = realloc(d->out, cap);
+		if (!p)
+			return NULL;
+		d->out = p;
+		d->out_cap = cap;
+	}
+	return d->out + d->out_len;
+}
+
+void sl_session_out_commit(struct sl_session *s, int to, uint32_t n)
+{
+	s->side[to].out_len += n;
+}
+
+int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t *len)
+{
+	struct sl_bufq *q = &s->side[side].q;
+	struct sl_worker *w = s->w;
+
+	if (!q->count)
+		return 0;
+	*data = (const char *)sl_ring_buf(&w->ring, q->head) + q->off;
+	*len = w->buf_len[q->head] - q->off;
+	return 1;
+}
+
+void sl_session_consume(struct sl_session *s, int side, uint32_t n)
+{
+	struct sl_side *sd = &s->side[side];
+	struct sl_bufq *q = &sd->q;
+	struct sl_worker *w = s->w;
+
+	q->off += n;
+	if (q->count && q->off >= w->buf_len[q->head])
+		bufq_pop(w, q);
+	if (q->count <= SL_BUF_QUOTA / 2)
+		sl_session_arm_recv(s, side);
 }
 
 void sl_session_shutdown(struct sl_session *s, int side)
@@ -261,7 +401,7 @@ void sl_session_timer_kick(struct sl_session *s)
 
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
-	at = sl_tcp_deadline(s, &kind);
+	at = s->ops->deadline(s, &kind);
 	/* A later deadline needs nothing: the timer fires early and re-arms. */
 	if (!s->timer_armed || at < s->timer_at)
 		timer_arm(s, at);
@@ -275,10 +415,12 @@ static void on_timer(struct sl_session *s, int res)
 	s->timer_armed = false;
 	if (s->state == SL_SESS_ST_CLOSING || res == -ECANCELED)
 		return;
-	at = sl_tcp_deadline(s, &kind);
+	at = s->ops->deadline(s, &kind);
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
-		sl_session_close(s, SL_CLOSE_TIMEOUT);
+		s->ops->on_timeout(s, kind);
+		if (s->state != SL_SESS_ST_CLOSING && !s->timer_armed)
+			timer_arm(s, s->ops->deadline(s, &kind));
 	} else {
 		timer_arm(s, at);
 	}
@@ -294,11 +436,7 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 		return -errno;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->side[SL_SIDE_SRV].fd = fd;
-	if (s->srv)
-		atomic_fetch_sub(&s->srv->sessions, 1);
-	s->srv = srv;
-	atomic_fetch_add(&srv->sessions, 1);
-	atomic_fetch_add(&srv->total, 1);
+	use_server(s, srv);
 	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
 	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
 			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
@@ -337,17 +475,22 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 			sd->rx = SL_RX_CANCELING;
 			s->inflight++;
 		}
-		sl_session_pump(s, !side);
+		if (s->raw)
+			sl_session_pump(s, !side);
+		else
+			s->ops->on_data(s, side);
 		sl_session_arm_recv(s, side); /* multishot ended (CQ overflow): re-arm */
 	} else if (res == 0) {
 		sd->rd_eof = true;
-		sl_tcp_on_eof(s, side);
+		s->ops->on_eof(s, side);
 	} else if (res == -ENOBUFS) {
 		sd->starved = true;
 		s->next = w->starved;
 		w->starved = s;
 	} else if (res != -ECANCELED) {
-		sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR : SL_CLOSE_SERVER_ERR);
+		if (!s->ops->on_error || !s->ops->on_error(s, side, res))
+			sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
+					 SL_CLOSE_SERVER_ERR);
 	} else {
 		sl_session_arm_recv(s, side); /* a pause ended; re-arm if drained */
 	}
@@ -363,18 +506,24 @@ static void on_send(struct sl_session *s, int to, int res)
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
 	if (res < 0) {
-		sl_session_close(s, to == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR : SL_CLOSE_SERVER_ERR);
+		if (!s->ops->on_error || !s->ops->on_error(s, to, res))
+			sl_session_close(s, to == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
+					 SL_CLOSE_SERVER_ERR);
 		return;
 	}
 	dst->last_ms = w->now_ms;
-	q->off += (uint32_t)res;
-	if (q->off >= w->buf_len[q->head])
-		bufq_pop(w, q);
-	if (q->count <= SL_BUF_QUOTA / 2)
-		sl_session_arm_recv(s, !to);
+	if (dst->tx_out) {
+		dst->out_off += (uint32_t)res;
+	} else {
+		q->off += (uint32_t)res;
+		if (q->off >= w->buf_len[q->head])
+			bufq_pop(w, q);
+		if (q->count <= SL_BUF_QUOTA / 2)
+			sl_session_arm_recv(s, !to);
+	}
 	sl_session_pump(s, to);
 	if (!dst->tx_busy)
-		sl_tcp_on_drained(s, to);
+		s->ops->on_drained(s, to);
 }
 
 void sl_session_feed_starved(struct sl_worker *w)
@@ -413,6 +562,17 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	s = &w->sessions[slot];
+	if (dir == SL_SIDE_SRV && ((sl_ud_dir(u) >> 1) & 1) != s->side[SL_SIDE_SRV].epoch) {
+		/* a completion of a server socket this session already dropped */
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			sl_ring_buf_taken(&w->ring);
+			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		}
+		if (op != SL_OP_RECV || !(cqe->flags & IORING_CQE_F_MORE))
+			s->inflight--;
+		maybe_release(s);
+		return;
+	}
 	if (op == SL_OP_RECV) {
 		on_recv(s, dir, cqe); /* decrements inflight itself (multishot) */
 		maybe_release(s);
@@ -425,7 +585,7 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_CONNECT:
 		if (s->state != SL_SESS_ST_CLOSING)
-			sl_tcp_on_connect(s, cqe->res);
+			s->ops->on_connect(s, cqe->res);
 		break;
 	case SL_OP_TIMER:
 		on_timer(s, cqe->res);

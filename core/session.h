@@ -36,6 +36,29 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv);
 /* Close the server socket after a failed connect, keeping the session. */
 void sl_session_drop_server(struct sl_session *s);
 
+/* Room for n more bytes at the end of the out buffer toward side `to`
+ * (grown as needed); NULL when out of memory or while the kernel reads the
+ * buffer. sl_session_out_commit() makes n bytes written there sendable. */
+char *sl_session_out_reserve(struct sl_session *s, int to, uint32_t n);
+void sl_session_out_commit(struct sl_session *s, int to, uint32_t n);
+static inline bool sl_session_out_pending(const struct sl_session *s, int to)
+{
+	return s->side[to].out_off < s->side[to].out_len || s->side[to].tx_busy;
+}
+
+/* The first unconsumed bytes received from side (borrowed until consumed).
+ * Returns 0 when nothing is queued. */
+int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t *len);
+/* Mark n bytes of the queue head as used; the buffer goes back to the pool
+ * when fully used. */
+void sl_session_consume(struct sl_session *s, int side, uint32_t n);
+
+/* Use an already connected socket (from a pool) as the server side. */
+void sl_session_attach_server(struct sl_session *s, struct sl_server *srv, int fd);
+/* Give up the server socket without closing it: its recv is cancelled and
+ * the fd returned to the caller, who owns it now (-1 if there is none). */
+int sl_session_detach_server(struct sl_session *s);
+
 /* Re-arm recvs that ran out of buffers, once enough are free again. */
 void sl_session_feed_starved(struct sl_worker *w);
 

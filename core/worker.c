@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/proxy.h"
 #include "core/session.h"
 #include "ring/udata.h"
@@ -115,6 +116,7 @@ static void on_wake(struct sl_worker *w, int res)
 		return;
 	w->stopping = true;
 	stop_listening(w);
+	sl_pool_close_all(w);
 	sl_ring_ts(&w->ts_grace, w->px->conf->grace_ms);
 	sl_ring_timeout(&w->ring, &w->ts_grace, sl_ud_make(0, 0, SL_OP_GRACE, 0));
 	w->misc_inflight++;
@@ -150,6 +152,11 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 			       w->nsessions);
 		sl_session_close_all(w);
 		break;
+	case SL_OP_POOL_RECV:
+	case SL_OP_POOL_TIMER:
+	case SL_OP_POOL_CTL:
+		sl_pool_on_cqe(w, cqe);
+		break;
 	default:
 		sl_session_on_cqe(w, cqe);
 		break;
@@ -165,8 +172,11 @@ static void loop(struct sl_worker *w)
 		unsigned head, n = 0;
 		int ret;
 
-		if (w->stopping && !w->nsessions && !w->listeners_open)
-			break;
+		if (w->stopping && !w->nsessions && !w->listeners_open) {
+			sl_pool_close_all(w); /* connections pooled during the grace period */
+			if (!sl_pool_active(w))
+				break;
+		}
 		ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			sl_log("worker %d: io_uring_enter failed: %s", w->id, strerror(-ret));
@@ -197,7 +207,7 @@ static int worker_init(struct sl_worker *w)
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
 	w->buf_next = calloc(SL_BUF_COUNT, sizeof(*w->buf_next));
 	w->buf_len = calloc(SL_BUF_COUNT, sizeof(*w->buf_len));
-	if (!w->sessions || !w->buf_next || !w->buf_len) {
+	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0) {
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
 		return -ENOMEM;
 	}
@@ -221,6 +231,7 @@ static void worker_cleanup(struct sl_worker *w)
 		w->listeners[i].fd = -1;
 	}
 	sl_ring_exit(&w->ring);
+	sl_pool_free(w);
 	free(w->sessions);
 	free(w->buf_next);
 	free(w->buf_len);

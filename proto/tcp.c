@@ -17,7 +17,7 @@
 
 static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 {
-	struct sl_server *srv = sl_backend_pick(s->be, exclude);
+	struct sl_server *srv = sl_backend_pick(s->be, s->peer.ss_family ? &s->peer : NULL, exclude);
 	int ret;
 
 	if (!srv) {
@@ -34,6 +34,7 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 
 void sl_tcp_start(struct sl_session *s)
 {
+	s->raw = true;
 	sl_session_arm_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
 	connect_next(s, NULL);
@@ -46,8 +47,10 @@ void sl_tcp_on_connect(struct sl_session *s, int res)
 
 	if (res == 0) {
 		s->state = SL_SESS_ST_FORWARD;
+		s->side[SL_SIDE_SRV].connected = true;
 		s->side[SL_SIDE_SRV].last_ms = s->w->now_ms;
 		sl_session_arm_recv(s, SL_SIDE_SRV);
+		sl_session_timer_kick(s); /* timeout_server may be the nearer one now */
 		sl_session_pump(s, SL_SIDE_SRV);
 		if (!s->side[SL_SIDE_SRV].tx_busy)
 			sl_tcp_on_drained(s, SL_SIDE_SRV);
@@ -118,3 +121,25 @@ uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 	*kind = dc <= dv ? SL_TO_CLIENT : SL_TO_SERVER;
 	return dc <= dv ? dc : dv;
 }
+
+static void tcp_on_data(struct sl_session *s, int side)
+{
+	sl_session_pump(s, !side);
+}
+
+static void tcp_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
+{
+	(void)kind;
+	sl_session_close(s, SL_CLOSE_TIMEOUT);
+}
+
+const struct sl_proto_ops sl_tcp_ops = {
+	.start = sl_tcp_start,
+	.on_connect = sl_tcp_on_connect,
+	.on_data = tcp_on_data,
+	.on_eof = sl_tcp_on_eof,
+	.on_drained = sl_tcp_on_drained,
+	.deadline = sl_tcp_deadline,
+	.on_timeout = tcp_on_timeout,
+	.on_free = NULL,
+};

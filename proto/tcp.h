@@ -9,6 +9,8 @@
 
 #include "core/session-t.h"
 
+extern const struct sl_proto_ops sl_tcp_ops;
+
 /* A client was accepted: start reading it and connect to a server. */
 void sl_tcp_start(struct sl_session *s);
 /* The connect finished with res (0 or -errno; -ECANCELED: timeout_connect). */

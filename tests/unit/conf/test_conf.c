@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "conf/conf.h"
+#include "conf/conf_value.h"
 
 static struct sl_config *conf;
 static char err[512];
@@ -374,10 +375,8 @@ Test(conf, rejects_keys_planned_for_later_issues)
 {
 	static const char *const fe_keys[] = { "maxconn_per_source", "keepalive_requests",
 					       "route" };
-	static const char *const be_keys[] = { "check", "check_expect", "check_interval",
-					       "check_rise", "check_fall", "pool_max_idle",
-					       "pool_idle_timeout", "pool_max_lifetime",
-					       "pool_max_requests" };
+	static const char *const be_keys[] = { "pool_max_idle", "pool_idle_timeout",
+					       "pool_max_lifetime", "pool_max_requests" };
 	char text[512], key[64];
 
 	for (size_t i = 0; i < sizeof(fe_keys) / sizeof(fe_keys[0]); i++) {
@@ -394,8 +393,7 @@ Test(conf, rejects_keys_planned_for_later_issues)
 
 Test(conf, rejects_server_options_planned_for_later_issues)
 {
-	static const char *const opts[] = { "check", "check_port=8000", "check_addr=1.2.3.4",
-					    "maxconn=500", "weight=2 slowstart=5s" };
+	static const char *const opts[] = { "maxconn=500", "weight=2 slowstart=5s" };
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
@@ -686,4 +684,184 @@ Test(conf, names_every_timeout)
 
 	for (int k = 0; k < SL_TO_COUNT; k++)
 		cr_assert_str_eq(sl_conf_timeout_name((enum sl_timeout_kind)k), names[k]);
+}
+
+/* ---- health checks ---- */
+
+Test(conf, loads_check_settings_and_server_check_options)
+{
+	const struct sl_backend_conf *be;
+
+	load_ok(FE "[backend app]\n"                                          /* 4 */
+		"check = http  HEAD\t/health?full=1\n"
+		"check_expect = 200-204\n"
+		"check_interval = 250ms\n"
+		"check_rise = 5\n"
+		"check_fall = 1\n"
+		"timeout_check = 700ms\n"
+		"server = s1 10.0.0.1:443 check check_port=8000\n"
+		"server = s2 10.0.0.2:443 check_addr=10.9.9.9 check\n"
+		"server = s3 10.0.0.3:443 check check_addr=[::1] check_port=81 backup\n"
+		"server = s4 10.0.0.4:443 weight=3\n");
+	be = &conf->backends[0];
+	cr_assert_eq(be->check.kind, SL_CHECK_HTTP);
+	cr_assert_str_eq(be->check.method, "HEAD");
+	cr_assert_str_eq(be->check.path, "/health?full=1");
+	cr_assert_eq(be->check.expect_lo, 200);
+	cr_assert_eq(be->check.expect_hi, 204);
+	cr_assert_eq(be->check.interval_ms, 250);
+	cr_assert_eq(be->check.rise, 5);
+	cr_assert_eq(be->check.fall, 1);
+	cr_assert_eq(be->timeouts.ms[SL_TO_CHECK], 700);
+	cr_assert(be->servers[0].check);
+	cr_assert_str_eq(addr_str(&be->servers[0].check_addr), "10.0.0.1:8000");
+	cr_assert(be->servers[1].check);
+	cr_assert_str_eq(addr_str(&be->servers[1].check_addr), "10.9.9.9:443");
+	cr_assert_str_eq(addr_str(&be->servers[2].check_addr), "[::1]:81");
+	cr_assert(be->servers[2].backup);
+	cr_assert_not(be->servers[3].check);
+	cr_assert_str_eq(addr_str(&be->servers[3].check_addr), "10.0.0.4:443");
+}
+
+Test(conf, applies_check_defaults)
+{
+	const struct sl_check_conf *cc;
+
+	load_ok(MINIMAL "server = s2 127.0.0.1:9001 check\n");
+	cc = &conf->backends[0].check;
+	cr_assert_eq(cc->kind, SL_CHECK_TCP);
+	cr_assert_eq(cc->expect_lo, 200);
+	cr_assert_eq(cc->expect_hi, 399);
+	cr_assert_eq(cc->interval_ms, 2000);
+	cr_assert_eq(cc->rise, 2);
+	cr_assert_eq(cc->fall, 3);
+	cr_assert_eq(conf->backends[0].timeouts.ms[SL_TO_CHECK], 2000);
+	cr_assert_not(conf->backends[0].servers[0].check);
+	cr_assert(conf->backends[0].servers[1].check);
+	cr_assert_str_eq(addr_str(&conf->backends[0].servers[1].check_addr), "127.0.0.1:9001");
+	load_ok(MINIMAL "check = tcp\n");
+	cr_assert_eq(conf->backends[0].check.kind, SL_CHECK_TCP);
+}
+
+Test(conf, rejects_bad_check_values_with_file_line_and_key)
+{
+	static const struct {
+		const char *line, *needle;
+	} bad[] = {
+		{ "check = udp", "(unknown check type), got 'udp'" },
+		{ "check =", "got ''" },
+		{ "check = tcp now", "got 'tcp now'" },
+		{ "check = http", "exactly a method and a path" },
+		{ "check = http GET", "exactly a method and a path" },
+		{ "check = http GET /a b", "exactly a method and a path" },
+		{ "check = http GET health", "must start with '/'" },
+		{ "check = http G(T /", "invalid character in the method" },
+		{ "check = http GETGETGETGETGETGETGETGETGETGETGET /", "method too long" },
+		{ "check = HTTP GET /", "unknown check type" },
+		{ "check_expect = 99", "expected an HTTP status from 100 to 599" },
+		{ "check_expect = 600", "got '600'" },
+		{ "check_expect = 300-200", "got '300-200'" },
+		{ "check_expect = 200-", "got '200-'" },
+		{ "check_expect = 2xx", "got '2xx'" },
+		{ "check_interval = 0", "from 1ms to 24h" },
+		{ "check_interval = 25h", "got '25h'" },
+		{ "check_interval = 5x", "got '5x'" },
+		{ "check_rise = 0", "from 1 to 100" },
+		{ "check_rise = 101", "got '101'" },
+		{ "check_fall = -1", "got '-1'" },
+	};
+	char text[512], prefix[64];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* every one of them is a backend key of line 6 */
+		snprintf(text, sizeof(text), MINIMAL "check = http GET /\n%s\n", bad[i].line);
+		if (strncmp(bad[i].line, "check =", 7) == 0)
+			snprintf(text, sizeof(text), MINIMAL "%s\n", bad[i].line);
+		snprintf(prefix, sizeof(prefix), "x.ini:%d: key '%.*s': ",
+			 strncmp(bad[i].line, "check =", 7) == 0 ? 6 : 7,
+			 (int)strcspn(bad[i].line, " "), bad[i].line);
+		expect_error(text, prefix, bad[i].needle);
+	}
+}
+
+Test(conf, rejects_bad_server_check_options)
+{
+	static const struct {
+		const char *opts, *needle;
+	} bad[] = {
+		{ "check check_port=0", "check_port= expects a port from 1 to 65535, got 'check_port=0'" },
+		{ "check check_port=65536", "got 'check_port=65536'" },
+		{ "check check_port=", "got 'check_port='" },
+		{ "check check_addr=db.local", "expects an IP address" },
+		{ "check check_addr=1.2.3", "got 'check_addr=1.2.3'" },
+		{ "check check_addr=[1.2.3.4]", "got 'check_addr=[1.2.3.4]'" },
+		{ "check check_addr=10.0.0.1:80", "got 'check_addr=10.0.0.1:80'" },
+		{ "check_port=8000", "option check_port= expects 'check' too" },
+		{ "check_addr=10.0.0.1", "option check_addr= expects 'check' too" },
+		{ "check check", "option 'check' given twice" },
+		{ "check check_port=1 check_port=2", "option 'check_port=2' given twice" },
+		{ "check check_addr=::1 check_addr=::2", "given twice" },
+		{ "checks", "unknown option 'checks'" },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "server = s2 127.0.0.1:9001 %s\n", bad[i].opts);
+		expect_error(text, "x.ini:6: key 'server': ", bad[i].needle);
+	}
+}
+
+Test(conf, rejects_check_keys_given_twice_or_in_other_sections)
+{
+	expect_error(MINIMAL "check = tcp\ncheck = tcp\n", "x.ini:7: key 'check': ",
+		     "given twice in [backend app] (first at line 6)");
+	expect_error(MINIMAL "check_rise = 1\ncheck_fall = 1\ncheck_rise = 2\n",
+		     "x.ini:8: key 'check_rise': ", "given twice");
+	expect_error(FE "check = tcp\n" BE, "x.ini:4: key 'check': ", "unknown key in [frontend web]");
+	expect_error("[defaults]\ncheck_interval = 1s\n" MINIMAL, "x.ini:2: key 'check_interval': ",
+		     "unknown key in [defaults]");
+}
+
+Test(conf, rejects_check_expect_without_an_http_check)
+{
+	/* reported at the check_expect line, whatever the order of the keys */
+	expect_error(MINIMAL "check_expect = 200\ncheck_interval = 1s\n",
+		     "x.ini:6: key 'check_expect': ", "only with an http check");
+	expect_error(MINIMAL "check_expect = 200\ncheck = tcp\n[backend other]\n"
+		     "server = o 127.0.0.1:1\n", "x.ini:6: key 'check_expect': ", "[backend app]");
+	load_ok(MINIMAL "check_expect = 204\ncheck = http OPTIONS /\n");
+	cr_assert_eq(conf->backends[0].check.expect_lo, 204);
+	cr_assert_eq(conf->backends[0].check.expect_hi, 204);
+}
+
+Test(conf, parses_check_specs_status_ranges_and_ip_literals)
+{
+	struct sl_check_conf cc = { 0 };
+	struct sl_addr a;
+	const char *why;
+	int lo, hi;
+
+	cr_assert_eq(sl_conf_parse_check("http PUT /x", &cc, &why), 0);
+	cr_assert_eq(cc.kind, SL_CHECK_HTTP);
+	cr_assert_str_eq(cc.method, "PUT");
+	cr_assert_str_eq(cc.path, "/x");
+	cr_assert_eq(sl_conf_parse_check("tcp", &cc, &why), 0);
+	cr_assert_eq(cc.kind, SL_CHECK_TCP);
+	cr_assert_eq(sl_conf_parse_check("http GET /\x7f", &cc, &why), -EINVAL);
+	cr_assert_str_eq(why, "invalid character in the path");
+	cr_assert_eq(sl_conf_parse_status_range("100-599", &lo, &hi), 0);
+	cr_assert(lo == 100 && hi == 599);
+	cr_assert_eq(sl_conf_parse_status_range("404", &lo, &hi), 0);
+	cr_assert(lo == 404 && hi == 404);
+	cr_assert_eq(sl_conf_parse_status_range("-200", &lo, &hi), -EINVAL);
+	cr_assert_eq(sl_conf_parse_status_range("200-300-400", &lo, &hi), -EINVAL);
+	cr_assert_eq(sl_conf_parse_ip("192.168.1.1", &a), 0);
+	cr_assert_eq(a.ss.ss_family, AF_INET);
+	cr_assert_eq(sl_conf_parse_ip("fe80::1", &a), 0);
+	cr_assert_eq(a.ss.ss_family, AF_INET6);
+	cr_assert_eq(sl_conf_parse_ip("[2001:db8::5]", &a), 0);
+	cr_assert_eq(a.len, sizeof(struct sockaddr_in6));
+	cr_assert_eq(sl_conf_parse_ip("", &a), -EINVAL);
+	cr_assert_eq(sl_conf_parse_ip("[]", &a), -EINVAL);
+	cr_assert_eq(sl_conf_parse_ip("localhost", &a), -EINVAL);
 }

@@ -1,0 +1,765 @@
+/*
+ * HTTP/1.1 mode (proto/ layer). One request at a time per client connection:
+ *   IDLE -> HEAD (bytes of a head arrive; timeout_http_request runs)
+ *        -> head valid: rewrite it, pick a server, connect
+ *        -> BODY (request body copied to the server as it streams)
+ *        -> DONE (request complete; pipelined bytes wait in the queue)
+ *   response: HEAD -> BODY -> DONE; then the server connection is closed
+ *   (http-server-close) and the next request, maybe already queued, starts.
+ * Nothing reaches a server before its request head passed every check, and
+ * a server's bad response never reaches the client (502 instead). Closing a
+ * client after a response is a lingering close: shutdown, drain its input
+ * until its FIN or timeout_client_fin, then close, so a reset cannot destroy
+ * the response in flight.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+#include "core/backend.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/proxy.h"
+#include "core/session.h"
+#include "proto/http.h"
+#include "proto/http_msg.h"
+#include "proto/tcp.h"
+
+#define STAGE_MAX (64u * 1024)  /* bytes copied ahead of the socket per direction */
+
+enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
+enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
+
+struct http_sess {
+	struct sl_http_parser req, rsp;
+	uint8_t req_st, rsp_st;
+	bool cli_keep;      /* the client connection may serve another request */
+	bool close_after;   /* close the client once this response is delivered */
+	bool rsp_started;   /* a final response head went to the client */
+	bool lingering;     /* shut down toward the client, waiting for its FIN */
+	bool upgrade_req;
+	bool cli_eof_done, srv_eof_done;
+	bool keep_srv;      /* http-keep-alive backend: pool server connections */
+	bool srv_reused;    /* the server connection came from the pool */
+	struct sl_pool_meta srv_meta;
+	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
+	uint32_t retry_len;
+	uint32_t requests;
+	uint64_t req_start_ms;
+	uint64_t idle_since_ms;
+	char client_ip[INET6_ADDRSTRLEN];
+};
+
+static struct http_sess *hs_of(const struct sl_session *s)
+{
+	return s->proto;
+}
+
+static const char *status_text(int st)
+{
+	switch (st) {
+	case 400: return "Bad Request";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+static void feed_request(struct sl_session *s);
+static void feed_response(struct sl_session *s);
+
+/* Room left in the out buffer toward `to` for copied body bytes. The buffer
+ * is grown to STAGE_MAX only while the kernel is not reading it. */
+static uint32_t stage_room(struct sl_session *s, int to)
+{
+	struct sl_side *d = &s->side[to];
+	bool busy = d->tx_busy && d->tx_out;
+	uint32_t cap;
+
+	if (d->out_off == d->out_len && !busy)
+		d->out_off = d->out_len = 0;
+	if (d->out_len >= STAGE_MAX)
+		return 0;
+	if (d->out_cap < STAGE_MAX && !busy)
+		sl_session_out_reserve(s, to, STAGE_MAX - d->out_len);
+	cap = d->out_cap < STAGE_MAX ? d->out_cap : STAGE_MAX;
+	return cap > d->out_len ? cap - d->out_len : 0;
+}
+
+/* Copy n bytes toward side `to` (n <= stage_room()). */
+static void stage(struct sl_session *s, int to, const char *data, uint32_t n)
+{
+	if (n) {
+		memcpy(s->side[to].out + s->side[to].out_len, data, n);
+		sl_session_out_commit(s, to, n);
+	}
+}
+
+/* Queue an error response and close after it. Nothing more is forwarded. */
+static void http_error(struct sl_session *s, int status, const char *why)
+{
+	struct http_sess *hs = hs_of(s);
+	char body[256], *p;
+	int blen, n;
+
+	sl_log("frontend %s backend %s server %s: %d %s (%s)", s->fe->name,
+	       s->be->conf->name, s->srv ? s->srv->conf->name : "-", status,
+	       status_text(status), why);
+	if (s->side[SL_SIDE_SRV].fd >= 0)
+		sl_session_drop_server(s);
+	hs->req_st = REQ_ERROR;
+	hs->rsp_st = RSP_DONE;
+	hs->close_after = true;
+	hs->cli_keep = false;
+	if (hs->rsp_started || sl_session_out_pending(s, SL_SIDE_CLI)) {
+		sl_session_close(s, SL_CLOSE_SERVER_ERR); /* mid-response: truncate */
+		return;
+	}
+	hs->rsp_started = true;
+	blen = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
+	p = sl_session_out_reserve(s, SL_SIDE_CLI, 512);
+	if (!p) {
+		sl_session_close(s, SL_CLOSE_RESOURCE);
+		return;
+	}
+	n = snprintf(p, 512, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+		     "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+		     status, status_text(status), blen, body);
+	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
+	sl_session_pump(s, SL_SIDE_CLI);
+	sl_session_timer_kick(s);
+}
+
+static void connect_next(struct sl_session *s, const struct sl_server *exclude)
+{
+	struct sl_server *srv = sl_backend_pick(s->be, s->peer.ss_family ? &s->peer : NULL,
+						exclude);
+	struct http_sess *hs = hs_of(s);
+	int ret;
+
+	if (!srv) {
+		http_error(s, 503, "no server available");
+		return;
+	}
+	hs->srv_eof_done = false;
+	hs->srv_reused = false;
+	if (hs->keep_srv && !exclude) {
+		int fd = sl_pool_get(s->w, srv, &hs->srv_meta);
+
+		if (fd >= 0) {
+			hs->srv_reused = true;
+			sl_session_attach_server(s, srv, fd); /* the caller pumps */
+			return;
+		}
+	}
+	hs->srv_meta.created_ms = s->w->now_ms;
+	hs->srv_meta.requests = 0;
+	ret = sl_session_connect(s, srv);
+	if (ret < 0)
+		http_error(s, 503, "cannot create a socket");
+}
+
+static int client_keeps(const struct sl_session *s, const struct sl_http_parser *r)
+{
+	const struct http_sess *hs = hs_of(s);
+	uint32_t limit = s->fe->keepalive_requests;
+
+	if (r->major == 1 && r->minor == 0 ? !r->conn_keep_alive : r->conn_close)
+		return 0;
+	if (limit && hs->requests >= limit)
+		return 0;
+	return !atomic_load(&s->w->px->stopping);
+}
+
+static bool is_idempotent(uint8_t m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_PUT || m == HTTP_DELETE ||
+	       m == HTTP_OPTIONS || m == HTTP_TRACE;
+}
+
+/* A request head passed its checks: rewrite it and open a server connection. */
+static int on_request_head(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	struct sl_http_parser *r = &hs->req;
+	struct sl_http_rewrite rw = { 0 };
+	uint32_t cap = r->len + 512;
+	char *p;
+	int n;
+
+	hs->requests++;
+	if (r->method == HTTP_CONNECT) {
+		http_error(s, 405, "CONNECT is not supported");
+		return -1;
+	}
+	hs->upgrade_req = r->upgrade && r->conn_upgrade;
+	hs->cli_keep = client_keeps(s, r);
+	hs->close_after = false;
+	hs->rsp_started = false;
+	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
+	rw.proto = s->fe->forwardfor_off ? NULL : "http";
+	if (hs->upgrade_req)
+		rw.connection = "upgrade";
+	else if (!hs->keep_srv)
+		rw.connection = "close";
+	else if (r->major == 1 && r->minor == 0)
+		rw.connection = "keep-alive";
+	rw.keep_upgrade = hs->upgrade_req;
+	p = sl_session_out_reserve(s, SL_SIDE_SRV, cap);
+	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
+	if (n < 0) {
+		http_error(s, 500, "cannot build the request head");
+		return -1;
+	}
+	free(hs->retry_head);
+	hs->retry_head = NULL;
+	if (hs->keep_srv && r->msg_done && is_idempotent(r->method)) {
+		hs->retry_head = malloc((size_t)n);
+		if (hs->retry_head)
+			memcpy(hs->retry_head, p, (size_t)n);
+		hs->retry_len = (uint32_t)n;
+	}
+	sl_session_out_commit(s, SL_SIDE_SRV, (uint32_t)n);
+	sl_http_next(&hs->rsp);
+	hs->rsp.request_was_head = r->method == HTTP_HEAD;
+	hs->rsp_st = RSP_HEAD;
+	hs->req_st = REQ_BODY;
+	s->retries = 0;
+	s->state = SL_SESS_ST_CONNECTING;
+	sl_session_timer_kick(s); /* from timeout_http_request to the server's */
+	connect_next(s, NULL);
+	return s->state == SL_SESS_ST_CLOSING || hs->req_st == REQ_ERROR ? -1 : 0;
+}
+
+/* Feed request bytes of a head; returns 1 to go on, 0 to stop. */
+static int request_head_step(struct sl_session *s, const char *data, uint32_t len)
+{
+	struct http_sess *hs = hs_of(s);
+	uint32_t used;
+	enum sl_http_res r;
+
+	if (hs->req_st == REQ_IDLE) {
+		hs->req_st = REQ_HEAD;
+		if (hs->requests)
+			hs->req_start_ms = s->w->now_ms;
+		sl_session_timer_kick(s);
+	}
+	r = sl_http_feed_head(&hs->req, data, len, &used);
+	sl_session_consume(s, SL_SIDE_CLI, used);
+	if (r == SL_HTTP_ERROR) {
+		http_error(s, hs->req.err_status, hs->req.err_reason);
+		return 0;
+	}
+	if (r == SL_HTTP_HEAD_DONE)
+		return on_request_head(s) == 0;
+	return 1;
+}
+
+/* Copy request body bytes; returns 1 to go on, 0 to stop. */
+static int request_body_step(struct sl_session *s, const char *data, uint32_t len)
+{
+	struct http_sess *hs = hs_of(s);
+	uint32_t used, room = stage_room(s, SL_SIDE_SRV);
+	enum sl_http_res r;
+
+	if (len && !room)
+		return 0; /* staging full: resume when the server side drains */
+	if (len > room)
+		len = room;
+	r = sl_http_feed_body(&hs->req, data, len, &used);
+	if (r == SL_HTTP_ERROR) {
+		http_error(s, 400, hs->req.err_reason);
+		return 0;
+	}
+	stage(s, SL_SIDE_SRV, data, used);
+	sl_session_consume(s, SL_SIDE_CLI, used);
+	if (r == SL_HTTP_MSG_DONE) {
+		hs->req_st = REQ_DONE;
+		return 0;
+	}
+	return 1;
+}
+
+static void client_eof(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (hs->cli_eof_done)
+		return;
+	hs->cli_eof_done = true;
+	if (hs->lingering || hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD ||
+	    hs->req_st == REQ_BODY) {
+		/* idle, or a request that can never complete: close at once */
+		sl_session_close(s, hs->req_st == REQ_IDLE || hs->lingering ?
+				 SL_CLOSE_NORMAL : SL_CLOSE_CLIENT_ERR);
+		return;
+	}
+	hs->cli_keep = false; /* answer what was asked, then close */
+	hs->close_after = true;
+	sl_session_timer_kick(s);
+}
+
+static void feed_request(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	const char *data;
+	uint32_t len;
+
+	if (hs->lingering || hs->req_st == REQ_ERROR) {
+		while (sl_session_peek(s, SL_SIDE_CLI, &data, &len))
+			sl_session_consume(s, SL_SIDE_CLI, len); /* discarded */
+	}
+	while (s->state != SL_SESS_ST_CLOSING &&
+	       (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD || hs->req_st == REQ_BODY)) {
+		int go;
+
+		if (hs->req_st == REQ_BODY && !hs->req.msg_done) {
+			if (!sl_session_peek(s, SL_SIDE_CLI, &data, &len))
+				break;
+			go = request_body_step(s, data, len);
+		} else if (hs->req_st == REQ_BODY) {
+			go = request_body_step(s, "", 0);
+		} else {
+			if (!sl_session_peek(s, SL_SIDE_CLI, &data, &len))
+				break;
+			go = request_head_step(s, data, len);
+		}
+		if (!go)
+			break;
+	}
+	if (s->state == SL_SESS_ST_CLOSING)
+		return;
+	sl_session_pump(s, SL_SIDE_SRV);
+	if (s->side[SL_SIDE_CLI].rd_eof && !sl_session_queued(s, SL_SIDE_CLI))
+		client_eof(s);
+}
+
+/* May the server connection serve another request after this response? */
+static bool server_reusable(const struct sl_session *s)
+{
+	const struct http_sess *hs = hs_of(s);
+	const struct sl_http_parser *r = &hs->rsp;
+	const struct sl_side *v = &s->side[SL_SIDE_SRV];
+	const struct sl_backend_conf *bc = s->be->conf;
+
+	if (!hs->keep_srv || hs->req_st != REQ_DONE || v->rd_eof || v->tx_busy ||
+	    sl_session_queued(s, SL_SIDE_SRV) || sl_session_out_pending(s, SL_SIDE_SRV))
+		return false;
+	if (r->conn_close || (r->major == 1 && r->minor == 0 && !r->conn_keep_alive))
+		return false;
+	if (hs->srv_meta.requests + 1 >= sl_pool_max_requests(bc))
+		return false;
+	return s->w->now_ms - hs->srv_meta.created_ms < sl_pool_max_lifetime(bc);
+}
+
+static void finish_response(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	hs->rsp_st = RSP_DONE;
+	if (hs->req_st != REQ_DONE) {
+		/* answered before the request was complete: the rest of it is
+		 * discarded and the client connection closed after the response */
+		hs->close_after = true;
+		hs->req_st = REQ_ERROR;
+	}
+	if (s->side[SL_SIDE_SRV].fd >= 0) {
+		if (server_reusable(s)) {
+			struct sl_server *srv = s->srv;
+			int fd = sl_session_detach_server(s);
+
+			hs->srv_meta.requests++;
+			sl_pool_put(s->w, srv, fd, &hs->srv_meta);
+		} else {
+			sl_session_drop_server(s);
+		}
+	}
+	free(hs->retry_head);
+	hs->retry_head = NULL;
+	if (!sl_session_out_pending(s, SL_SIDE_CLI))
+		s->ops->on_drained(s, SL_SIDE_CLI);
+}
+
+/* A response head passed its checks: forward it (rewritten). */
+static int on_response_head(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	struct sl_http_parser *r = &hs->rsp;
+	struct sl_http_rewrite rw = { 0 };
+	uint32_t cap = r->len + 128;
+	bool info = r->status / 100 == 1 && r->status != 101;
+	char *p;
+	int n;
+
+	if (r->status == 101 && !hs->upgrade_req) {
+		http_error(s, 502, "101 Switching Protocols without an upgrade request");
+		return -1;
+	}
+	if (r->status == 101) {
+		rw.connection = "upgrade";
+		rw.keep_upgrade = true;
+	} else if (!info) {
+		hs->close_after = !hs->cli_keep || sl_http_body_until_close(r) ||
+				  hs->req_st != REQ_DONE;
+		rw.connection = hs->close_after ? "close" :
+				hs->req.major == 1 && hs->req.minor == 0 ? "keep-alive" : NULL;
+	}
+	p = sl_session_out_reserve(s, SL_SIDE_CLI, cap);
+	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
+	if (n < 0) {
+		http_error(s, 502, "response head too large");
+		return -1;
+	}
+	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
+	if (info) {
+		bool was_head = r->request_was_head;
+
+		sl_http_next(r);
+		r->request_was_head = was_head;
+		return 0;
+	}
+	hs->rsp_started = true;
+	if (r->status == 101) {
+		/* a tunnel from now on: bytes relayed as in tcp mode */
+		s->raw = true;
+		hs->rsp_st = RSP_DONE;
+		hs->req_st = REQ_DONE;
+		sl_session_pump(s, SL_SIDE_CLI);
+		sl_session_pump(s, SL_SIDE_SRV);
+		return -1;
+	}
+	hs->rsp_st = RSP_BODY;
+	sl_session_timer_kick(s);
+	return 0;
+}
+
+static int response_step(struct sl_session *s, const char *data, uint32_t len)
+{
+	struct http_sess *hs = hs_of(s);
+	uint32_t used, room;
+	enum sl_http_res r;
+
+	if (hs->rsp_st == RSP_HEAD) {
+		if (sl_session_out_pending(s, SL_SIDE_CLI))
+			return 0; /* heads are built only onto an empty out buffer */
+		r = sl_http_feed_head(&hs->rsp, data, len, &used);
+		sl_session_consume(s, SL_SIDE_SRV, used);
+		if (r == SL_HTTP_ERROR) {
+			http_error(s, 502, hs->rsp.err_reason);
+			return 0;
+		}
+		return r == SL_HTTP_HEAD_DONE ? on_response_head(s) == 0 : 1;
+	}
+	room = stage_room(s, SL_SIDE_CLI);
+	if (!room)
+		return 0; /* resume when the client side drains */
+	if (len > room)
+		len = room;
+	r = sl_http_feed_body(&hs->rsp, data, len, &used);
+	if (r == SL_HTTP_ERROR) {
+		sl_log("backend %s server %s: bad response body: %s", s->be->conf->name,
+		       s->srv ? s->srv->conf->name : "-", hs->rsp.err_reason);
+		sl_session_close(s, SL_CLOSE_SERVER_ERR);
+		return 0;
+	}
+	stage(s, SL_SIDE_CLI, data, used);
+	sl_session_consume(s, SL_SIDE_SRV, used);
+	if (r == SL_HTTP_MSG_DONE) {
+		finish_response(s);
+		return 0;
+	}
+	return 1;
+}
+
+/* A reused connection failed before any response byte: the server closed it
+ * as we sent. Send a bodiless idempotent request again on a new connection. */
+static bool retry_fresh(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	struct sl_server *srv = s->srv;
+	uint32_t room;
+
+	if (!hs->srv_reused || !hs->retry_head || hs->rsp.len || hs->rsp_started ||
+	    s->side[SL_SIDE_SRV].tx_busy || hs->rsp_st != RSP_HEAD)
+		return false;
+	sl_log("backend %s server %s: reused connection closed before a response, "
+	       "retrying on a new one", s->be->conf->name, srv->conf->name);
+	sl_session_drop_server(s);
+	s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
+	room = stage_room(s, SL_SIDE_SRV);
+	if (room < hs->retry_len)
+		return false;
+	stage(s, SL_SIDE_SRV, hs->retry_head, hs->retry_len);
+	free(hs->retry_head);
+	hs->retry_head = NULL;
+	hs->srv_reused = false;
+	hs->srv_eof_done = false;
+	hs->srv_meta.created_ms = s->w->now_ms;
+	hs->srv_meta.requests = 0;
+	s->state = SL_SESS_ST_CONNECTING;
+	if (sl_session_connect(s, srv) < 0)
+		http_error(s, 503, "cannot create a socket");
+	return true;
+}
+
+static int http_on_error(struct sl_session *s, int side, int res)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (side != SL_SIDE_SRV || s->raw || hs->rsp_started)
+		return 0;
+	if (retry_fresh(s))
+		return 1;
+	http_error(s, 502, res == -ECONNRESET ? "connection reset by server" : strerror(-res));
+	return 1;
+}
+
+static void server_eof(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (hs->srv_eof_done)
+		return;
+	hs->srv_eof_done = true;
+	if (hs->rsp_st == RSP_HEAD && retry_fresh(s))
+		return;
+	if (hs->rsp_st == RSP_HEAD) {
+		http_error(s, 502, "server closed before a complete response head");
+	} else if (hs->rsp_st == RSP_BODY) {
+		if (sl_http_finish(&hs->rsp) == SL_HTTP_MSG_DONE) {
+			finish_response(s);
+		} else {
+			sl_log("backend %s server %s: response truncated: %s", s->be->conf->name,
+			       s->srv ? s->srv->conf->name : "-", hs->rsp.err_reason);
+			sl_session_close(s, SL_CLOSE_SERVER_ERR);
+		}
+	}
+}
+
+static void feed_response(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	const char *data;
+	uint32_t len;
+
+	while (s->state != SL_SESS_ST_CLOSING && !s->raw &&
+	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {
+		if (hs->rsp_st == RSP_BODY && hs->rsp.msg_done) {
+			data = "";
+			len = 0; /* a bodiless response completes without more bytes */
+		} else if (!sl_session_peek(s, SL_SIDE_SRV, &data, &len)) {
+			break;
+		}
+		if (!response_step(s, data, len))
+			break;
+	}
+	if (s->state == SL_SESS_ST_CLOSING || s->raw)
+		return;
+	if (hs->rsp_st == RSP_DONE || hs->rsp_st == RSP_NONE) {
+		while (sl_session_peek(s, SL_SIDE_SRV, &data, &len))
+			sl_session_consume(s, SL_SIDE_SRV, len); /* after the response */
+	}
+	sl_session_pump(s, SL_SIDE_CLI);
+	if (s->side[SL_SIDE_SRV].rd_eof && s->side[SL_SIDE_SRV].fd >= 0 &&
+	    !sl_session_queued(s, SL_SIDE_SRV))
+		server_eof(s);
+}
+
+/* The response went out in full: close, linger, or start the next request. */
+static void response_delivered(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (hs->close_after) {
+		if (s->side[SL_SIDE_CLI].rd_eof) {
+			sl_session_close(s, SL_CLOSE_NORMAL);
+			return;
+		}
+		hs->lingering = true;
+		hs->idle_since_ms = s->w->now_ms;
+		sl_session_shutdown(s, SL_SIDE_CLI);
+		feed_request(s); /* discards whatever the client still sends */
+		sl_session_timer_kick(s);
+		return;
+	}
+	sl_http_next(&hs->req);
+	hs->req_st = REQ_IDLE;
+	hs->rsp_st = RSP_NONE;
+	hs->rsp_started = false;
+	hs->idle_since_ms = s->w->now_ms;
+	s->state = SL_SESS_ST_FORWARD;
+	sl_session_timer_kick(s);
+	feed_request(s); /* a pipelined request may be waiting */
+}
+
+static void http_on_drained(struct sl_session *s, int to)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (s->raw) {
+		sl_tcp_on_drained(s, to);
+		return;
+	}
+	if (to == SL_SIDE_SRV) {
+		feed_request(s);
+		return;
+	}
+	if (hs->rsp_st == RSP_DONE && !sl_session_out_pending(s, SL_SIDE_CLI) && !hs->lingering)
+		response_delivered(s);
+	else
+		feed_response(s);
+}
+
+static void http_on_data(struct sl_session *s, int side)
+{
+	if (side == SL_SIDE_CLI)
+		feed_request(s);
+	else
+		feed_response(s);
+}
+
+static void http_on_eof(struct sl_session *s, int side)
+{
+	if (s->raw) {
+		sl_tcp_on_eof(s, side);
+		return;
+	}
+	if (side == SL_SIDE_CLI)
+		feed_request(s);
+	else
+		feed_response(s);
+}
+
+static void http_on_connect(struct sl_session *s, int res)
+{
+	struct sl_server *failed = s->srv;
+	char addr[80];
+
+	if (res == 0) {
+		s->state = SL_SESS_ST_FORWARD;
+		s->side[SL_SIDE_SRV].connected = true;
+		s->side[SL_SIDE_SRV].last_ms = s->w->now_ms;
+		sl_session_arm_recv(s, SL_SIDE_SRV);
+		sl_session_timer_kick(s);
+		feed_request(s);
+		return;
+	}
+	sl_log("backend %s server %s (%s): connect failed: %s%s", s->be->conf->name,
+	       failed->conf->name, sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
+	       res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
+	       s->retries ? "" : ", trying another server");
+	sl_session_drop_server(s);
+	if (s->retries++ < 1)
+		connect_next(s, failed);
+	else
+		http_error(s, 503, "no server reachable");
+}
+
+static void client_ip(const struct sl_session *s, char *buf, size_t len)
+{
+	const struct sockaddr_storage *ss = &s->peer;
+
+	snprintf(buf, len, "unknown");
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
+			  (socklen_t)len);
+}
+
+static void http_start(struct sl_session *s)
+{
+	uint32_t mh = s->fe->max_header_size ? s->fe->max_header_size : SL_HTTP_MAX_HEADER_SIZE;
+	uint32_t mn = s->fe->max_headers ? s->fe->max_headers : SL_HTTP_MAX_HEADERS;
+	struct http_sess *hs = calloc(1, sizeof(*hs));
+
+	if (!hs) {
+		sl_session_close(s, SL_CLOSE_RESOURCE);
+		return;
+	}
+	s->proto = hs;
+	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
+	sl_http_parser_init(&hs->req, false, mh, mn);
+	sl_http_parser_init(&hs->rsp, true, mh, mn);
+	hs->req_start_ms = s->w->now_ms;
+	client_ip(s, hs->client_ip, sizeof(hs->client_ip));
+	s->state = SL_SESS_ST_FORWARD;
+	sl_session_arm_recv(s, SL_SIDE_CLI);
+	sl_session_timer_kick(s);
+}
+
+static void http_free(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (!hs)
+		return;
+	sl_http_parser_free(&hs->req);
+	sl_http_parser_free(&hs->rsp);
+	free(hs->retry_head);
+	free(hs);
+	s->proto = NULL;
+}
+
+static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
+{
+	const struct http_sess *hs = hs_of(s);
+	const uint64_t *fe = s->fe->timeouts.ms, *be = s->be->conf->timeouts.ms;
+	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	uint64_t dc, dv;
+
+	if (s->raw)
+		return sl_tcp_deadline(s, kind);
+	*kind = SL_TO_CLIENT_FIN;
+	if (hs->lingering)
+		return hs->idle_since_ms + fe[SL_TO_CLIENT_FIN];
+	*kind = SL_TO_HTTP_KEEP_ALIVE;
+	if (hs->req_st == REQ_IDLE && hs->requests)
+		return hs->idle_since_ms + fe[SL_TO_HTTP_KEEP_ALIVE];
+	*kind = SL_TO_HTTP_REQUEST;
+	if (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD)
+		return hs->req_start_ms + fe[SL_TO_HTTP_REQUEST];
+	dc = c->last_ms + fe[SL_TO_CLIENT];
+	dv = (v->last_ms > c->last_ms ? v->last_ms : c->last_ms) + be[SL_TO_SERVER];
+	if (hs->req_st != REQ_BODY && hs->rsp_st != RSP_BODY)
+		dc = UINT64_MAX; /* the client only waits: timeout_server alone applies */
+	*kind = dc <= dv ? SL_TO_CLIENT : SL_TO_SERVER;
+	return dc <= dv ? dc : dv;
+}
+
+static void http_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
+{
+	struct http_sess *hs = hs_of(s);
+
+	if (s->raw || hs->lingering || kind == SL_TO_HTTP_KEEP_ALIVE || kind == SL_TO_CLIENT ||
+	    (kind == SL_TO_HTTP_REQUEST && hs->req_st == REQ_IDLE))
+		sl_session_close(s, SL_CLOSE_TIMEOUT);
+	else if (kind == SL_TO_HTTP_REQUEST)
+		http_error(s, 408, "timeout_http_request expired");
+	else if (!hs->rsp_started)
+		http_error(s, 504, "timeout_server expired");
+	else
+		sl_session_close(s, SL_CLOSE_TIMEOUT);
+}
+
+const struct sl_proto_ops sl_http_ops = {
+	.start = http_start,
+	.on_connect = http_on_connect,
+	.on_data = http_on_data,
+	.on_eof = http_on_eof,
+	.on_drained = http_on_drained,
+	.deadline = http_deadline,
+	.on_timeout = http_on_timeout,
+	.on_free = http_free,
+	.on_error = http_on_error,
+};

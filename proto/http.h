@@ -1,0 +1,19 @@
+/*
+ * HTTP/1.1 mode (proto/ layer): the policy of an http session. Every request
+ * of a client keep-alive connection is parsed (proto/http_msg.c), validated,
+ * rewritten and sent to a server chosen for that request; in
+ * http-server-close mode each request gets its own server connection, closed
+ * when the response ends. Bytes move through core/session.c.
+ */
+#ifndef SL_PROTO_HTTP_H
+#define SL_PROTO_HTTP_H
+
+#include "core/session-t.h"
+
+extern const struct sl_proto_ops sl_http_ops;
+
+/* Defaults of the frontend's HTTP limits (used when the config says 0). */
+#define SL_HTTP_MAX_HEADER_SIZE 16384u
+#define SL_HTTP_MAX_HEADERS     100u
+
+#endif

@@ -1,0 +1,560 @@
+/*
+ * HTTP/1.1 message heads (proto/ layer). llhttp runs in strict mode (no
+ * lenient flag is ever set) and is paused at the end of each head and each
+ * message so the caller knows exactly which bytes belong to what. On top of
+ * llhttp we reject what it lets through or reports late: whitespace before a
+ * colon, obs-fold and control characters in values, Content-Length lists and
+ * duplicates, Transfer-Encoding not ending in a single chunked, TE in HTTP/1.0,
+ * TE with CL, a missing or repeated Host, oversized chunk extensions.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto/http_msg.h"
+
+static struct sl_http_parser *of(llhttp_t *ll)
+{
+	return ll->data;
+}
+
+static int on_field(llhttp_t *ll, const char *at, size_t len)
+{
+	struct sl_http_parser *p = of(ll);
+	struct sl_http_hdr *h;
+
+	if (!p->in_head) {
+		/* a trailer field: relayed with the body, only counted */
+		if (!p->in_value && ++p->ntrailers > p->max_hdrs) {
+			p->err_reason = "too many trailer fields";
+			return -1;
+		}
+		p->in_value = false;
+		return 0;
+	}
+	if (p->nhdrs == 0 || p->in_value) {
+		if (p->nhdrs >= p->max_hdrs) {
+			p->err_status = p->response ? 502 : 431;
+			p->err_reason = "too many headers";
+			return -1;
+		}
+		h = &p->hdrs[p->nhdrs++];
+		memset(h, 0, sizeof(*h));
+		h->name_off = (uint32_t)(at - p->buf);
+		p->in_value = false;
+	}
+	p->hdrs[p->nhdrs - 1].name_len += (uint32_t)len;
+	return 0;
+}
+
+static int on_value(llhttp_t *ll, const char *at, size_t len)
+{
+	struct sl_http_parser *p = of(ll);
+	struct sl_http_hdr *h = &p->hdrs[p->nhdrs ? p->nhdrs - 1 : 0];
+
+	if (!p->in_head || !p->nhdrs) {
+		p->in_value = true;
+		return 0;
+	}
+	if (!p->in_value) {
+		h->val_off = (uint32_t)(at - p->buf);
+		p->in_value = true;
+	}
+	h->val_len += (uint32_t)len;
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+	struct sl_http_parser *p = of(ll);
+	unsigned st = ll->status_code;
+
+	p->head_paused = true;
+	if (p->response && (p->request_was_head || st / 100 == 1 || st == 204 || st == 304)) {
+		p->no_body = true;
+		return 1; /* no body: llhttp goes straight to message complete */
+	}
+	return HPE_PAUSED;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+	of(ll)->msg_done = true;
+	return HPE_PAUSED;
+}
+
+static int on_chunk_header(llhttp_t *ll)
+{
+	of(ll)->chunk_ext = 0;
+	return 0;
+}
+
+static int on_chunk_ext(llhttp_t *ll, const char *at, size_t len)
+{
+	struct sl_http_parser *p = of(ll);
+
+	(void)at;
+	p->chunk_ext += (uint32_t)len;
+	if (p->chunk_ext > SL_HTTP_CHUNK_EXT_MAX) {
+		p->err_reason = "chunk extensions too long";
+		return -1;
+	}
+	return 0;
+}
+
+int sl_http_parser_init(struct sl_http_parser *p, bool response, uint32_t max_head,
+			uint32_t max_hdrs)
+{
+	memset(p, 0, sizeof(*p));
+	p->response = response;
+	p->max_head = max_head;
+	p->max_hdrs = max_hdrs;
+	llhttp_settings_init(&p->settings);
+	p->settings.on_header_field = on_field;
+	p->settings.on_header_value = on_value;
+	p->settings.on_headers_complete = on_headers_complete;
+	p->settings.on_message_complete = on_message_complete;
+	p->settings.on_chunk_header = on_chunk_header;
+	p->settings.on_chunk_extension_name = on_chunk_ext;
+	p->settings.on_chunk_extension_value = on_chunk_ext;
+	llhttp_init(&p->ll, response ? HTTP_RESPONSE : HTTP_REQUEST, &p->settings);
+	p->ll.data = p;
+	p->in_head = true;
+	return 0;
+}
+
+void sl_http_parser_free(struct sl_http_parser *p)
+{
+	if (!p)
+		return;
+	free(p->buf);
+	free(p->hdrs);
+	p->buf = NULL;
+	p->hdrs = NULL;
+}
+
+static bool name_is(const struct sl_http_parser *p, const struct sl_http_hdr *h, const char *n)
+{
+	return h->name_len == strlen(n) && !strncasecmp(p->buf + h->name_off, n, h->name_len);
+}
+
+int sl_http_find(const struct sl_http_parser *p, const char *name, int from)
+{
+	for (uint32_t i = (uint32_t)from; i < p->nhdrs; i++)
+		if (name_is(p, &p->hdrs[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* Iterate over the comma-separated tokens of a header value: returns the
+ * next token (trimmed) in tok and tlen, false when none is left. */
+static bool next_token(const char **cur, const char *end, const char **tok, uint32_t *tlen)
+{
+	const char *s = *cur, *e;
+
+	while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+		s++;
+	if (s >= end)
+		return false;
+	e = s;
+	while (e < end && *e != ',')
+		e++;
+	*cur = e;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*tok = s;
+	*tlen = (uint32_t)(e - s);
+	return true;
+}
+
+static bool tok_is(const char *t, uint32_t len, const char *s)
+{
+	return len == strlen(s) && !strncasecmp(t, s, len);
+}
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int fail(struct sl_http_parser *p, const char *why)
+{
+	p->err_status = p->response ? 502 : 400;
+	p->err_reason = why;
+	return -1;
+}
+
+static int check_content_length(struct sl_http_parser *p, const struct sl_http_hdr *h)
+{
+	const char *v = p->buf + h->val_off;
+	uint64_t n = 0;
+
+	if (p->has_cl)
+		return fail(p, "duplicate Content-Length");
+	if (h->val_len == 0 || h->val_len > 18)
+		return fail(p, "invalid Content-Length");
+	for (uint32_t i = 0; i < h->val_len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return fail(p, "invalid Content-Length");
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	p->has_cl = true;
+	p->content_length = n;
+	return 0;
+}
+
+static int check_transfer_encoding(struct sl_http_parser *p, const struct sl_http_hdr *h)
+{
+	const char *cur = p->buf + h->val_off, *end = cur + h->val_len, *t;
+	uint32_t tl;
+
+	p->has_te = true;
+	while (next_token(&cur, end, &t, &tl)) {
+		if (p->chunked)
+			return fail(p, "Transfer-Encoding after chunked");
+		if (tok_is(t, tl, "chunked"))
+			p->chunked = true;
+	}
+	return 0;
+}
+
+static void note_connection(struct sl_http_parser *p, const struct sl_http_hdr *h)
+{
+	const char *cur = p->buf + h->val_off, *end = cur + h->val_len, *t;
+	uint32_t tl;
+
+	while (next_token(&cur, end, &t, &tl)) {
+		if (tok_is(t, tl, "close"))
+			p->conn_close = true;
+		else if (tok_is(t, tl, "keep-alive"))
+			p->conn_keep_alive = true;
+		else if (tok_is(t, tl, "upgrade"))
+			p->conn_upgrade = true;
+	}
+}
+
+static int check_header(struct sl_http_parser *p, const struct sl_http_hdr *h, int *hosts)
+{
+	const unsigned char *n = (const unsigned char *)p->buf + h->name_off;
+	const unsigned char *v = (const unsigned char *)p->buf + h->val_off;
+
+	if (!h->name_len)
+		return fail(p, "empty header name");
+	for (uint32_t i = 0; i < h->name_len; i++)
+		if (!is_tchar(n[i]))
+			return fail(p, "invalid character in header name");
+	for (uint32_t i = 0; i < h->val_len; i++)
+		if (v[i] == 0 || v[i] == '\r' || v[i] == '\n' || (v[i] < 0x20 && v[i] != '\t') ||
+		    v[i] == 0x7f)
+			return fail(p, "invalid character in header value (obs-fold?)");
+	if (name_is(p, h, "content-length"))
+		return check_content_length(p, h);
+	if (name_is(p, h, "transfer-encoding"))
+		return check_transfer_encoding(p, h);
+	if (name_is(p, h, "connection"))
+		note_connection(p, h);
+	else if (name_is(p, h, "host"))
+		(*hosts)++;
+	else if (name_is(p, h, "upgrade"))
+		p->upgrade = true;
+	else if (name_is(p, h, "expect") && h->val_len == 12 &&
+		 !strncasecmp((const char *)v, "100-continue", 12))
+		p->expect_continue = true;
+	return 0;
+}
+
+/* Every line ends in CRLF, no bare CR or LF, no obs-fold (a line starting
+ * with a blank), whatever llhttp let through. */
+static int check_line_endings(struct sl_http_parser *p)
+{
+	const char *b = p->buf;
+
+	for (uint32_t i = 0; i < p->len; i++) {
+		if (b[i] == '\n' && (i == 0 || b[i - 1] != '\r'))
+			return fail(p, "bare LF in head");
+		if (b[i] == '\r' && (i + 1 >= p->len || b[i + 1] != '\n'))
+			return fail(p, "bare CR in head");
+		if (b[i] == '\n' && i + 1 < p->len && (b[i + 1] == ' ' || b[i + 1] == '\t'))
+			return fail(p, "obs-fold in head");
+	}
+	return 0;
+}
+
+/* The checks llhttp does not make, or makes only after the head. */
+static int check_head(struct sl_http_parser *p)
+{
+	int hosts = 0;
+
+	p->major = p->ll.http_major;
+	p->minor = p->ll.http_minor;
+	p->method = p->ll.method;
+	p->status = p->ll.status_code;
+	if (check_line_endings(p) < 0)
+		return -1;
+	if (p->major != 1 || p->minor > 1)
+		return fail(p, "unsupported HTTP version");
+	for (uint32_t i = 0; i < p->len - 1; i++)
+		if (p->buf[i] == '\r' && p->buf[i + 1] == '\n') {
+			p->line_len = i;
+			break;
+		}
+	for (uint32_t i = 0; i < p->nhdrs; i++) {
+		struct sl_http_hdr *h = &p->hdrs[i];
+
+		/* values are trimmed of trailing blanks (leading ones llhttp skips) */
+		while (h->val_len && (p->buf[h->val_off + h->val_len - 1] == ' ' ||
+				      p->buf[h->val_off + h->val_len - 1] == '\t'))
+			h->val_len--;
+		if (check_header(p, h, &hosts) < 0)
+			return -1;
+	}
+	if (p->has_te && p->has_cl)
+		return fail(p, "Content-Length with Transfer-Encoding");
+	if (p->has_te && !p->response && !p->chunked)
+		return fail(p, "Transfer-Encoding not ending in chunked");
+	if (p->has_te && !p->response && p->major == 1 && p->minor == 0)
+		return fail(p, "Transfer-Encoding in HTTP/1.0");
+	if (!p->response && p->major == 1 && p->minor == 1 && hosts != 1)
+		return fail(p, hosts ? "more than one Host" : "missing Host");
+	return 0;
+}
+
+static int map_error(struct sl_http_parser *p, llhttp_errno_t e)
+{
+	if (!p->err_status)
+		p->err_status = p->response ? 502 : 400;
+	if (!p->err_reason)
+		p->err_reason = llhttp_get_error_reason(&p->ll);
+	if (!p->err_reason)
+		p->err_reason = llhttp_errno_name(e);
+	return SL_HTTP_ERROR;
+}
+
+static int alloc_head(struct sl_http_parser *p)
+{
+	if (p->buf)
+		return 0;
+	p->buf = malloc(p->max_head);
+	p->hdrs = calloc(p->max_hdrs, sizeof(*p->hdrs));
+	if (!p->buf || !p->hdrs) {
+		p->err_status = 500;
+		p->err_reason = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
+				   uint32_t *used)
+{
+	uint32_t room, n;
+	const char *start;
+	llhttp_errno_t e;
+
+	*used = 0;
+	if (alloc_head(p) < 0)
+		return SL_HTTP_ERROR;
+	room = p->max_head - p->len;
+	n = len < room ? len : room;
+	memcpy(p->buf + p->len, data, n);
+	start = p->buf + p->len;
+	p->len += n;
+	e = llhttp_execute(&p->ll, start, n);
+	if (e == HPE_OK) {
+		*used = n;
+		if (n < len || p->len == p->max_head) {
+			p->err_status = p->response ? 502 : 431;
+			p->err_reason = "head larger than max_header_size";
+			return SL_HTTP_ERROR;
+		}
+		return SL_HTTP_MORE;
+	}
+	if ((e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) || !p->head_paused)
+		return map_error(p, e);
+	*used = (uint32_t)(llhttp_get_error_pos(&p->ll) - start);
+	p->len = (uint32_t)(llhttp_get_error_pos(&p->ll) - p->buf);
+	p->in_head = false;
+	if (check_head(p) < 0)
+		return SL_HTTP_ERROR;
+	if (!p->msg_done) {
+		/* run llhttp's own post-head checks (some TE errors surface only now) */
+		llhttp_resume(&p->ll);
+		e = llhttp_execute(&p->ll, p->buf + p->len, 0);
+		if (e != HPE_OK && e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE)
+			return map_error(p, e);
+	}
+	return SL_HTTP_HEAD_DONE;
+}
+
+enum { CK_SIZE, CK_SIZE_WS, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF,
+       CK_TRAILER_START, CK_TRAILER_LINE, CK_TRAILER_LF, CK_END_LF, CK_DONE };
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One byte of chunked framing; returns 0 or -1. */
+static int chunk_byte(struct sl_http_parser *p, char c)
+{
+	int v;
+
+	switch (p->ck.st) {
+	case CK_SIZE:
+		v = hexval(c);
+		if (v >= 0 && p->ck.digits < 15) {
+			p->ck.left = p->ck.left * 16 + (uint64_t)v;
+			p->ck.digits++;
+		} else if (p->ck.digits && (c == ' ' || c == '\t')) {
+			p->ck.st = CK_SIZE_WS;
+		} else if (p->ck.digits && c == ';') {
+			p->ck.st = CK_EXT;
+		} else if (p->ck.digits && c == '\r') {
+			p->ck.st = CK_SIZE_LF;
+		} else {
+			return -1;
+		}
+		return 0;
+	case CK_SIZE_WS:
+		if (c == ';')
+			p->ck.st = CK_EXT;
+		else if (c == '\r')
+			p->ck.st = CK_SIZE_LF;
+		else if (c != ' ' && c != '\t')
+			return -1;
+		return 0;
+	case CK_EXT:
+		if (c == '\r')
+			p->ck.st = CK_SIZE_LF;
+		return c == '\n' ? -1 : 0;
+	case CK_SIZE_LF:
+		if (c != '\n')
+			return -1;
+		p->ck.st = p->ck.left ? CK_DATA : CK_TRAILER_START;
+		return 0;
+	case CK_DATA_CR:
+		p->ck.st = CK_DATA_LF;
+		return c == '\r' ? 0 : -1;
+	case CK_DATA_LF:
+		p->ck.st = CK_SIZE;
+		p->ck.digits = 0;
+		p->ck.left = 0;
+		return c == '\n' ? 0 : -1;
+	case CK_TRAILER_START:
+		p->ck.st = c == '\r' ? CK_END_LF : CK_TRAILER_LINE;
+		return c == '\n' ? -1 : 0;
+	case CK_TRAILER_LINE:
+		if (c == '\r')
+			p->ck.st = CK_TRAILER_LF;
+		return c == '\n' ? -1 : 0;
+	case CK_TRAILER_LF:
+		p->ck.st = CK_TRAILER_START;
+		return c == '\n' ? 0 : -1;
+	case CK_END_LF:
+		p->ck.st = CK_DONE;
+		return c == '\n' ? 0 : -1;
+	default:
+		return -1; /* bytes after the last chunk belong to no message */
+	}
+}
+
+/* Check the chunked framing of body bytes, strictly (CRLF everywhere). */
+static int check_chunks(struct sl_http_parser *p, const char *data, uint32_t len)
+{
+	uint32_t i = 0;
+
+	while (i < len) {
+		if (p->ck.st == CK_DATA) {
+			uint64_t n = len - i < p->ck.left ? len - i : p->ck.left;
+
+			i += (uint32_t)n;
+			p->ck.left -= n;
+			if (!p->ck.left)
+				p->ck.st = CK_DATA_CR;
+			continue;
+		}
+		if (chunk_byte(p, data[i++]) < 0) {
+			p->err_status = p->response ? 502 : 400;
+			p->err_reason = "invalid chunked framing";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+enum sl_http_res sl_http_feed_body(struct sl_http_parser *p, const char *data, uint32_t len,
+				   uint32_t *used)
+{
+	llhttp_errno_t e;
+
+	*used = 0;
+	if (p->msg_done)
+		return SL_HTTP_MSG_DONE;
+	if (llhttp_get_errno(&p->ll) == HPE_PAUSED)
+		llhttp_resume(&p->ll);
+	e = llhttp_execute(&p->ll, data, len);
+	if (e == HPE_OK) {
+		*used = len;
+		if (p->chunked && check_chunks(p, data, len) < 0)
+			return SL_HTTP_ERROR;
+		return SL_HTTP_MORE;
+	}
+	if ((e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) && p->msg_done) {
+		*used = (uint32_t)(llhttp_get_error_pos(&p->ll) - data);
+		if (p->chunked && !p->no_body &&
+		    (check_chunks(p, data, *used) < 0 || p->ck.st != CK_DONE)) {
+			p->err_status = p->response ? 502 : 400;
+			p->err_reason = "invalid chunked framing";
+			return SL_HTTP_ERROR;
+		}
+		return SL_HTTP_MSG_DONE;
+	}
+	return map_error(p, e);
+}
+
+enum sl_http_res sl_http_finish(struct sl_http_parser *p)
+{
+	llhttp_errno_t e;
+
+	if (p->msg_done)
+		return SL_HTTP_MSG_DONE;
+	if (llhttp_get_errno(&p->ll) == HPE_PAUSED)
+		llhttp_resume(&p->ll);
+	e = llhttp_finish(&p->ll);
+	if (p->msg_done && (e == HPE_OK || e == HPE_PAUSED))
+		return SL_HTTP_MSG_DONE;
+	p->err_reason = "connection closed before the end of the message";
+	return map_error(p, e == HPE_OK ? HPE_INVALID_EOF_STATE : e);
+}
+
+bool sl_http_body_until_close(const struct sl_http_parser *p)
+{
+	return p->response && !p->no_body && !p->has_cl && !p->chunked;
+}
+
+void sl_http_next(struct sl_http_parser *p)
+{
+	/* A fresh llhttp state per message: what came before (a Connection:
+	 * close, a pause) must not leak into the next message's parse. */
+	llhttp_reset(&p->ll);
+	free(p->buf);
+	free(p->hdrs);
+	p->buf = NULL;
+	p->hdrs = NULL;
+	p->len = p->line_len = p->nhdrs = p->chunk_ext = p->ntrailers = 0;
+	memset(&p->ck, 0, sizeof(p->ck));
+	p->in_head = true;
+	p->head_paused = p->msg_done = p->in_value = false;
+	p->has_cl = p->chunked = p->has_te = false;
+	p->content_length = 0;
+	p->conn_close = p->conn_keep_alive = p->conn_upgrade = false;
+	p->upgrade = p->expect_continue = p->no_body = p->request_was_head = false;
+	p->err_status = 0;
+	p->err_reason = NULL;
+}

@@ -1,0 +1,114 @@
+/*
+ * HTTP/1.1 message heads (proto/ layer): incremental parsing with llhttp in
+ * strict mode, the framing and smuggling checks llhttp leaves to us, and the
+ * rewriting of heads for the next hop (hop-by-hop headers, X-Forwarded-*,
+ * Connection). No I/O here: callers feed bytes and send what is built.
+ *
+ * One struct sl_http_parser follows one direction of one connection across
+ * messages. A head is copied into memory the parser owns (rule 4: parsers
+ * borrow, what is kept is copied) so header spans stay contiguous whatever
+ * the packet boundaries were; bodies are only scanned, never copied here.
+ */
+#ifndef SL_PROTO_HTTP_MSG_H
+#define SL_PROTO_HTTP_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <llhttp.h>
+
+#define SL_HTTP_CHUNK_EXT_MAX 1024
+
+enum sl_http_res {
+	SL_HTTP_MORE = 0,     /* all input consumed, message not finished */
+	SL_HTTP_HEAD_DONE,    /* a head is complete and valid; *used bytes eaten */
+	SL_HTTP_MSG_DONE,     /* the message is complete; *used bytes eaten */
+	SL_HTTP_ERROR,        /* see p->err_status / p->err_reason */
+};
+
+struct sl_http_hdr {
+	uint32_t name_off, name_len;
+	uint32_t val_off, val_len;
+};
+
+struct sl_http_parser {
+	llhttp_t ll;
+	llhttp_settings_t settings;
+	bool response;
+	bool in_head;
+	bool head_paused;     /* paused in on_headers_complete */
+	bool msg_done;
+	/* limits */
+	uint32_t max_head, max_hdrs;
+	/* the head being parsed or just parsed */
+	char *buf;            /* max_head bytes, allocated while a head is parsed */
+	uint32_t len;
+	uint32_t line_len;    /* request or status line, without CRLF */
+	struct sl_http_hdr *hdrs;
+	uint32_t nhdrs;
+	bool in_value;
+	uint32_t chunk_ext;   /* bytes of chunk extensions of the current chunk */
+	uint32_t ntrailers;
+	struct {              /* our own chunked framing check (llhttp 8 is lax
+			       * about the CRLF after chunk data) */
+		uint8_t st;
+		uint8_t digits;
+		uint64_t left;
+	} ck;
+	/* facts about the head, valid after SL_HTTP_HEAD_DONE */
+	uint8_t major, minor;
+	uint8_t method;       /* llhttp_method_t, requests */
+	uint16_t status;      /* responses */
+	bool has_cl, chunked, has_te;
+	uint64_t content_length;
+	bool conn_close, conn_keep_alive, conn_upgrade;
+	bool upgrade;         /* an Upgrade header is present */
+	bool expect_continue;
+	bool no_body;         /* response to HEAD, 204, 304, 1xx */
+	bool request_was_head; /* set by the caller before a response head */
+	/* error, valid after SL_HTTP_ERROR */
+	int err_status;       /* 400, 431, 502 ... */
+	const char *err_reason;
+};
+
+/* Start parsing requests (response = false) or responses. Returns 0 or
+ * -ENOMEM. */
+int sl_http_parser_init(struct sl_http_parser *p, bool response, uint32_t max_head,
+			uint32_t max_hdrs);
+void sl_http_parser_free(struct sl_http_parser *p);
+
+/* Feed bytes of a head. Returns SL_HTTP_MORE, SL_HTTP_HEAD_DONE (head checked,
+ * *used bytes of data belong to it), or SL_HTTP_ERROR. */
+enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
+				   uint32_t *used);
+/* Feed body bytes (after HEAD_DONE, len may be 0 to complete bodiless
+ * messages). Returns SL_HTTP_MORE, SL_HTTP_MSG_DONE (*used bytes are the
+ * end of this message), or SL_HTTP_ERROR. */
+enum sl_http_res sl_http_feed_body(struct sl_http_parser *p, const char *data, uint32_t len,
+				   uint32_t *used);
+/* The peer closed: a close-delimited body ends here. SL_HTTP_MSG_DONE or
+ * SL_HTTP_ERROR (truncated message). */
+enum sl_http_res sl_http_finish(struct sl_http_parser *p);
+/* After SL_HTTP_MSG_DONE: get ready for the next message on the connection. */
+void sl_http_next(struct sl_http_parser *p);
+/* Whether the body of the current message runs until the connection closes. */
+bool sl_http_body_until_close(const struct sl_http_parser *p);
+
+/* Header lookup in the parsed head: index of the first header named name at
+ * or after index from, or -1. */
+int sl_http_find(const struct sl_http_parser *p, const char *name, int from);
+
+/* What the next hop must see. */
+struct sl_http_rewrite {
+	const char *client_ip;    /* X-Forwarded-For value to append, or NULL */
+	const char *proto;        /* X-Forwarded-Proto value, or NULL */
+	const char *connection;   /* Connection value to add ("close",
+				   * "keep-alive", "upgrade") or NULL */
+	bool keep_upgrade;        /* keep the Upgrade header (tunnel requested) */
+};
+
+/* Write the head for the next hop into out (cap bytes). Returns its length,
+ * or -ENOSPC. */
+int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewrite *rw,
+		       char *out, uint32_t cap);
+
+#endif
