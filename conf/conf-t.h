@@ -90,6 +90,17 @@ struct sl_bind_conf {
 	int line;
 };
 
+enum sl_route_kind { SL_ROUTE_HOST, SL_ROUTE_PATH_PREFIX };
+
+/* "route = host NAME backend B" / "route = path_prefix /p backend B" */
+struct sl_route_conf {
+	enum sl_route_kind kind;
+	char match[SL_CONF_PATH_MAX];
+	char backend_name[SL_CONF_NAME_MAX];
+	int backend;                  /* index into sl_config.backends */
+	int line;
+};
+
 struct sl_frontend_conf {
 	char name[SL_CONF_NAME_MAX];
 	enum sl_fe_mode mode;         /* default tcp */
@@ -103,6 +114,8 @@ struct sl_frontend_conf {
 	uint32_t max_headers;         /* 431 above it (default 100) */
 	uint32_t keepalive_requests;  /* 0 = no limit */
 	bool forwardfor_off;          /* forwardfor = off */
+	struct sl_route_conf *routes; /* checked in order before `backend` */
+	int nroutes;
 	struct sl_timeouts timeouts;  /* fully resolved (defaults applied) */
 	int line;
 };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "conf/conf.h"
@@ -187,6 +188,72 @@ static bool is_idempotent(uint8_t m)
 	       m == HTTP_OPTIONS || m == HTTP_TRACE;
 }
 
+/* Host header value without its port, lowercase compare by the caller. */
+static bool host_matches(const struct sl_http_parser *r, const char *name)
+{
+	int i = sl_http_find(r, "host", 0);
+	uint32_t len, n = (uint32_t)strlen(name);
+	const char *v;
+
+	if (i < 0)
+		return false;
+	v = r->buf + r->hdrs[i].val_off;
+	len = r->hdrs[i].val_len;
+	if (len && v[0] == '[') {
+		const char *rb = memchr(v, ']', len);
+
+		if (rb)
+			len = (uint32_t)(rb - v) + 1;
+	} else if (len) {
+		const char *colon = memchr(v, ':', len);
+
+		if (colon)
+			len = (uint32_t)(colon - v);
+	}
+	return len == n && !strncasecmp(v, name, n);
+}
+
+/* The request target's path: origin-form as is, absolute-form after the
+ * authority. */
+static void target_path(const struct sl_http_parser *r, const char **path, uint32_t *len)
+{
+	const char *sp1 = memchr(r->buf, ' ', r->line_len), *t, *end, *sl;
+
+	*path = "";
+	*len = 0;
+	if (!sp1)
+		return;
+	t = sp1 + 1;
+	end = memchr(t, ' ', (size_t)(r->buf + r->line_len - t));
+	if (!end)
+		return;
+	if (end - t > 7 && (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8))) {
+		sl = memchr(t + 8, '/', (size_t)(end - t - 8));
+		t = sl ? sl : end;
+	}
+	*path = t;
+	*len = (uint32_t)(end - t);
+}
+
+/* The backend for this request: the first matching route, else the
+ * frontend's default. */
+int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser *r)
+{
+	const char *path;
+	uint32_t plen;
+
+	target_path(r, &path, &plen);
+	for (int i = 0; i < fe->nroutes; i++) {
+		const struct sl_route_conf *rt = &fe->routes[i];
+		size_t n = strlen(rt->match);
+
+		if (rt->kind == SL_ROUTE_HOST ? host_matches(r, rt->match) :
+		    plen >= n && !memcmp(path, rt->match, n))
+			return rt->backend;
+	}
+	return fe->backend;
+}
+
 /* A request head passed its checks: rewrite it and open a server connection. */
 static int on_request_head(struct sl_session *s)
 {
@@ -202,6 +269,8 @@ static int on_request_head(struct sl_session *s)
 		http_error(s, 405, "CONNECT is not supported");
 		return -1;
 	}
+	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
+	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
 	hs->cli_keep = client_keeps(s, r);
 	hs->close_after = false;

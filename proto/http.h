@@ -16,4 +16,11 @@ extern const struct sl_proto_ops sl_http_ops;
 #define SL_HTTP_MAX_HEADER_SIZE 16384u
 #define SL_HTTP_MAX_HEADERS     100u
 
+struct sl_http_parser;
+
+/* Index of the backend for a parsed request head: the first `route` of fe
+ * that matches (host: the Host header without port, case-insensitive;
+ * path_prefix: the start of the request target's path), else fe->backend. */
+int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser *r);
+
 #endif

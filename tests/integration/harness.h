@@ -7,6 +7,7 @@
  * (proxies, origins, black holes) is registered and torn down by
  * h_teardown(), which test suites use as their .fini; h_setup() is .init.
  * A Criterion report hook prints the proxy logs of every failed test.
+ * harness.c holds the process side, origin.c the network side.
  */
 #ifndef SL_TESTS_INTEGRATION_HARNESS_H
 #define SL_TESTS_INTEGRATION_HARNESS_H
@@ -28,6 +29,8 @@ int h_slow(void);
  * everything the test started (origins, black holes, proxies). */
 void h_setup(void);
 void h_teardown(void);
+/* Stops and frees the origins and black holes (h_teardown calls it). */
+void h_origins_teardown(void);
 /* A loopback port that was free a moment ago (bind :0, getsockname, close). */
 int h_free_port(void);
 
