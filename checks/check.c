@@ -34,6 +34,7 @@
 #define REQ_MAX 768
 #define RESP_MAX 4096   /* a response head larger than this is a bad response */
 #define SQ_ENTRIES 128
+#define CQ_MAX 65536
 
 enum ck_op {
 	CK_OP_NONE = 0,
@@ -329,8 +330,9 @@ static int checker_init(struct sl_checker *ck)
 	unsigned cq = 2 * SQ_ENTRIES;
 	int ret;
 
-	/* room for every probe's CQEs at once, plus timers and shutdowns */
-	while (cq < ck->nchecks * (SL_PROBE_NSTEPS + 3) + 16)
+	/* room for every probe's CQEs at once, plus timers and shutdowns (past
+	 * the kernel's maximum, NODROP keeps the overflow) */
+	while (cq < ck->nchecks * (SL_PROBE_NSTEPS + 3) + 16 && cq < CQ_MAX)
 		cq *= 2;
 	ret = sl_ring_check_init(&ck->ring, SQ_ENTRIES, cq, ck->nchecks, ck->why,
 				 sizeof(ck->why));

@@ -61,6 +61,7 @@ struct sl_server_conf {
 	int weight;    /* 1..256, default 1 */
 	bool backup;
 	bool disabled;
+	uint32_t maxconn; /* "maxconn=N" (1..1000000): connections at once; 0 = unlimited */
 	bool check;    /* "check": health-checked as its backend's check = says */
 	/* Where checks connect: addr with check_addr=IP and check_port=N applied
 	 * (both optional, both only with "check"). */
@@ -109,6 +110,7 @@ struct sl_frontend_conf {
 	char backend_name[SL_CONF_NAME_MAX];
 	int backend;                  /* index into sl_config.backends */
 	uint32_t maxconn;             /* 0 = only the global limit */
+	uint32_t maxconn_per_source;  /* per client IP address; 0 = no limit */
 	/* http frontends; 0 means the default (proto/http.h) */
 	uint32_t max_header_size;     /* 431 above it (default 16 KiB) */
 	uint32_t max_headers;         /* 431 above it (default 100) */
@@ -129,6 +131,7 @@ struct sl_backend_conf {
 	struct sl_check_conf check;
 	/* http-keep-alive server connection pool; 0 means the default */
 	uint32_t pool_max_idle;       /* idle connections per server per worker (64) */
+	bool pool_max_idle_set;       /* given, so 0 there means keep no idle connection */
 	uint64_t pool_idle_timeout_ms; /* (30s) */
 	uint64_t pool_max_lifetime_ms; /* (5m) */
 	uint32_t pool_max_requests;   /* (1000) */
@@ -139,7 +142,9 @@ struct sl_backend_conf {
 struct sl_config {
 	char path[SL_CONF_PATH_MAX];
 	int workers;                  /* resolved: "auto" becomes the CPU count */
-	uint32_t maxconn;             /* default 100000 */
+	uint32_t maxconn;             /* default 100000 (lowered at start-up to what
+				       * RLIMIT_NOFILE allows when not set) */
+	bool maxconn_set;             /* given in the file */
 	bool has_stats;
 	struct sl_addr stats;
 	enum sl_log_target log;

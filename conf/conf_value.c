@@ -1,10 +1,12 @@
 /*
  * Small value parsers for the configuration (conf/ layer): durations, numbers,
- * names, socket addresses (resolved once, at load time) and the timeout name
- * table. Pure functions over strings; the loader in conf/conf.c turns their
- * failures into "FILE:LINE: key ..." messages. Depends on nothing of ours.
+ * sizes, names, socket addresses (resolved once, at load time), health checks,
+ * http routes and the timeout name table. Pure functions over strings; the
+ * loader (conf/conf.c, conf/conf_keys.c) turns their failures into
+ * "FILE:LINE: key ..." messages. Depends on nothing of ours.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -98,6 +100,23 @@ int sl_conf_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+int sl_conf_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v)
+{
+	uint64_t n;
+	const char *end = scan_u64(s, &n);
+
+	if (!end)
+		return -EINVAL;
+	if ((*end == 'k' || *end == 'K') && !end[1] && n <= UINT64_MAX / 1024)
+		n *= 1024;
+	else if (*end)
+		return -EINVAL;
+	if (n < min || n > max)
+		return -EINVAL;
+	*v = n;
+	return 0;
+}
+
 int sl_conf_parse_duration(const char *s, uint64_t *ms)
 {
 	static const struct {
@@ -123,14 +142,20 @@ int sl_conf_parse_duration(const char *s, uint64_t *ms)
 	return -EINVAL;
 }
 
-bool sl_conf_valid_name(const char *s)
+/* The first N characters of S make a name (see sl_conf_valid_name()). */
+static bool valid_name(const char *s, size_t n)
 {
-	size_t n;
+	size_t i;
 
-	for (n = 0; s[n]; n++)
-		if (!is_alnum(s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
+	for (i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
 			return false;
 	return n >= 1 && n < SL_CONF_NAME_MAX;
+}
+
+bool sl_conf_valid_name(const char *s)
+{
+	return valid_name(s, strlen(s));
 }
 
 /* Labels of [A-Za-z0-9_-] separated by single dots (a final dot is allowed).
@@ -380,6 +405,84 @@ int sl_conf_parse_check(const char *s, struct sl_check_conf *cc, const char **wh
 	if ((*why = check_http(method, mlen, path, plen, cc)) != NULL)
 		return -EINVAL;
 	cc->kind = SL_CHECK_HTTP;
+	*why = "";
+	return 0;
+}
+
+/* A route's host: what a Host header holds without its port, that is a
+ * name or IPv4 address of [A-Za-z0-9.-], or an IPv6 address in brackets. */
+static const char *check_route_host(const char *h, size_t n)
+{
+	struct sl_addr a;
+	char v6[SL_CONF_PATH_MAX];
+	size_t i;
+
+	if (n >= SL_CONF_PATH_MAX)
+		return "host longer than 255 characters";
+	if (h[0] == '[') {
+		const char *close = memchr(h, ']', n);
+
+		if (close && close + 1 < h + n && close[1] == ':')
+			return "a host takes no port";
+		memcpy(v6, h, n);
+		v6[n] = '\0';
+		if (sl_conf_parse_ip(v6, &a) < 0)
+			return "expected an IPv6 address inside [ ]";
+		return NULL;
+	}
+	if (memchr(h, ':', n))
+		return memchr(h, ':', n) == memrchr(h, ':', n) ? "a host takes no port" :
+		       "an IPv6 address needs brackets, as in [::1]";
+	for (i = 0; i < n; i++) {
+		if (h[i] == '.' && (i == 0 || h[i - 1] == '.'))
+			return "empty label in host name";
+		if (!is_alnum(h[i]) && h[i] != '-' && h[i] != '.')
+			return "invalid character in host name";
+	}
+	return NULL;
+}
+
+static const char *check_path_prefix(const char *p, size_t n)
+{
+	size_t i;
+
+	if (p[0] != '/')
+		return "the path prefix must start with '/'";
+	if (n >= SL_CONF_PATH_MAX)
+		return "path prefix longer than 255 characters";
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+			return "invalid character in the path prefix";
+	return NULL;
+}
+
+int sl_conf_parse_route(const char *s, struct sl_route_conf *rt, const char **why)
+{
+	size_t klen, mlen, blen, nlen, i;
+	const char *kind = word(&s, &klen), *match = word(&s, &mlen);
+	const char *be = word(&s, &blen), *name = word(&s, &nlen);
+	bool host = klen == 4 && strncmp(kind, "host", 4) == 0;
+
+	if (!host && (klen != 11 || strncmp(kind, "path_prefix", 11) != 0))
+		*why = "unknown match kind; expected host or path_prefix";
+	else if (!mlen)
+		*why = host ? "missing host name" : "missing path prefix";
+	else if (blen != 7 || strncmp(be, "backend", 7) != 0)
+		*why = "expected the word 'backend' after the match";
+	else if (!nlen || *word(&s, &i))
+		*why = "expected exactly one backend name after 'backend'";
+	else if (!valid_name(name, nlen))
+		*why = "a backend name is 1 to 63 characters from A-Z a-z 0-9 _ . -";
+	else
+		*why = host ? check_route_host(match, mlen) : check_path_prefix(match, mlen);
+	if (*why)
+		return -EINVAL;
+	rt->kind = host ? SL_ROUTE_HOST : SL_ROUTE_PATH_PREFIX;
+	for (i = 0; i < mlen; i++)
+		rt->match[i] = host ? (char)tolower((unsigned char)match[i]) : match[i];
+	rt->match[mlen] = '\0';
+	memcpy(rt->backend_name, name, nlen);
+	rt->backend_name[nlen] = '\0';
 	*why = "";
 	return 0;
 }

@@ -24,6 +24,15 @@ bool sl_conf_valid_name(const char *s);
  * untouched). Returns 0, or -EINVAL with *why (static text) saying what. */
 int sl_conf_parse_check(const char *s, struct sl_check_conf *cc, const char **why);
 
+/* A size in bytes: decimal digits, optionally followed by k or K (times
+ * 1024), MIN <= value <= MAX. Returns 0 and sets *v, or -EINVAL. */
+int sl_conf_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *v);
+
+/* "host NAME backend B" or "path_prefix /PATH backend B" into rt->kind,
+ * match (a host stored lowercase) and backend_name; other fields untouched.
+ * Returns 0, or -EINVAL with *why (static text) saying what was wrong. */
+int sl_conf_parse_route(const char *s, struct sl_route_conf *rt, const char **why);
+
 /* An HTTP status "200" or a range "200-399", each 100..599, low <= high.
  * Returns 0 and sets *lo and *hi, or -EINVAL. */
 int sl_conf_parse_status_range(const char *s, int *lo, int *hi);

@@ -20,7 +20,9 @@
 
 #include "checks/check.h"
 #include "conf/conf.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/proxy.h"
 
 #define SL_VERSION "0.1.0"
@@ -90,6 +92,7 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w)
 			struct sl_listener *l = &w->listeners[w->nlisteners];
 
 			l->fe = &c->frontends[i];
+			l->fe_idx = i;
 			l->bind = &c->frontends[i].binds[j];
 			l->fd = open_listener(c, l->bind);
 			if (l->fd < 0)
@@ -100,20 +103,56 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w)
 	return 0;
 }
 
-static void raise_nofile(const struct sl_config *c)
+/* File descriptors maxconn can need: a client and a server socket per
+ * connection, idle pooled server connections, listeners, and the process's
+ * own (ring, eventfds, log, checker). */
+static rlim_t fds_needed(const struct sl_config *c)
 {
-	struct rlimit rl;
-	rlim_t need = (rlim_t)c->maxconn * 2 + 256;
+	rlim_t need = (rlim_t)c->maxconn * 2 + 64;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < need) {
-		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < c->nfrontends; i++)
+		need += (rlim_t)c->frontends[i].nbinds * (rlim_t)c->workers;
+	for (int i = 0; i < c->nbackends; i++)
+		if (c->backends[i].mode == SL_BE_MODE_HTTP_KEEP_ALIVE)
+			need += (rlim_t)sl_pool_max_idle(&c->backends[i]) *
+				(rlim_t)c->backends[i].nservers * (rlim_t)c->workers;
+	return need;
+}
+
+/* Raise RLIMIT_NOFILE to what the configuration needs (the hard limit too
+ * when we may), or refuse to start: running out of fds under load is a
+ * worse failure than a clear message now. */
+static int raise_nofile(struct sl_config *c)
+{
+	rlim_t need = fds_needed(c);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max < need) {
+		struct rlimit hard = { .rlim_cur = need, .rlim_max = need };
+
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
+			return 0;
+		if (!c->maxconn_set) {
+			/* the default adapts to the limit, as HAProxy's does */
+			rlim_t spare = need - (rlim_t)c->maxconn * 2;
+
+			c->maxconn = rl.rlim_max > spare + 2 ? (uint32_t)((rl.rlim_max - spare) / 2) : 1;
+			rl.rlim_cur = rl.rlim_max;
+			sl_log("maxconn set to %u to fit RLIMIT_NOFILE %llu", c->maxconn,
+			       (unsigned long long)rl.rlim_max);
+			return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+		}
+		fprintf(stderr, "sluice: %s: maxconn %u needs %llu file descriptors but "
+			"RLIMIT_NOFILE allows %llu (hard limit, cannot raise it: %s); lower "
+			"maxconn or raise the limit (ulimit -n)\n", c->path, c->maxconn,
+			(unsigned long long)need, (unsigned long long)rl.rlim_max,
+			strerror(errno));
+		return -EMFILE;
 	}
-	if (rl.rlim_cur < need)
-		sl_log("warning: RLIMIT_NOFILE is %llu, maxconn %u needs %llu",
-		       (unsigned long long)rl.rlim_cur, c->maxconn, (unsigned long long)need);
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
 }
 
 static void free_workers(struct sl_proxy *px)
@@ -190,7 +229,10 @@ static int run(struct sl_config *conf)
 			conf->log_path, strerror(errno));
 		return 1;
 	}
-	raise_nofile(conf);
+	if (raise_nofile(conf) < 0) {
+		sl_log_close();
+		return 1;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -221,6 +263,7 @@ out:
 	sl_check_stop(checker);
 	free_workers(&px);
 	sl_backends_free(px.backends, conf->nbackends);
+	sl_limits_free();
 	sl_log_close();
 	return ret;
 }

@@ -25,7 +25,7 @@ enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING };
 
 uint32_t sl_pool_max_idle(const struct sl_backend_conf *bc)
 {
-	return bc->pool_max_idle ? bc->pool_max_idle : 64;
+	return bc->pool_max_idle_set ? bc->pool_max_idle : 64;
 }
 
 uint64_t sl_pool_idle_timeout(const struct sl_backend_conf *bc)

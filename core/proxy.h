@@ -31,5 +31,8 @@ struct sl_proxy {
 int sl_worker_start(struct sl_worker *w);
 void sl_worker_wake(struct sl_worker *w);
 void sl_worker_join(struct sl_worker *w);
+/* A client connection of frontend fe_idx ended: start a pending one or
+ * resume accepting if a limit had paused it. */
+void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);
 
 #endif

@@ -83,6 +83,7 @@ enum sl_close_cause {
 	SL_CLOSE_TIMEOUT,
 	SL_CLOSE_STOP,
 	SL_CLOSE_RESOURCE,
+	SL_CLOSE_LIMIT,
 };
 
 /* FIFO of buffer ids, linked through the worker's buf_next[] array. */
@@ -127,6 +128,9 @@ struct sl_proto_ops {
 	/* a recv or send on side failed with res; returns 1 if handled (the
 	 * session is not closed by the core), 0 to close it. May be NULL. */
 	int (*on_error)(struct sl_session *s, int side, int res);
+	/* a server slot freed while the session waited in its backend queue:
+	 * pick a server and connect now */
+	void (*on_dequeued)(struct sl_session *s);
 };
 
 struct sl_worker;
@@ -142,12 +146,20 @@ struct sl_session {
 	uint8_t retries;
 	bool timer_armed;
 	bool raw;            /* queued bytes are relayed as they are (tcp, tunnel) */
+	bool srv_held;       /* s->srv counts this session in its slots */
+	bool queued;         /* waiting in the backend queue for a server slot */
+	bool src_counted;    /* counted in the per-source limits */
+	bool conn_counted;   /* counted in the worker's connection limits */
+	bool over_source;    /* over maxconn_per_source: refuse (429 in http) */
+	uint64_t queue_ms;   /* when it entered the queue */
+	struct sl_session *qprev, *qnext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
 	uint64_t timer_at;   /* when the armed timer fires, ms */
 	uint64_t start_ms;
 	struct sl_side side[2];
 	struct sl_worker *w;
 	const struct sl_frontend_conf *fe;
+	int fe_idx;
 	struct sl_backend *be;
 	struct sl_server *srv;
 	struct sl_session *next; /* free list or starved list */
@@ -160,10 +172,19 @@ struct sl_session {
 
 struct sl_listener {
 	int fd;
+	int fe_idx;
 	const struct sl_frontend_conf *fe;
 	const struct sl_bind_conf *bind;
 	bool armed;
 	bool closing;
+	bool paused;         /* a connection limit is reached: accept not re-armed */
+};
+
+/* An accepted connection beyond a limit (accepts already in flight when the
+ * limit was reached), started when a slot frees. */
+struct sl_pending_conn {
+	int fd;
+	int li;
 };
 
 struct sl_proxy;
@@ -191,6 +212,15 @@ struct sl_worker {
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
+	/* limits, this worker's share (see core/limits.h) */
+	uint32_t nconn;           /* client connections */
+	uint32_t *fe_conn;        /* per frontend */
+	uint32_t *srv_active;     /* per server (pool global index): connections in use */
+	struct sl_session **q_head, **q_tail; /* per backend: sessions waiting for a slot */
+	struct sl_pending_conn *pending;
+	uint32_t npending, pending_cap;
+	uint64_t emfile_log_ms;   /* last EMFILE log line (at most one a second) */
+	uint64_t accept_pauses;   /* times accept was paused by a limit */
 	struct __kernel_timespec ts_grace;
 	struct __kernel_timespec ts_retry;
 	/* start-up handshake with the main thread */

@@ -21,7 +21,9 @@
 
 #include "conf/conf.h"
 #include "core/backend.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "core/proxy.h"
 #include "core/session.h"
 #include "proto/http.h"
@@ -37,6 +39,7 @@ static const char *const cause_names[] = {
 	[SL_CLOSE_TIMEOUT] = "timeout",
 	[SL_CLOSE_STOP] = "stopping",
 	[SL_CLOSE_RESOURCE] = "out of resources",
+	[SL_CLOSE_LIMIT] = "over maxconn_per_source",
 };
 
 /* dir carries the side in bit 0 and, for the server side, the connection
@@ -103,6 +106,118 @@ static void starved_remove(struct sl_session *s)
 	s->next = NULL;
 }
 
+static uint32_t srv_gidx(const struct sl_worker *w, const struct sl_server *srv)
+{
+	return w->pool.base[srv->be - w->px->backends] + (uint32_t)(srv - srv->be->servers);
+}
+
+static bool srv_has_slot(const struct sl_worker *w, const struct sl_server *srv)
+{
+	uint32_t share = sl_limits_share(srv->conf->maxconn, w->px->nworkers);
+
+	return !share || w->srv_active[srv_gidx(w, srv)] < share;
+}
+
+static void dequeue(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	size_t b = (size_t)(s->be - w->px->backends);
+
+	if (!s->queued)
+		return;
+	if (s->qprev)
+		s->qprev->qnext = s->qnext;
+	else
+		w->q_head[b] = s->qnext;
+	if (s->qnext)
+		s->qnext->qprev = s->qprev;
+	else
+		w->q_tail[b] = s->qprev;
+	s->qprev = s->qnext = NULL;
+	s->queued = false;
+}
+
+void sl_session_unqueue(struct sl_session *s)
+{
+	dequeue(s);
+}
+
+static bool backend_has_slot(const struct sl_worker *w, const struct sl_backend *be)
+{
+	for (int i = 0; i < be->nservers; i++)
+		if (sl_server_state(&be->servers[i]) == SL_SRV_UP &&
+		    !be->servers[i].conf->disabled && srv_has_slot(w, &be->servers[i]))
+			return true;
+	return false;
+}
+
+/* A slot of backend b freed: let the oldest waiting sessions try again. */
+static void wake_queue(struct sl_worker *w, size_t b)
+{
+	struct sl_session *head;
+
+	while ((head = w->q_head[b]) && backend_has_slot(w, &w->px->backends[b])) {
+		dequeue(head);
+		head->ops->on_dequeued(head);
+		if (head->queued)
+			break; /* could not get the slot after all: keep the order */
+	}
+}
+
+static void server_release(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	struct sl_server *srv = s->srv;
+
+	if (!s->srv_held)
+		return;
+	s->srv_held = false;
+	w->srv_active[srv_gidx(w, srv)]--;
+	atomic_fetch_sub(&srv->sessions, 1);
+	if (w->q_head[srv->be - w->px->backends])
+		wake_queue(w, (size_t)(srv->be - w->px->backends));
+}
+
+int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude,
+			   struct sl_server **out)
+{
+	struct sl_worker *w = s->w;
+	struct sl_backend *be = s->be;
+	struct sl_server *srv = sl_backend_pick(be, s->peer.ss_family ? &s->peer : NULL, exclude);
+	int first;
+
+	if (!srv)
+		return -ENOENT;
+	first = (int)(srv - be->servers);
+	for (int i = 0; i < be->nservers; i++) {
+		struct sl_server *c = &be->servers[(first + i) % be->nservers];
+
+		if (c == exclude && be->nservers > 1)
+			continue;
+		if ((c == srv || (c->conf->backup == srv->conf->backup && !c->conf->disabled &&
+				  sl_server_state(c) == SL_SRV_UP)) && srv_has_slot(w, c)) {
+			*out = c;
+			return 0;
+		}
+	}
+	/* every usable server is at its maxconn: wait in the backend queue */
+	s->queued = true;
+	s->queue_ms = w->now_ms;
+	{
+		size_t b = (size_t)(be - w->px->backends);
+
+		s->qprev = w->q_tail[b];
+		s->qnext = NULL;
+		if (w->q_tail[b])
+			w->q_tail[b]->qnext = s;
+		else
+			w->q_head[b] = s;
+		w->q_tail[b] = s;
+	}
+	sl_session_timer_kick(s);
+	return -EAGAIN;
+}
+
 /* Release the slot once nothing of the kernel's refers to it any more. */
 static void maybe_release(struct sl_session *s)
 {
@@ -118,13 +233,16 @@ static void maybe_release(struct sl_session *s)
 	}
 	if (s->ops && s->ops->on_free)
 		s->ops->on_free(s);
-	if (s->srv)
-		atomic_fetch_sub(&s->srv->sessions, 1);
+	server_release(s);
+	if (s->src_counted)
+		sl_limits_source_put(s->fe_idx, &s->peer);
 	atomic_fetch_sub(&w->px->sessions, 1);
 	s->state = SL_SESS_ST_FREE;
 	s->next = w->free;
 	w->free = s;
 	w->nsessions--;
+	if (s->conn_counted)
+		sl_worker_conn_closed(w, s->fe_idx);
 }
 
 struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l)
@@ -136,9 +254,12 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		       l->fe->name, w->nslots);
 		close(cfd);
 		atomic_fetch_sub(&w->px->sessions, 1);
+		sl_worker_conn_closed(w, l->fe_idx);
 		return NULL;
 	}
 	s->fe = l->fe;
+	s->fe_idx = l->fe_idx;
+	s->conn_counted = true;
 	s->be = &w->px->backends[l->fe->backend];
 	s->side[SL_SIDE_CLI].fd = cfd;
 	s->side[SL_SIDE_CLI].last_ms = w->now_ms;
@@ -149,6 +270,11 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 
 		if (getpeername(cfd, (struct sockaddr *)&s->peer, &len) < 0)
 			s->peer.ss_family = 0;
+	}
+	if (l->fe->maxconn_per_source && s->peer.ss_family) {
+		s->src_counted = sl_limits_source_get(l->fe_idx, &s->peer,
+						      l->fe->maxconn_per_source);
+		s->over_source = !s->src_counted;
 	}
 	s->start_ms = w->now_ms;
 	s->state = SL_SESS_ST_CONNECTING;
@@ -185,13 +311,15 @@ void sl_session_drop_server(struct sl_session *s)
 	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
 	sd->rx = SL_RX_OFF;
 	sd->epoch ^= 1; /* later completions of the old socket are recognised */
+	server_release(s);
 }
 
 static void use_server(struct sl_session *s, struct sl_server *srv)
 {
-	if (s->srv)
-		atomic_fetch_sub(&s->srv->sessions, 1);
+	server_release(s);
 	s->srv = srv;
+	s->srv_held = true;
+	s->w->srv_active[srv_gidx(s->w, srv)]++;
 	atomic_fetch_add(&srv->sessions, 1);
 	atomic_fetch_add(&srv->total, 1);
 }
@@ -232,9 +360,7 @@ int sl_session_detach_server(struct sl_session *s)
 	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
 	sd->rx = SL_RX_OFF;
 	sd->epoch ^= 1;
-	if (s->srv)
-		atomic_fetch_sub(&s->srv->sessions, 1);
-	s->srv = NULL;
+	server_release(s);
 	return fd;
 }
 
@@ -259,6 +385,7 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 	}
 	if (s->side[0].starved || s->side[1].starved)
 		starved_remove(s);
+	dequeue(s);
 	close_side(s, SL_SIDE_CLI);
 	close_side(s, SL_SIDE_SRV);
 	if (s->timer_armed) {
@@ -378,6 +505,21 @@ void sl_session_shutdown(struct sl_session *s, int side)
 	s->inflight++;
 }
 
+/* The protocol's deadline, or the queue's when that comes first. */
+static uint64_t deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
+{
+	uint64_t at = s->ops->deadline(s, kind), q;
+
+	if (s->queued) {
+		q = s->queue_ms + s->be->conf->timeouts.ms[SL_TO_QUEUE];
+		if (q < at) {
+			*kind = SL_TO_QUEUE;
+			at = q;
+		}
+	}
+	return at;
+}
+
 static void timer_arm(struct sl_session *s, uint64_t at)
 {
 	uint64_t now = s->w->now_ms;
@@ -401,7 +543,7 @@ void sl_session_timer_kick(struct sl_session *s)
 
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
-	at = s->ops->deadline(s, &kind);
+	at = deadline(s, &kind);
 	/* A later deadline needs nothing: the timer fires early and re-arms. */
 	if (!s->timer_armed || at < s->timer_at)
 		timer_arm(s, at);
@@ -415,12 +557,14 @@ static void on_timer(struct sl_session *s, int res)
 	s->timer_armed = false;
 	if (s->state == SL_SESS_ST_CLOSING || res == -ECANCELED)
 		return;
-	at = s->ops->deadline(s, &kind);
+	at = deadline(s, &kind);
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
+		if (kind == SL_TO_QUEUE)
+			dequeue(s);
 		s->ops->on_timeout(s, kind);
 		if (s->state != SL_SESS_ST_CLOSING && !s->timer_armed)
-			timer_arm(s, s->ops->deadline(s, &kind));
+			timer_arm(s, deadline(s, &kind));
 	} else {
 		timer_arm(s, at);
 	}

@@ -53,6 +53,16 @@ int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t 
  * when fully used. */
 void sl_session_consume(struct sl_session *s, int side, uint32_t n);
 
+/* Choose a server for this session with a free slot (server maxconn,
+ * divided between workers). Returns 0 with *out, -ENOENT when no server is
+ * usable, or -EAGAIN when all are full: the session then waits in its
+ * backend's queue until ops->on_dequeued or timeout_queue (SL_TO_QUEUE). */
+int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude,
+			   struct sl_server **out);
+
+/* Leave the backend queue (the request was answered otherwise). */
+void sl_session_unqueue(struct sl_session *s);
+
 /* Use an already connected socket (from a pool) as the server side. */
 void sl_session_attach_server(struct sl_session *s, struct sl_server *srv, int fd);
 /* Give up the server socket without closing it: its recv is cancelled and

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
@@ -36,7 +37,7 @@ static void arm_accept(struct sl_worker *w, int i)
 {
 	struct sl_listener *l = &w->listeners[i];
 
-	if (l->armed || l->closing || l->fd < 0)
+	if (l->armed || l->closing || l->paused || l->fd < 0)
 		return;
 	sl_ring_accept_multishot(&w->ring, l->fd, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0));
 	l->armed = true;
@@ -50,31 +51,90 @@ static void arm_wake(struct sl_worker *w)
 	w->misc_inflight++;
 }
 
+static uint32_t fe_share(const struct sl_worker *w, int fe_idx)
+{
+	return sl_limits_share(w->px->conf->frontends[fe_idx].maxconn, w->px->nworkers);
+}
+
+static bool at_limit(const struct sl_worker *w, int fe_idx)
+{
+	uint32_t g = sl_limits_share(w->px->conf->maxconn, w->px->nworkers);
+	uint32_t f = fe_share(w, fe_idx);
+
+	return w->nconn >= g || (f && w->fe_conn[fe_idx] >= f);
+}
+
+/* Stop accepting on the listeners a reached limit covers: the multishot
+ * accept is cancelled, the kernel's backlog holds new connections. */
+static void pause_accepts(struct sl_worker *w)
+{
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+
+		if (l->paused || l->closing || !at_limit(w, l->fe_idx))
+			continue;
+		l->paused = true;
+		w->accept_pauses++;
+		if (l->armed)
+			sl_ring_cancel_ud(&w->ring, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0),
+					  sl_ud_make(0, 0, SL_OP_NONE, 0));
+	}
+}
+
+static void start_session(struct sl_worker *w, int fd, int li)
+{
+	struct sl_listener *l = &w->listeners[li];
+
+	w->nconn++;
+	w->fe_conn[l->fe_idx]++;
+	atomic_fetch_add(&w->px->sessions, 1);
+	sl_session_new(w, fd, l);
+}
+
+static void on_accepted(struct sl_worker *w, int li, int fd)
+{
+	struct sl_listener *l = &w->listeners[li];
+
+	if (w->stopping) {
+		close(fd);
+	} else if (!at_limit(w, l->fe_idx)) {
+		start_session(w, fd, li);
+	} else if (w->npending < w->pending_cap) {
+		/* accepted before the pause took effect: started when a slot frees */
+		w->pending[w->npending].fd = fd;
+		w->pending[w->npending++].li = li;
+	} else {
+		close(fd);
+	}
+	pause_accepts(w);
+}
+
+static void accept_failed(struct sl_worker *w, int i, int res)
+{
+	struct sl_listener *l = &w->listeners[i];
+
+	if (res == -ECANCELED || l->closing)
+		return;
+	if (w->now_ms - w->emfile_log_ms >= 1000 || !w->emfile_log_ms) {
+		sl_log("frontend %s: accept failed: %s; pausing accepts for %d ms",
+		       l->fe->name, strerror(-res), ACCEPT_RETRY_MS);
+		w->emfile_log_ms = w->now_ms;
+	}
+}
+
 static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe)
 {
 	struct sl_listener *l = &w->listeners[i];
-	struct sl_proxy *px = w->px;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		l->armed = false;
 		w->misc_inflight--;
 	}
-	if (cqe->res >= 0) {
-		if (w->stopping) {
-			close(cqe->res);
-		} else if (atomic_fetch_add(&px->sessions, 1) >= px->conf->maxconn) {
-			atomic_fetch_sub(&px->sessions, 1);
-			close(cqe->res);
-			sl_log("frontend %s: global maxconn %u reached, connection closed",
-			       l->fe->name, px->conf->maxconn);
-		} else {
-			sl_session_new(w, cqe->res, l);
-		}
-	} else if (cqe->res != -ECANCELED && !l->closing) {
-		sl_log("frontend %s: accept failed: %s; retrying in %d ms", l->fe->name,
-		       strerror(-cqe->res), ACCEPT_RETRY_MS);
-	}
-	if (l->armed || l->closing || w->stopping)
+	if (cqe->res >= 0)
+		on_accepted(w, i, cqe->res);
+	else
+		accept_failed(w, i, cqe->res);
+	if (l->armed || l->closing || l->paused || w->stopping)
 		return;
 	if (cqe->res >= 0 || cqe->res == -ECANCELED) {
 		arm_accept(w, i); /* ended by CQ overflow or similar: re-arm now */
@@ -84,6 +144,33 @@ static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe
 		sl_ring_timeout(&w->ring, &w->ts_retry,
 				sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT_RETRY, 0));
 		w->misc_inflight++;
+	}
+}
+
+void sl_worker_conn_closed(struct sl_worker *w, int fe_idx)
+{
+	w->nconn--;
+	w->fe_conn[fe_idx]--;
+	/* connections accepted past the limit go first, in order */
+	for (uint32_t i = 0; i < w->npending; ) {
+		struct sl_pending_conn pc = w->pending[i];
+
+		if (at_limit(w, w->listeners[pc.li].fe_idx)) {
+			i++;
+			continue;
+		}
+		memmove(&w->pending[i], &w->pending[i + 1],
+			(w->npending - i - 1) * sizeof(*w->pending));
+		w->npending--;
+		start_session(w, pc.fd, pc.li);
+	}
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+
+		if (l->paused && !at_limit(w, l->fe_idx)) {
+			l->paused = false;
+			arm_accept(w, i);
+		}
 	}
 }
 
@@ -117,6 +204,9 @@ static void on_wake(struct sl_worker *w, int res)
 	w->stopping = true;
 	stop_listening(w);
 	sl_pool_close_all(w);
+	for (uint32_t j = 0; j < w->npending; j++)
+		close(w->pending[j].fd); /* accepted, never served: refused like the backlog */
+	w->npending = 0;
 	sl_ring_ts(&w->ts_grace, w->px->conf->grace_ms);
 	sl_ring_timeout(&w->ring, &w->ts_grace, sl_ud_make(0, 0, SL_OP_GRACE, 0));
 	w->misc_inflight++;
@@ -135,7 +225,8 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_ACCEPT_RETRY:
 		w->misc_inflight--;
-		arm_accept(w, i);
+		if (!w->listeners[i].paused)
+			arm_accept(w, i);
 		break;
 	case SL_OP_LISTENER_CLOSE:
 		w->misc_inflight--;
@@ -207,7 +298,15 @@ static int worker_init(struct sl_worker *w)
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
 	w->buf_next = calloc(SL_BUF_COUNT, sizeof(*w->buf_next));
 	w->buf_len = calloc(SL_BUF_COUNT, sizeof(*w->buf_len));
-	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0) {
+	w->fe_conn = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->fe_conn));
+	w->q_head = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_head));
+	w->q_tail = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_tail));
+	w->pending_cap = 1024;
+	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
+	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0 ||
+	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
+	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
+				     sizeof(*w->srv_active)))) {
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
 		return -ENOMEM;
 	}
@@ -230,8 +329,16 @@ static void worker_cleanup(struct sl_worker *w)
 			close(w->listeners[i].fd);
 		w->listeners[i].fd = -1;
 	}
+	for (uint32_t i = 0; i < w->npending; i++)
+		close(w->pending[i].fd);
+	w->npending = 0;
 	sl_ring_exit(&w->ring);
 	sl_pool_free(w);
+	free(w->fe_conn);
+	free(w->q_head);
+	free(w->q_tail);
+	free(w->pending);
+	free(w->srv_active);
 	free(w->sessions);
 	free(w->buf_next);
 	free(w->buf_len);

@@ -67,6 +67,7 @@ static const char *status_text(int st)
 	case 400: return "Bad Request";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
@@ -116,6 +117,7 @@ static void http_error(struct sl_session *s, int status, const char *why)
 	sl_log("frontend %s backend %s server %s: %d %s (%s)", s->fe->name,
 	       s->be->conf->name, s->srv ? s->srv->conf->name : "-", status,
 	       status_text(status), why);
+	sl_session_unqueue(s);
 	if (s->side[SL_SIDE_SRV].fd >= 0)
 		sl_session_drop_server(s);
 	hs->req_st = REQ_ERROR;
@@ -143,12 +145,13 @@ static void http_error(struct sl_session *s, int status, const char *why)
 
 static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 {
-	struct sl_server *srv = sl_backend_pick(s->be, s->peer.ss_family ? &s->peer : NULL,
-						exclude);
 	struct http_sess *hs = hs_of(s);
-	int ret;
+	struct sl_server *srv = NULL;
+	int ret = sl_session_pick_server(s, exclude, &srv);
 
-	if (!srv) {
+	if (ret == -EAGAIN)
+		return; /* queued until a server slot frees or timeout_queue */
+	if (ret < 0) {
 		http_error(s, 503, "no server available");
 		return;
 	}
@@ -436,9 +439,10 @@ static void finish_response(struct sl_session *s)
 	struct http_sess *hs = hs_of(s);
 
 	hs->rsp_st = RSP_DONE;
-	if (hs->req_st != REQ_DONE) {
-		/* answered before the request was complete: the rest of it is
-		 * discarded and the client connection closed after the response */
+	if (hs->req_st != REQ_DONE || sl_session_out_pending(s, SL_SIDE_SRV)) {
+		/* answered before the request was complete or fully sent: the rest
+		 * of it is discarded (never sent to another server ahead of the next
+		 * request) and the client connection closed after the response */
 		hs->close_after = true;
 		hs->req_st = REQ_ERROR;
 	}
@@ -479,7 +483,8 @@ static int on_response_head(struct sl_session *s)
 		rw.keep_upgrade = true;
 	} else if (!info) {
 		hs->close_after = !hs->cli_keep || sl_http_body_until_close(r) ||
-				  hs->req_st != REQ_DONE;
+				  hs->req_st != REQ_DONE ||
+				  sl_session_out_pending(s, SL_SIDE_SRV);
 		rw.connection = hs->close_after ? "close" :
 				hs->req.major == 1 && hs->req.minor == 0 ? "keep-alive" : NULL;
 	}
@@ -763,8 +768,21 @@ static void http_start(struct sl_session *s)
 	hs->req_start_ms = s->w->now_ms;
 	client_ip(s, hs->client_ip, sizeof(hs->client_ip));
 	s->state = SL_SESS_ST_FORWARD;
+	if (s->over_source) {
+		hs->requests = 1;
+		http_error(s, 429, "over maxconn_per_source");
+		sl_session_arm_recv(s, SL_SIDE_CLI); /* to see the client's FIN */
+		return;
+	}
 	sl_session_arm_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
+}
+
+static void http_on_dequeued(struct sl_session *s)
+{
+	connect_next(s, NULL);
+	if (s->state != SL_SESS_ST_CLOSING && hs_of(s)->req_st == REQ_BODY)
+		feed_request(s);
 }
 
 static void http_free(struct sl_session *s)
@@ -815,6 +833,8 @@ static void http_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 		sl_session_close(s, SL_CLOSE_TIMEOUT);
 	else if (kind == SL_TO_HTTP_REQUEST)
 		http_error(s, 408, "timeout_http_request expired");
+	else if (kind == SL_TO_QUEUE)
+		http_error(s, 503, "timeout_queue expired (all servers at maxconn)");
 	else if (!hs->rsp_started)
 		http_error(s, 504, "timeout_server expired");
 	else
@@ -831,4 +851,5 @@ const struct sl_proto_ops sl_http_ops = {
 	.on_timeout = http_on_timeout,
 	.on_free = http_free,
 	.on_error = http_on_error,
+	.on_dequeued = http_on_dequeued,
 };

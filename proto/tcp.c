@@ -17,10 +17,12 @@
 
 static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 {
-	struct sl_server *srv = sl_backend_pick(s->be, s->peer.ss_family ? &s->peer : NULL, exclude);
-	int ret;
+	struct sl_server *srv = NULL;
+	int ret = sl_session_pick_server(s, exclude, &srv);
 
-	if (!srv) {
+	if (ret == -EAGAIN)
+		return; /* queued until a server slot frees or timeout_queue */
+	if (ret < 0) {
 		sl_session_close(s, SL_CLOSE_NO_SERVER);
 		return;
 	}
@@ -35,6 +37,10 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 void sl_tcp_start(struct sl_session *s)
 {
 	s->raw = true;
+	if (s->over_source) {
+		sl_session_close(s, SL_CLOSE_LIMIT);
+		return;
+	}
 	sl_session_arm_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
 	connect_next(s, NULL);
@@ -129,8 +135,13 @@ static void tcp_on_data(struct sl_session *s, int side)
 
 static void tcp_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 {
-	(void)kind;
+	(void)kind; /* s->to_kind names it in the log line */
 	sl_session_close(s, SL_CLOSE_TIMEOUT);
+}
+
+static void tcp_on_dequeued(struct sl_session *s)
+{
+	connect_next(s, NULL);
 }
 
 const struct sl_proto_ops sl_tcp_ops = {
@@ -142,4 +153,5 @@ const struct sl_proto_ops sl_tcp_ops = {
 	.deadline = sl_tcp_deadline,
 	.on_timeout = tcp_on_timeout,
 	.on_free = NULL,
+	.on_dequeued = tcp_on_dequeued,
 };

@@ -65,8 +65,10 @@ static bool wait_state(int srv, enum sl_srv_state st, int timeout_ms)
 	return true;
 }
 
-/* A listening socket on 127.0.0.1 (port 0: any); its port in *port. */
-static int listener(int *port, int backlog)
+/* A socket bound to 127.0.0.1 (port 0: any), its port in *port. Bound
+ * without listening, it refuses connections and keeps the port from anyone
+ * else, including our own connects (which could connect to themselves). */
+static int bound(int *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port) };
 	socklen_t len = sizeof(a);
@@ -76,18 +78,17 @@ static int listener(int *port, int backlog)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
-	cr_assert_eq(listen(fd, backlog), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
 }
 
-static int free_port(void)
+static int listener(int *port, int backlog)
 {
-	int port = 0, fd = listener(&port, 1);
+	int fd = bound(port);
 
-	close(fd);
-	return port;
+	cr_assert_eq(listen(fd, backlog), 0);
+	return fd;
 }
 
 /* An http server answering every request with `status`, until stopped. */
@@ -150,7 +151,7 @@ Test(check, runs_no_thread_without_checked_servers)
 Test(check, tcp_check_moves_a_server_down_and_up)
 {
 	char text[256];
-	int port = free_port(), fd;
+	int port = 0, fd = bound(&port);
 
 	snprintf(text, sizeof(text), "check_interval = 20ms\ncheck_fall = 2\ncheck_rise = 2\n"
 		 "server = s1 127.0.0.1:%d check\nserver = s2 127.0.0.1:%d\n", port, port);
@@ -159,7 +160,7 @@ Test(check, tcp_check_moves_a_server_down_and_up)
 	cr_assert_eq(sl_server_state(&bes[0].servers[0]), SL_SRV_UP, "servers start UP");
 	cr_assert(wait_state(0, SL_SRV_DOWN, 2000), "a refusing server stayed UP");
 	cr_assert_eq(sl_server_state(&bes[0].servers[1]), SL_SRV_UP, "s2 is not checked");
-	fd = listener(&port, 64);
+	cr_assert_eq(listen(fd, 64), 0);
 	cr_assert(wait_state(0, SL_SRV_UP, 2000), "a listening server stayed DOWN");
 	close(fd);
 }

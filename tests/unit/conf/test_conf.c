@@ -371,34 +371,41 @@ Test(conf, rejects_unknown_key_in_every_section)
 	expect_error(FE "Bind = :81\n" BE, "x.ini:4: key 'Bind': ", "unknown");
 }
 
-Test(conf, rejects_keys_planned_for_later_issues)
+Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 {
-	static const char *const fe_keys[] = { "maxconn_per_source", "keepalive_requests",
-					       "route" };
-	static const char *const be_keys[] = { "pool_max_idle", "pool_idle_timeout",
-					       "pool_max_lifetime", "pool_max_requests" };
-	char text[512], key[64];
-
-	for (size_t i = 0; i < sizeof(fe_keys) / sizeof(fe_keys[0]); i++) {
-		snprintf(text, sizeof(text), FE "%s = 1\n" BE, fe_keys[i]);
-		snprintf(key, sizeof(key), "key '%s': ", fe_keys[i]);
-		expect_error(text, "x.ini:4: ", key);
-	}
-	for (size_t i = 0; i < sizeof(be_keys) / sizeof(be_keys[0]); i++) {
-		snprintf(text, sizeof(text), MINIMAL "%s = 1\n", be_keys[i]);
-		snprintf(key, sizeof(key), "key '%s': ", be_keys[i]);
-		expect_error(text, "x.ini:6: ", key);
-	}
+	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
+		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
+		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
+		     "max_headers, route or timeout_*");
+	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
+		     "unknown key in [backend app]; expected mode, balance, server, check, "
+		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
+		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
+	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
+		     "expected workers, maxconn, stats, log or grace");
+	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
+	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
+		     "unknown key in [defaults]; expected timeout_*");
+	/* each key belongs to its section only */
+	expect_error(MINIMAL "route = host a backend app\n", "x.ini:6: key 'route': ",
+		     "unknown key in [backend app]");
+	expect_error(FE "pool_max_idle = 1\n" BE, "x.ini:4: key 'pool_max_idle': ",
+		     "unknown key in [frontend web]");
+	expect_error("[defaults]\nmax_headers = 10\n" MINIMAL, "x.ini:2: key 'max_headers': ",
+		     "unknown key in [defaults]");
 }
 
-Test(conf, rejects_server_options_planned_for_later_issues)
+Test(conf, rejects_unknown_server_options)
 {
-	static const char *const opts[] = { "maxconn=500", "weight=2 slowstart=5s" };
+	static const char *const opts[] = { "slowstart=5s", "weight=2 maxconn=5 slowstart=5s",
+					    "maxconn", "Maxconn=5" };
 	char text[512];
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		snprintf(text, sizeof(text), MINIMAL "server = s2 127.0.0.1:9001 %s\n", opts[i]);
-		expect_error(text, "x.ini:6: key 'server': ", "option");
+		expect_error(text, "x.ini:6: key 'server': ", "unknown option");
+		cr_assert(strstr(err, "expected weight=N, maxconn=N, backup, disabled, check, "
+				 "check_port=N or check_addr=IP"), "%s", err);
 	}
 }
 
@@ -864,4 +871,510 @@ Test(conf, parses_check_specs_status_ranges_and_ip_literals)
 	cr_assert_eq(sl_conf_parse_ip("", &a), -EINVAL);
 	cr_assert_eq(sl_conf_parse_ip("[]", &a), -EINVAL);
 	cr_assert_eq(sl_conf_parse_ip("localhost", &a), -EINVAL);
+}
+
+/* ---- http frontends, routes, connection pools and limits ---- */
+
+#define HFE "[frontend web]\nbind = :8080\nmode = http\nbackend = app\n"
+#define HBE "[backend app]\nmode = http-keep-alive\nserver = s1 127.0.0.1:9000\n"
+
+Test(conf, loads_http_frontend_limits_and_pool_settings)
+{
+	const struct sl_frontend_conf *fe;
+	const struct sl_backend_conf *be;
+
+	load_ok(HFE
+		"maxconn_per_source = 200\n"
+		"keepalive_requests = 1000\n"
+		"forwardfor = off\n"
+		"max_header_size = 32k\n"
+		"max_headers = 50\n"
+		"[backend app]\n"
+		"pool_max_idle = 8\n"
+		"pool_idle_timeout = 15s\n"
+		"pool_max_lifetime = 2m\n"
+		"pool_max_requests = 500\n"
+		"mode = http-keep-alive\n"
+		"server = s1 10.0.1.10:8080 weight=2 maxconn=500 check check_port=8000\n"
+		"server = s2 10.0.1.11:8080 maxconn=1000000\n"
+		"server = s3 10.0.1.12:8080\n");
+	fe = &conf->frontends[0];
+	cr_assert_eq(fe->maxconn_per_source, 200);
+	cr_assert_eq(fe->keepalive_requests, 1000);
+	cr_assert(fe->forwardfor_off);
+	cr_assert_eq(fe->max_header_size, 32768);
+	cr_assert_eq(fe->max_headers, 50);
+	cr_assert_eq(fe->nroutes, 0);
+	be = &conf->backends[0];
+	cr_assert_eq(be->pool_max_idle, 8);
+	cr_assert(be->pool_max_idle_set);
+	cr_assert_eq(be->pool_idle_timeout_ms, 15000);
+	cr_assert_eq(be->pool_max_lifetime_ms, 120000);
+	cr_assert_eq(be->pool_max_requests, 500);
+	cr_assert_eq(be->servers[0].maxconn, 500);
+	cr_assert_eq(be->servers[0].weight, 2);
+	cr_assert(be->servers[0].check);
+	cr_assert_str_eq(addr_str(&be->servers[0].check_addr), "10.0.1.10:8000");
+	cr_assert_eq(be->servers[1].maxconn, 1000000);
+	cr_assert_eq(be->servers[2].maxconn, 0);
+
+	load_ok(HFE "forwardfor = on\n" HBE);
+	cr_assert_not(conf->frontends[0].forwardfor_off);
+}
+
+Test(conf, leaves_limits_and_pool_settings_at_zero_when_absent)
+{
+	const struct sl_frontend_conf *fe;
+	const struct sl_backend_conf *be;
+
+	load_ok(HFE HBE);
+	fe = &conf->frontends[0];
+	cr_assert_eq(fe->maxconn_per_source, 0);
+	cr_assert_eq(fe->keepalive_requests, 0);
+	cr_assert_not(fe->forwardfor_off);
+	cr_assert_eq(fe->max_header_size, 0);
+	cr_assert_eq(fe->max_headers, 0);
+	cr_assert_eq(fe->nroutes, 0);
+	cr_assert_null(fe->routes);
+	be = &conf->backends[0];
+	cr_assert_eq(be->pool_max_idle, 0);
+	cr_assert_not(be->pool_max_idle_set);
+	cr_assert_eq(be->pool_idle_timeout_ms, 0);
+	cr_assert_eq(be->pool_max_lifetime_ms, 0);
+	cr_assert_eq(be->pool_max_requests, 0);
+	cr_assert_eq(be->servers[0].maxconn, 0);
+}
+
+Test(conf, accepts_pool_max_idle_zero_as_a_setting)
+{
+	load_ok(HFE HBE "pool_max_idle = 0\n");
+	cr_assert_eq(conf->backends[0].pool_max_idle, 0);
+	cr_assert(conf->backends[0].pool_max_idle_set);
+	load_ok(HFE HBE "pool_max_idle = 100000\npool_max_requests = 100000000\n");
+	cr_assert_eq(conf->backends[0].pool_max_idle, 100000);
+	cr_assert_eq(conf->backends[0].pool_max_requests, 100000000);
+}
+
+Test(conf, accepts_limit_bounds)
+{
+	load_ok(HFE "maxconn_per_source = 10000000\nkeepalive_requests = 100000000\n"
+		"max_headers = 1000\nmax_header_size = 1048576\n" HBE);
+	cr_assert_eq(conf->frontends[0].maxconn_per_source, 10000000);
+	cr_assert_eq(conf->frontends[0].keepalive_requests, 100000000);
+	cr_assert_eq(conf->frontends[0].max_headers, 1000);
+	cr_assert_eq(conf->frontends[0].max_header_size, 1048576);
+	load_ok(HFE "maxconn_per_source = 1\nkeepalive_requests = 1\nmax_headers = 1\n"
+		"max_header_size = 1K\n" HBE "pool_max_requests = 1\npool_idle_timeout = 1\n"
+		"pool_max_lifetime = 1ms\nserver = s2 127.0.0.1:9001 maxconn=1\n");
+	cr_assert_eq(conf->frontends[0].max_header_size, 1024);
+	cr_assert_eq(conf->backends[0].pool_idle_timeout_ms, 1);
+	cr_assert_eq(conf->backends[0].servers[1].maxconn, 1);
+}
+
+Test(conf, accepts_maxconn_per_source_in_a_tcp_frontend)
+{
+	load_ok(FE "maxconn_per_source = 20\n" BE);
+	cr_assert_eq(conf->frontends[0].maxconn_per_source, 20);
+}
+
+Test(conf, rejects_bad_limit_and_pool_values_with_file_line_and_key)
+{
+	static const struct {
+		const char *line, *needle;
+	} bad[] = {
+		{ "maxconn_per_source = 0", "expected a number from 1 to 10000000, got '0'" },
+		{ "maxconn_per_source = 10000001", "got '10000001'" },
+		{ "maxconn_per_source = 1k", "got '1k'" },
+		{ "keepalive_requests = 0", "expected a number from 1 to 100000000, got '0'" },
+		{ "keepalive_requests = 100000001", "got '100000001'" },
+		{ "keepalive_requests = -1", "got '-1'" },
+		{ "forwardfor = yes", "expected on or off, got 'yes'" },
+		{ "forwardfor = OFF", "got 'OFF'" },
+		{ "forwardfor =", "got ''" },
+		{ "max_header_size = 1023", "expected a size in bytes from 1024 to 1048576, or in "
+					    "KiB from 1k to 1024k, got '1023'" },
+		{ "max_header_size = 1048577", "got '1048577'" },
+		{ "max_header_size = 1025k", "got '1025k'" },
+		{ "max_header_size = 0k", "got '0k'" },
+		{ "max_header_size = 1m", "got '1m'" },
+		{ "max_header_size = 16kb", "got '16kb'" },
+		{ "max_header_size = 16 k", "got '16 k'" },
+		{ "max_header_size = k", "got 'k'" },
+		{ "max_header_size = 99999999999999999999k", "got '99999999999999999999k'" },
+		{ "max_headers = 0", "expected a number from 1 to 1000, got '0'" },
+		{ "max_headers = 1001", "got '1001'" },
+		{ "pool_max_idle = 100001", "expected a number from 0 to 100000, got '100001'" },
+		{ "pool_max_idle = -1", "got '-1'" },
+		{ "pool_max_idle = many", "got 'many'" },
+		{ "pool_idle_timeout = 0", "expected a positive duration like 500ms, 5s, 2m, 1h, "
+					   "got '0'" },
+		{ "pool_idle_timeout = 5x", "got '5x'" },
+		{ "pool_max_lifetime = 0s", "expected a positive duration" },
+		{ "pool_max_lifetime = 1d", "got '1d'" },
+		{ "pool_max_requests = 0", "expected a number from 1 to 100000000, got '0'" },
+		{ "pool_max_requests = 100000001", "got '100000001'" },
+	};
+	char text[512], prefix[80];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bool be_key = strncmp(bad[i].line, "pool_", 5) == 0;
+
+		/* frontend keys are line 5, backend keys line 8 */
+		snprintf(text, sizeof(text), be_key ? HFE HBE "%s\n" : HFE "%s\n" HBE, bad[i].line);
+		snprintf(prefix, sizeof(prefix), "x.ini:%d: key '%.*s': ", be_key ? 8 : 5,
+			 (int)strcspn(bad[i].line, " "), bad[i].line);
+		expect_error(text, prefix, bad[i].needle);
+	}
+}
+
+Test(conf, rejects_bad_server_maxconn)
+{
+	static const struct {
+		const char *opts, *needle;
+	} bad[] = {
+		{ "maxconn=0", "option maxconn= expects a number from 1 to 1000000, got 'maxconn=0'" },
+		{ "maxconn=1000001", "got 'maxconn=1000001'" },
+		{ "maxconn=", "got 'maxconn='" },
+		{ "maxconn=5k", "got 'maxconn=5k'" },
+		{ "maxconn=5 maxconn=6", "option 'maxconn=6' given twice" },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), MINIMAL "server = s2 127.0.0.1:9001 %s\n", bad[i].opts);
+		expect_error(text, "x.ini:6: key 'server': ", bad[i].needle);
+	}
+}
+
+Test(conf, rejects_limit_and_pool_keys_given_twice)
+{
+	static const char *const fe_keys[] = {
+		"maxconn_per_source = 1", "keepalive_requests = 1", "forwardfor = on",
+		"max_header_size = 2k", "max_headers = 9",
+	};
+	static const char *const be_keys[] = {
+		"pool_max_idle = 0", "pool_idle_timeout = 1s", "pool_max_lifetime = 1s",
+		"pool_max_requests = 1",
+	};
+	char text[512], prefix[80];
+
+	for (size_t i = 0; i < sizeof(fe_keys) / sizeof(fe_keys[0]); i++) {
+		snprintf(text, sizeof(text), HFE "%s\n%s\n" HBE, fe_keys[i], fe_keys[i]);
+		snprintf(prefix, sizeof(prefix), "x.ini:6: key '%.*s': ",
+			 (int)strcspn(fe_keys[i], " "), fe_keys[i]);
+		expect_error(text, prefix, "given twice in [frontend web] (first at line 5)");
+	}
+	for (size_t i = 0; i < sizeof(be_keys) / sizeof(be_keys[0]); i++) {
+		snprintf(text, sizeof(text), HFE HBE "%s\n%s\n", be_keys[i], be_keys[i]);
+		snprintf(prefix, sizeof(prefix), "x.ini:9: key '%.*s': ",
+			 (int)strcspn(be_keys[i], " "), be_keys[i]);
+		expect_error(text, prefix, "given twice in [backend app] (first at line 8)");
+	}
+}
+
+Test(conf, rejects_http_only_keys_in_a_tcp_frontend_at_their_line)
+{
+	static const char *const keys[] = {
+		"keepalive_requests = 10", "forwardfor = off", "max_header_size = 8k",
+		"max_headers = 20",
+	};
+	char text[512], prefix[80];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(prefix, sizeof(prefix), "x.ini:4: key '%.*s': ",
+			 (int)strcspn(keys[i], " "), keys[i]);
+		/* tcp by default */
+		snprintf(text, sizeof(text), FE "%s\n" BE, keys[i]);
+		expect_error(text, prefix, "only for mode http frontends; [frontend web] has "
+			     "mode tcp (expected mode = http)");
+		/* or given after the key */
+		snprintf(text, sizeof(text), FE "%s\nmode = tcp\n" BE, keys[i]);
+		expect_error(text, prefix, "only for mode http frontends");
+		/* mode = http after the key is fine */
+		snprintf(text, sizeof(text), FE "%s\nmode = http\n" HBE, keys[i]);
+		load_ok(text);
+	}
+	/* the first such key is reported, whatever the order of the checks */
+	expect_error(FE "max_headers = 5\nkeepalive_requests = 5\n" BE,
+		     "x.ini:4: key 'max_headers': ", "only for mode http frontends");
+	/* reported when its section ends, before later sections are read */
+	expect_error(FE "forwardfor = on\n" BE "[frontend x]\nbind = :1\nbackend = nope\n",
+		     "x.ini:4: key 'forwardfor': ", "only for mode http");
+}
+
+Test(conf, rejects_pool_keys_outside_http_keep_alive_backends_at_their_line)
+{
+	static const char *const keys[] = {
+		"pool_max_idle = 4", "pool_idle_timeout = 5s", "pool_max_lifetime = 1m",
+		"pool_max_requests = 100",
+	};
+	char text[512], prefix[80];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(prefix, sizeof(prefix), "x.ini:6: key '%.*s': ",
+			 (int)strcspn(keys[i], " "), keys[i]);
+		/* a tcp backend (the default mode) */
+		snprintf(text, sizeof(text), MINIMAL "%s\n", keys[i]);
+		expect_error(text, prefix, "only for mode http-keep-alive backends; [backend app] "
+			     "has mode tcp (expected mode = http-keep-alive)");
+		/* an http-server-close backend, mode given after the key */
+		snprintf(text, sizeof(text), HFE "[backend app]\nserver = s1 127.0.0.1:9000\n%s\n"
+			 "mode = http-server-close\n", keys[i]);
+		snprintf(prefix, sizeof(prefix), "x.ini:7: key '%.*s': ",
+			 (int)strcspn(keys[i], " "), keys[i]);
+		expect_error(text, prefix, "has mode http-server-close");
+		/* http-keep-alive given after the key is fine */
+		snprintf(text, sizeof(text), HFE "[backend app]\nserver = s1 127.0.0.1:9000\n%s\n"
+			 "mode = http-keep-alive\n", keys[i]);
+		load_ok(text);
+	}
+	expect_error(MINIMAL "pool_max_requests = 5\npool_max_idle = 0\n",
+		     "x.ini:6: key 'pool_max_requests': ", "only for mode http-keep-alive");
+}
+
+Test(conf, loads_routes_in_order_with_resolved_backends)
+{
+	const struct sl_frontend_conf *fe;
+
+	load_ok(HFE                                                      /* 1-4 */
+		"route = host Example.COM backend api\n"                  /* 5 */
+		"route = path_prefix /static/ backend files\n"
+		"route =   host\t[2001:DB8::1]   backend  files\n"
+		"route = host 10.0.0.1 backend app\n"
+		"route = path_prefix / backend api\n"                     /* 9 */
+		"route = host www.example.com. backend app\n"
+		"route = path_prefix /Static/A%20b?x=1 backend files\n"
+		HBE                                                       /* 12-14 */
+		"[backend files]\nmode = http-server-close\nserver = f 127.0.0.1:9001\n"
+		"[backend api]\nmode = http-keep-alive\nserver = a 127.0.0.1:9002\n"
+		"[frontend other]\nbind = :8081\nmode = http\nbackend = files\n"  /* 21-24 */
+		"route = path_prefix /x backend app\n");
+	fe = &conf->frontends[0];
+	cr_assert_eq(fe->backend, 0);
+	cr_assert_eq(fe->nroutes, 7);
+	cr_assert_eq(fe->routes[0].kind, SL_ROUTE_HOST);
+	cr_assert_str_eq(fe->routes[0].match, "example.com");
+	cr_assert_str_eq(fe->routes[0].backend_name, "api");
+	cr_assert_eq(fe->routes[0].backend, 2);
+	cr_assert_eq(fe->routes[0].line, 5);
+	cr_assert_eq(fe->routes[1].kind, SL_ROUTE_PATH_PREFIX);
+	cr_assert_str_eq(fe->routes[1].match, "/static/");
+	cr_assert_eq(fe->routes[1].backend, 1);
+	cr_assert_eq(fe->routes[1].line, 6);
+	cr_assert_eq(fe->routes[2].kind, SL_ROUTE_HOST);
+	cr_assert_str_eq(fe->routes[2].match, "[2001:db8::1]");
+	cr_assert_eq(fe->routes[2].backend, 1);
+	cr_assert_str_eq(fe->routes[3].match, "10.0.0.1");
+	cr_assert_eq(fe->routes[3].backend, 0);
+	cr_assert_str_eq(fe->routes[4].match, "/");
+	cr_assert_eq(fe->routes[4].backend, 2);
+	cr_assert_eq(fe->routes[4].line, 9);
+	cr_assert_str_eq(fe->routes[5].match, "www.example.com.");
+	/* a path keeps its case */
+	cr_assert_str_eq(fe->routes[6].match, "/Static/A%20b?x=1");
+	cr_assert_eq(fe->routes[6].backend, 1);
+
+	fe = &conf->frontends[1];
+	cr_assert_eq(fe->backend, 1);
+	cr_assert_eq(fe->nroutes, 1);
+	cr_assert_eq(fe->routes[0].backend, 0);
+	cr_assert_eq(fe->routes[0].line, 25);
+}
+
+Test(conf, accepts_routes_before_mode_and_many_routes)
+{
+	char text[8192];
+	int n;
+
+	n = snprintf(text, sizeof(text), "[frontend web]\nbind = :8080\nbackend = app\n");
+	for (int i = 0; i < 100; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "route = path_prefix /p%d backend app\n", i);
+	snprintf(text + n, sizeof(text) - (size_t)n, "mode = http\n" HBE);
+	load_ok(text);
+	cr_assert_eq(conf->frontends[0].nroutes, 100);
+	cr_assert_str_eq(conf->frontends[0].routes[99].match, "/p99");
+	cr_assert_eq(conf->frontends[0].routes[99].line, 103);
+}
+
+Test(conf, rejects_malformed_routes_with_file_line_and_key)
+{
+	static const struct {
+		const char *value, *needle;
+	} bad[] = {
+		{ "", "(unknown match kind; expected host or path_prefix), got ''" },
+		{ "hostname a.com backend app", "unknown match kind" },
+		{ "Host a.com backend app", "unknown match kind" },
+		{ "path a.com backend app", "unknown match kind" },
+		{ "host", "(missing host name)" },
+		{ "path_prefix", "(missing path prefix)" },
+		{ "host a.com", "expected the word 'backend' after the match" },
+		{ "host a.com app", "expected the word 'backend'" },
+		{ "host a.com to app", "expected the word 'backend'" },
+		{ "host a.com Backend app", "expected the word 'backend'" },
+		{ "path_prefix /a b backend app", "expected the word 'backend'" },
+		{ "host a.com backend", "expected exactly one backend name after 'backend'" },
+		{ "host a.com backend app extra", "exactly one backend name" },
+		{ "host a.com backend bad!", "a backend name is 1 to 63 characters" },
+		{ "host a.com:80 backend app", "(a host takes no port)" },
+		{ "host [::1]:80 backend app", "(a host takes no port)" },
+		{ "host ::1 backend app", "an IPv6 address needs brackets, as in [::1]" },
+		{ "host [zz::1] backend app", "expected an IPv6 address inside [ ]" },
+		{ "host [1.2.3.4] backend app", "expected an IPv6 address inside [ ]" },
+		{ "host [::1 backend app", "expected an IPv6 address inside [ ]" },
+		{ "host [::1]x backend app", "expected an IPv6 address inside [ ]" },
+		{ "host [] backend app", "expected an IPv6 address inside [ ]" },
+		{ "host a_b.com backend app", "invalid character in host name" },
+		{ "host a/b backend app", "invalid character in host name" },
+		{ "host *.example.com backend app", "invalid character in host name" },
+		{ "host a..b backend app", "empty label in host name" },
+		{ "host .a backend app", "empty label in host name" },
+		{ "path_prefix static/ backend app", "the path prefix must start with '/'" },
+		{ "path_prefix * backend app", "must start with '/'" },
+		{ "path_prefix /caf\xc3\xa9 backend app", "invalid character in the path prefix" },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), HFE "route = %s\n" HBE, bad[i].value);
+		expect_error(text, "x.ini:5: key 'route': expected host NAME backend B or "
+			     "path_prefix /PATH backend B (", bad[i].needle);
+	}
+}
+
+/* Lines stop at 198 characters (inih's buffer) before matches reach the
+ * 255 that sl_route_conf holds, so the parser's own limits are tested alone. */
+Test(conf, rejects_route_matches_over_255_characters)
+{
+	struct sl_route_conf rt = { 0 };
+	char value[400], match[300];
+	const char *why;
+
+	memset(match, 'a', 256);
+	match[256] = '\0';
+	snprintf(value, sizeof(value), "host %s backend app", match);
+	cr_assert_eq(sl_conf_parse_route(value, &rt, &why), -EINVAL);
+	cr_assert_str_eq(why, "host longer than 255 characters");
+	match[0] = '/';
+	snprintf(value, sizeof(value), "path_prefix %s backend app", match);
+	cr_assert_eq(sl_conf_parse_route(value, &rt, &why), -EINVAL);
+	cr_assert_str_eq(why, "path prefix longer than 255 characters");
+	match[255] = '\0';
+	snprintf(value, sizeof(value), "path_prefix %s backend app", match);
+	cr_assert_eq(sl_conf_parse_route(value, &rt, &why), 0);
+	cr_assert_eq(strlen(rt.match), 255);
+	match[0] = 'a';
+	snprintf(value, sizeof(value), "host %s backend app", match);
+	cr_assert_eq(sl_conf_parse_route(value, &rt, &why), 0);
+	cr_assert_eq(strlen(rt.match), 255);
+	/* in a file, the line limit comes first */
+	snprintf(value, sizeof(value), HFE "route = host %s backend app\n" HBE, match + 50);
+	expect_error(value, "x.ini:5: line too long", "198");
+}
+
+Test(conf, rejects_the_same_route_match_twice)
+{
+	expect_error(HFE "route = host a.com backend app\nroute = path_prefix /a backend app\n"
+		     "route = host A.COM backend app\n" HBE, "x.ini:7: key 'route': ",
+		     "host 'a.com' is already routed at line 5");
+	expect_error(HFE "route = path_prefix /a backend app\nroute = path_prefix /a backend x\n"
+		     HBE, "x.ini:6: key 'route': ", "path_prefix '/a' is already routed at line 5");
+	/* the same text as a host and as a path is two different routes */
+	load_ok(HFE "route = path_prefix /a backend app\nroute = path_prefix /A backend app\n"
+		HBE);
+	cr_assert_eq(conf->frontends[0].nroutes, 2);
+}
+
+Test(conf, rejects_a_route_to_a_missing_backend_at_its_line)
+{
+	expect_error(HFE "route = host a.com backend app\nroute = host b.com backend nope\n" HBE,
+		     "x.ini:6: key 'route': ", "expected the name of a [backend NAME] section, "
+		     "got 'nope' (no such backend)");
+}
+
+Test(conf, rejects_a_route_to_a_tcp_backend_at_its_line)
+{
+	expect_error(HFE "route = path_prefix /db backend pg\n" HBE
+		     "[backend pg]\nserver = p 127.0.0.1:5432\n",
+		     "x.ini:5: key 'route': ", "frontend 'web' has mode http, so expected an "
+		     "http-server-close or http-keep-alive backend, got 'pg' with mode tcp (line 9)");
+}
+
+Test(conf, rejects_route_in_a_tcp_frontend)
+{
+	expect_error(FE "route = host a.com backend app\n" BE, "x.ini:4: key 'route': ",
+		     "route needs mode http; [frontend web] has mode tcp (expected mode = http)");
+	expect_error("[frontend web]\nbind = :8080\nbackend = app\nroute = host a backend app\n"
+		     "mode = tcp\n" BE, "x.ini:4: key 'route': ", "route needs mode http");
+	/* the earliest of route and the other http keys is reported */
+	expect_error(FE "max_headers = 5\nroute = host a backend app\n" BE,
+		     "x.ini:4: key 'max_headers': ", "only for mode http frontends");
+	expect_error(FE "route = host a backend app\nmax_headers = 5\n" BE,
+		     "x.ini:4: key 'route': ", "route needs mode http");
+}
+
+Test(conf, frees_routes_on_late_errors)
+{
+	/* Run under LSan: routes built before the error must be freed. */
+	expect_error(HFE "route = host a.com backend app\nroute = host b.com backend app\n"
+		     "route = host c.com backend app\n" HBE "[frontend x]\nbind = :1\n"
+		     "mode = http\nbackend = app\nroute = path_prefix / backend nope\n",
+		     "x.ini:15: key 'route': ", "got 'nope'");
+}
+
+Test(conf, parses_sizes_in_bytes_and_kib)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{ "0", 0 }, { "1024", 1024 }, { "1k", 1024 }, { "1K", 1024 }, { "16k", 16384 },
+		{ "007k", 7168 }, { "1048576", 1048576 },
+	};
+	static const char *const bad[] = {
+		"", "k", "-1", "1kb", "1 k", "1M", "1.5k", " 1", "1k ", "18014398509481984k",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint64_t v = 42;
+
+		cr_assert_eq(sl_conf_parse_size(ok[i].s, 0, UINT64_MAX, &v), 0, "%s", ok[i].s);
+		cr_assert_eq(v, ok[i].v, "%s", ok[i].s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t v = 42;
+
+		cr_assert_eq(sl_conf_parse_size(bad[i], 0, UINT64_MAX, &v), -EINVAL, "'%s'", bad[i]);
+		cr_assert_eq(v, 42, "'%s' wrote a value", bad[i]);
+	}
+	{
+		uint64_t v = 42;
+
+		cr_assert_eq(sl_conf_parse_size("2k", 1, 2047, &v), -EINVAL);
+		cr_assert_eq(sl_conf_parse_size("2k", 2048, 2048, &v), 0);
+		cr_assert_eq(v, 2048);
+	}
+}
+
+Test(conf, parses_route_values)
+{
+	struct sl_route_conf rt = { .backend = 7, .line = 3 };
+	const char *why;
+
+	cr_assert_eq(sl_conf_parse_route("host API.Example.com backend b1", &rt, &why), 0);
+	cr_assert_eq(rt.kind, SL_ROUTE_HOST);
+	cr_assert_str_eq(rt.match, "api.example.com");
+	cr_assert_str_eq(rt.backend_name, "b1");
+	cr_assert_eq(rt.backend, 7, "untouched");
+	cr_assert_eq(rt.line, 3, "untouched");
+	cr_assert_str_empty(why);
+	cr_assert_eq(sl_conf_parse_route("path_prefix /API backend b2", &rt, &why), 0);
+	cr_assert_eq(rt.kind, SL_ROUTE_PATH_PREFIX);
+	cr_assert_str_eq(rt.match, "/API");
+	cr_assert_str_eq(rt.backend_name, "b2");
+	cr_assert_eq(sl_conf_parse_route("host [::FFFF:1.2.3.4] backend b", &rt, &why), 0);
+	cr_assert_str_eq(rt.match, "[::ffff:1.2.3.4]");
+	cr_assert_eq(sl_conf_parse_route("host a.com backend b c", &rt, &why), -EINVAL);
+	cr_assert_str_eq(why, "expected exactly one backend name after 'backend'");
+	cr_assert_str_eq(rt.match, "[::ffff:1.2.3.4]", "untouched on error");
 }

@@ -1,0 +1,620 @@
+/*
+ * The configuration keys (conf/ layer): for each section kind, the table of
+ * its keys and the setter that checks one value and stores it into the
+ * struct sl_config being built, failing with "FILE:LINE: key 'K': expected
+ * ..., got '...'". Also the end-of-section check of keys that only some
+ * modes read. The reader, the dispatch and the cross-references are in
+ * conf/conf.c; the pure value parsers in conf/conf_value.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "conf/conf_loader.h"
+#include "conf/conf_value.h"
+
+#define MAXCONN_MAX 10000000
+#define WORKERS_MAX 256
+#define WEIGHT_MAX 256
+#define SERVER_MAXCONN_MAX 1000000
+#define CHECK_COUNT_MAX 100
+#define CHECK_INTERVAL_MAX (24ULL * 3600 * 1000)
+#define KEEPALIVE_REQUESTS_MAX 100000000
+#define HEADER_SIZE_MIN 1024
+#define HEADER_SIZE_MAX (1024 * 1024)
+#define HEADERS_MAX 1000
+#define POOL_IDLE_MAX 100000
+#define POOL_REQUESTS_MAX 100000000
+
+#define ADDR_LIKE "1.2.3.4:80, [::1]:80, :80 or host:80"
+#define SERVER_LIKE "NAME HOST:PORT [weight=N] [maxconn=N] [backup] [disabled] " \
+	"[check [check_port=N] [check_addr=IP]]"
+#define ROUTE_LIKE "host NAME backend B or path_prefix /PATH backend B"
+
+static int parse_enum(struct loader *ld, const char *key, const char *value,
+		      const char *const *names, const char *expected, int *out)
+{
+	int i;
+
+	for (i = 0; names[i]; i++) {
+		if (strcmp(value, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return sl_conf_bad_value(ld, key, expected, value);
+}
+
+static int parse_num(struct loader *ld, const char *key, const char *value,
+		     uint64_t min, uint64_t max, uint64_t *out)
+{
+	char expected[64];
+
+	if (sl_conf_parse_uint(value, min, max, out) == 0)
+		return 0;
+	snprintf(expected, sizeof(expected), "a number from %llu to %llu",
+		 (unsigned long long)min, (unsigned long long)max);
+	return sl_conf_bad_value(ld, key, expected, value);
+}
+
+/* A number key stored into a uint32_t field (MAX fits). */
+static int set_u32(struct loader *ld, const char *key, const char *value, uint64_t min,
+		   uint64_t max, uint32_t *out)
+{
+	uint64_t n;
+	int rc = parse_num(ld, key, value, min, max, &n);
+
+	if (rc == 0)
+		*out = (uint32_t)n;
+	return rc;
+}
+
+static int parse_addr(struct loader *ld, const char *key, const char *value,
+		      struct sl_addr *addr)
+{
+	const char *why;
+
+	if (sl_conf_parse_addr_why(value, addr, &why) == 0)
+		return 0;
+	return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': expected ADDR:PORT like %s (%s), "
+			    "got '%s'", key, ADDR_LIKE, why, value);
+}
+
+/* ---- [global] ---- */
+
+int sl_conf_auto_workers(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
+}
+
+static int set_workers(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t n;
+
+	if (strcmp(value, "auto") == 0) {
+		ld->conf->workers = sl_conf_auto_workers();
+		return 0;
+	}
+	if (sl_conf_parse_uint(value, 1, WORKERS_MAX, &n) < 0)
+		return sl_conf_bad_value(ld, key, "auto or a number from 1 to 256", value);
+	ld->conf->workers = (int)n;
+	return 0;
+}
+
+static int set_global_maxconn(struct loader *ld, const char *key, const char *value)
+{
+	ld->conf->maxconn_set = true;
+	return set_u32(ld, key, value, 1, MAXCONN_MAX, &ld->conf->maxconn);
+}
+
+static int set_stats(struct loader *ld, const char *key, const char *value)
+{
+	int rc = parse_addr(ld, key, value, &ld->conf->stats);
+
+	ld->conf->has_stats = rc == 0;
+	return rc;
+}
+
+static int set_log(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "stdout", "stderr", "off" };
+	struct sl_config *conf = ld->conf;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			conf->log = (enum sl_log_target)i;
+			return 0;
+		}
+	}
+	if (!value[0] || strlen(value) >= sizeof(conf->log_path))
+		return sl_conf_bad_value(ld, key, "stdout, stderr, off or a file path shorter than "
+					 "256 characters", value);
+	conf->log = SL_LOG_FILE;
+	strcpy(conf->log_path, value);
+	return 0;
+}
+
+static int set_grace(struct loader *ld, const char *key, const char *value)
+{
+	/* 0 is allowed here: it means stop at once, without draining. */
+	if (sl_conf_parse_duration(value, &ld->conf->grace_ms) < 0)
+		return sl_conf_bad_value(ld, key, "a duration like " DURATION_LIKE, value);
+	return 0;
+}
+
+/* ---- [frontend NAME] ---- */
+
+static int set_fe_mode(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "tcp", "http", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "tcp or http", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->mode = (enum sl_fe_mode)v;
+	return rc;
+}
+
+static int set_fe_backend(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_frontend_conf *fe = cur_fe(ld);
+
+	if (!sl_conf_valid_name(value))
+		return sl_conf_bad_value(ld, key, "a backend name of " NAME_LIKE, value);
+	strcpy(fe->backend_name, value);
+	/* Holds the line of this key until resolve_frontend() stores the index. */
+	fe->backend = ld->lineno;
+	return 0;
+}
+
+static int set_fe_maxconn(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, MAXCONN_MAX, &cur_fe(ld)->maxconn);
+}
+
+static int set_maxconn_per_source(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, MAXCONN_MAX, &cur_fe(ld)->maxconn_per_source);
+}
+
+static int set_keepalive_requests(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, KEEPALIVE_REQUESTS_MAX,
+		       &cur_fe(ld)->keepalive_requests);
+}
+
+static int set_forwardfor(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "on", "off", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "on or off", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->forwardfor_off = v == 1;
+	return rc;
+}
+
+static int set_max_header_size(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t n;
+
+	if (sl_conf_parse_size(value, HEADER_SIZE_MIN, HEADER_SIZE_MAX, &n) < 0)
+		return sl_conf_bad_value(ld, key, "a size in bytes from 1024 to 1048576, or in "
+					 "KiB from 1k to 1024k", value);
+	cur_fe(ld)->max_header_size = (uint32_t)n;
+	return 0;
+}
+
+static int set_max_headers(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, HEADERS_MAX, &cur_fe(ld)->max_headers);
+}
+
+/* route = host NAME backend B | path_prefix /PATH backend B. Routes are
+ * tried in file order, so the same match twice could never be reached. The
+ * backend is resolved by name once the whole file is read. */
+static int add_route(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_frontend_conf *fe = cur_fe(ld);
+	struct sl_route_conf rt = { .backend = -1, .line = ld->lineno };
+	const char *why;
+	int i;
+
+	if (sl_conf_parse_route(value, &rt, &why) < 0)
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': expected " ROUTE_LIKE
+				    " (%s), got '%s'", key, why, value);
+	for (i = 0; i < fe->nroutes; i++)
+		if (fe->routes[i].kind == rt.kind && strcmp(fe->routes[i].match, rt.match) == 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': %s '%s' is "
+					    "already routed at line %d; expected each match "
+					    "once, got '%s'", key, rt.kind == SL_ROUTE_HOST ?
+					    "host" : "path_prefix", rt.match,
+					    fe->routes[i].line, value);
+	if (sl_conf_grow(&fe->routes, fe->nroutes, sizeof(*fe->routes)) < 0)
+		return sl_conf_no_memory(ld);
+	fe->routes[fe->nroutes++] = rt;
+	return 0;
+}
+
+/* Two listeners on one address would both get SO_REUSEPORT and silently share
+ * its connections, so an exact duplicate is an error. */
+static int check_bind_unique(struct loader *ld, const char *key, const struct sl_addr *addr)
+{
+	const struct sl_config *conf = ld->conf;
+	char s[80];
+	int f, b;
+
+	for (f = 0; f < conf->nfrontends; f++) {
+		for (b = 0; b < conf->frontends[f].nbinds; b++) {
+			const struct sl_bind_conf *o = &conf->frontends[f].binds[b];
+
+			if (o->addr.len != addr->len || memcmp(&o->addr.ss, &addr->ss, addr->len))
+				continue;
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': address %s is "
+					    "already bound at line %d", key,
+					    sl_conf_addr_str(addr, s, sizeof(s)), o->line);
+		}
+	}
+	return 0;
+}
+
+static int bind_option(struct loader *ld, const char *key, const char *value,
+		       const char *tok, struct sl_bind_conf *b)
+{
+	const char *crt = strncmp(tok, "crt=", 4) == 0 ? tok + 4 : NULL;
+
+	if (strcmp(tok, "ssl") == 0 && !b->ssl) {
+		b->ssl = true;
+	} else if (crt && !b->crt[0] && crt[0] && strlen(crt) < sizeof(b->crt)) {
+		strcpy(b->crt, crt);
+	} else if (strcmp(tok, "ssl") == 0 || (crt && b->crt[0])) {
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
+				    "got '%s'", key, tok, value);
+	} else if (crt) {
+		return sl_conf_bad_value(ld, key, "crt=PATH with a path of 1 to 255 characters",
+					 value);
+	} else {
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
+				    "expected ssl or crt=PATH, got '%s'", key, tok, value);
+	}
+	return 0;
+}
+
+static int add_bind(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_frontend_conf *fe = cur_fe(ld);
+	struct sl_bind_conf b = { .line = ld->lineno };
+	char tmp[VALUE_MAX], *save, *tok;
+	int rc;
+
+	if (strlen(value) >= sizeof(tmp) || !(tok = strtok_r(strcpy(tmp, value), " \t", &save)))
+		return sl_conf_bad_value(ld, key, "ADDR:PORT [ssl crt=PATH]", value);
+	if ((rc = parse_addr(ld, key, tok, &b.addr)) < 0)
+		return rc;
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
+		if ((rc = bind_option(ld, key, value, tok, &b)) < 0)
+			return rc;
+	if (b.ssl && !b.crt[0])
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option 'ssl' expects "
+				    "crt=PATH too, got '%s'", key, value);
+	if (b.crt[0] && !b.ssl)
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option crt=PATH expects "
+				    "'ssl' too, got '%s'", key, value);
+	if ((rc = check_bind_unique(ld, key, &b.addr)) < 0)
+		return rc;
+	if (sl_conf_grow(&fe->binds, fe->nbinds, sizeof(*fe->binds)) < 0)
+		return sl_conf_no_memory(ld);
+	fe->binds[fe->nbinds++] = b;
+	return 0;
+}
+
+/* ---- [backend NAME] ---- */
+
+static const char *const be_modes[] = { "tcp", "http-server-close", "http-keep-alive", NULL };
+
+static int set_be_mode(struct loader *ld, const char *key, const char *value)
+{
+	int v = 0;
+	int rc = parse_enum(ld, key, value, be_modes, "tcp, http-server-close or http-keep-alive",
+			    &v);
+
+	if (rc == 0)
+		cur_be(ld)->mode = (enum sl_be_mode)v;
+	return rc;
+}
+
+static int set_balance(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "roundrobin", "leastconn", "source", "random", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "roundrobin, leastconn, source or random", &v);
+
+	if (rc == 0)
+		cur_be(ld)->balance = (enum sl_balance)v;
+	return rc;
+}
+
+/* What add_server() tracks while reading the options of one server line. */
+struct server_opts {
+	bool weighted, port_set, ip_set;
+	uint16_t port;
+	struct sl_addr ip;
+};
+
+static bool option_given(const char *tok, const struct sl_server_conf *s,
+			 const struct server_opts *o)
+{
+	return (strncmp(tok, "weight=", 7) == 0 && o->weighted) ||
+	       (strncmp(tok, "maxconn=", 8) == 0 && s->maxconn) ||
+	       (strcmp(tok, "backup") == 0 && s->backup) ||
+	       (strcmp(tok, "disabled") == 0 && s->disabled) ||
+	       (strcmp(tok, "check") == 0 && s->check) ||
+	       (strncmp(tok, "check_port=", 11) == 0 && o->port_set) ||
+	       (strncmp(tok, "check_addr=", 11) == 0 && o->ip_set);
+}
+
+static int server_option(struct loader *ld, const char *key, const char *value,
+			 const char *tok, struct sl_server_conf *s, struct server_opts *o)
+{
+	uint64_t n;
+
+	if (option_given(tok, s, o))
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
+				    "got '%s'", key, tok, value);
+	if (strncmp(tok, "weight=", 7) == 0) {
+		if (sl_conf_parse_uint(tok + 7, 1, WEIGHT_MAX, &n) < 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option weight= "
+					    "expects a number from 1 to 256, got '%s'", key, tok);
+		s->weight = (int)n;
+		o->weighted = true;
+	} else if (strncmp(tok, "maxconn=", 8) == 0) {
+		if (sl_conf_parse_uint(tok + 8, 1, SERVER_MAXCONN_MAX, &n) < 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option maxconn= "
+					    "expects a number from 1 to 1000000, got '%s'",
+					    key, tok);
+		s->maxconn = (uint32_t)n;
+	} else if (strcmp(tok, "backup") == 0) {
+		s->backup = true;
+	} else if (strcmp(tok, "disabled") == 0) {
+		s->disabled = true;
+	} else if (strcmp(tok, "check") == 0) {
+		s->check = true;
+	} else if (strncmp(tok, "check_port=", 11) == 0) {
+		if (sl_conf_parse_uint(tok + 11, 1, 65535, &n) < 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option check_port= "
+					    "expects a port from 1 to 65535, got '%s'", key, tok);
+		o->port = (uint16_t)n;
+		o->port_set = true;
+	} else if (strncmp(tok, "check_addr=", 11) == 0) {
+		if (sl_conf_parse_ip(tok + 11, &o->ip) < 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option check_addr= "
+					    "expects an IP address like 10.0.0.1 or ::1, got '%s'",
+					    key, tok);
+		o->ip_set = true;
+	} else {
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
+				    "expected weight=N, maxconn=N, backup, disabled, check, "
+				    "check_port=N or check_addr=IP, got '%s'", key, tok, value);
+	}
+	return 0;
+}
+
+/* Where checks of S connect: its address unless check_addr= or check_port=
+ * say otherwise. Those two only make sense with "check". */
+static int server_check_addr(struct loader *ld, const char *key, const char *value,
+			     struct sl_server_conf *s, const struct server_opts *o)
+{
+	if ((o->port_set || o->ip_set) && !s->check)
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option %s expects "
+				    "'check' too, got '%s'", key,
+				    o->port_set ? "check_port=" : "check_addr=", value);
+	s->check_addr = o->ip_set ? o->ip : s->addr;
+	sl_conf_addr_set_port(&s->check_addr, o->port_set ? o->port : sl_conf_addr_port(&s->addr));
+	return 0;
+}
+
+static int add_server(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_backend_conf *be = cur_be(ld);
+	struct sl_server_conf s = { .weight = 1, .line = ld->lineno };
+	char tmp[VALUE_MAX], *save, *name, *tok;
+	struct server_opts o = { 0 };
+	int rc, i;
+
+	name = strlen(value) < sizeof(tmp) ? strtok_r(strcpy(tmp, value), " \t", &save) : NULL;
+	tok = name ? strtok_r(NULL, " \t", &save) : NULL;
+	if (!tok)
+		return sl_conf_bad_value(ld, key, SERVER_LIKE, value);
+	if (!sl_conf_valid_name(name))
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': expected a server name of "
+				    NAME_LIKE ", got '%s'", key, name);
+	strcpy(s.name, name);
+	if ((rc = parse_addr(ld, key, tok, &s.addr)) < 0)
+		return rc;
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
+		if ((rc = server_option(ld, key, value, tok, &s, &o)) < 0)
+			return rc;
+	if ((rc = server_check_addr(ld, key, value, &s, &o)) < 0)
+		return rc;
+	for (i = 0; i < be->nservers; i++)
+		if (strcmp(be->servers[i].name, s.name) == 0)
+			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': duplicate server "
+					    "name '%s' in %s (first at line %d)", key, s.name,
+					    ld->sec_label, be->servers[i].line);
+	if (sl_conf_grow(&be->servers, be->nservers, sizeof(*be->servers)) < 0)
+		return sl_conf_no_memory(ld);
+	be->servers[be->nservers++] = s;
+	return 0;
+}
+
+/* check = tcp | http METHOD PATH */
+static int set_check(struct loader *ld, const char *key, const char *value)
+{
+	const char *why;
+
+	if (sl_conf_parse_check(value, &cur_be(ld)->check, &why) == 0)
+		return 0;
+	return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': expected tcp or http METHOD PATH "
+			    "like 'http GET /health' (%s), got '%s'", key, why, value);
+}
+
+static int set_check_expect(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_check_conf *cc = &cur_be(ld)->check;
+
+	if (sl_conf_parse_status_range(value, &cc->expect_lo, &cc->expect_hi) == 0)
+		return 0;
+	return sl_conf_bad_value(ld, key, "an HTTP status from 100 to 599, or a range LOW-HIGH "
+				 "like 200-399", value);
+}
+
+static int set_check_interval(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms == 0 || ms > CHECK_INTERVAL_MAX)
+		return sl_conf_bad_value(ld, key, "a duration from 1ms to 24h like " DURATION_LIKE,
+					 value);
+	cur_be(ld)->check.interval_ms = ms;
+	return 0;
+}
+
+/* check_rise and check_fall: consecutive results before a state change. */
+static int set_check_count(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_check_conf *cc = &cur_be(ld)->check;
+	uint64_t n;
+	int rc = parse_num(ld, key, value, 1, CHECK_COUNT_MAX, &n);
+
+	if (rc == 0 && strcmp(key, "check_rise") == 0)
+		cc->rise = (int)n;
+	else if (rc == 0)
+		cc->fall = (int)n;
+	return rc;
+}
+
+/* ---- http-keep-alive connection pool ---- */
+
+/* 0 is a setting of its own here (keep no idle connection), hence _set. */
+static int set_pool_max_idle(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_backend_conf *be = cur_be(ld);
+	int rc = set_u32(ld, key, value, 0, POOL_IDLE_MAX, &be->pool_max_idle);
+
+	be->pool_max_idle_set = rc == 0;
+	return rc;
+}
+
+/* pool_idle_timeout and pool_max_lifetime */
+static int set_pool_duration(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_backend_conf *be = cur_be(ld);
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms == 0)
+		return sl_conf_bad_value(ld, key, "a positive duration like " DURATION_LIKE, value);
+	if (strcmp(key, "pool_idle_timeout") == 0)
+		be->pool_idle_timeout_ms = ms;
+	else
+		be->pool_max_lifetime_ms = ms;
+	return 0;
+}
+
+static int set_pool_max_requests(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, POOL_REQUESTS_MAX, &cur_be(ld)->pool_max_requests);
+}
+
+/* ---- key tables ---- */
+
+/* Unknown-key messages list the keys in table order. */
+static const struct key_def global_keys[] = {
+	{ "workers", K_WORKERS, false, NEED_ANY, set_workers },
+	{ "maxconn", K_MAXCONN, false, NEED_ANY, set_global_maxconn },
+	{ "stats", K_STATS, false, NEED_ANY, set_stats },
+	{ "log", K_LOG, false, NEED_ANY, set_log },
+	{ "grace", K_GRACE, false, NEED_ANY, set_grace },
+	{ NULL, K_COUNT, false, NEED_ANY, NULL },
+};
+
+static const struct key_def defaults_keys[] = {
+	{ NULL, K_COUNT, false, NEED_ANY, NULL },
+};
+
+static const struct key_def frontend_keys[] = {
+	{ "bind", K_BIND, true, NEED_ANY, add_bind },
+	{ "mode", K_MODE, false, NEED_ANY, set_fe_mode },
+	{ "backend", K_BACKEND, false, NEED_ANY, set_fe_backend },
+	{ "maxconn", K_MAXCONN, false, NEED_ANY, set_fe_maxconn },
+	{ "maxconn_per_source", K_MAXCONN_PER_SOURCE, false, NEED_ANY, set_maxconn_per_source },
+	{ "keepalive_requests", K_KEEPALIVE_REQUESTS, false, NEED_HTTP_FRONTEND,
+	  set_keepalive_requests },
+	{ "forwardfor", K_FORWARDFOR, false, NEED_HTTP_FRONTEND, set_forwardfor },
+	{ "max_header_size", K_MAX_HEADER_SIZE, false, NEED_HTTP_FRONTEND, set_max_header_size },
+	{ "max_headers", K_MAX_HEADERS, false, NEED_HTTP_FRONTEND, set_max_headers },
+	{ "route", K_ROUTE, true, NEED_HTTP_FRONTEND, add_route },
+	{ NULL, K_COUNT, false, NEED_ANY, NULL },
+};
+
+static const struct key_def backend_keys[] = {
+	{ "mode", K_MODE, false, NEED_ANY, set_be_mode },
+	{ "balance", K_BALANCE, false, NEED_ANY, set_balance },
+	{ "server", K_SERVER, true, NEED_ANY, add_server },
+	{ "check", K_CHECK, false, NEED_ANY, set_check },
+	{ "check_expect", K_CHECK_EXPECT, false, NEED_ANY, set_check_expect },
+	{ "check_interval", K_CHECK_INTERVAL, false, NEED_ANY, set_check_interval },
+	{ "check_rise", K_CHECK_RISE, false, NEED_ANY, set_check_count },
+	{ "check_fall", K_CHECK_FALL, false, NEED_ANY, set_check_count },
+	{ "pool_max_idle", K_POOL_MAX_IDLE, false, NEED_KEEP_ALIVE_BACKEND, set_pool_max_idle },
+	{ "pool_idle_timeout", K_POOL_IDLE_TIMEOUT, false, NEED_KEEP_ALIVE_BACKEND,
+	  set_pool_duration },
+	{ "pool_max_lifetime", K_POOL_MAX_LIFETIME, false, NEED_KEEP_ALIVE_BACKEND,
+	  set_pool_duration },
+	{ "pool_max_requests", K_POOL_MAX_REQUESTS, false, NEED_KEEP_ALIVE_BACKEND,
+	  set_pool_max_requests },
+	{ NULL, K_COUNT, false, NEED_ANY, NULL },
+};
+
+const struct key_def *sl_conf_keys(enum sec_kind sec)
+{
+	static const struct key_def *const tables[] = {
+		[SEC_NONE] = defaults_keys, [SEC_GLOBAL] = global_keys,
+		[SEC_DEFAULTS] = defaults_keys, [SEC_FRONTEND] = frontend_keys,
+		[SEC_BACKEND] = backend_keys,
+	};
+
+	return tables[sec];
+}
+
+int sl_conf_check_mode_keys(struct loader *ld)
+{
+	enum key_need unmet = NEED_ANY;
+	const struct key_def *d, *first = NULL;
+
+	if (ld->sec == SEC_FRONTEND && cur_fe(ld)->mode != SL_FE_MODE_HTTP)
+		unmet = NEED_HTTP_FRONTEND;
+	else if (ld->sec == SEC_BACKEND && cur_be(ld)->mode != SL_BE_MODE_HTTP_KEEP_ALIVE)
+		unmet = NEED_KEEP_ALIVE_BACKEND;
+	if (unmet == NEED_ANY)
+		return 0;
+	for (d = sl_conf_keys(ld->sec); d->name; d++)
+		if (d->need == unmet && ld->key_line[d->id] &&
+		    (!first || ld->key_line[d->id] < ld->key_line[first->id]))
+			first = d;
+	if (!first)
+		return 0;
+	if (unmet == NEED_KEEP_ALIVE_BACKEND)
+		return sl_conf_fail(ld, ld->key_line[first->id], -EINVAL, "key '%s': only for mode "
+				    "http-keep-alive backends; %s has mode %s (expected mode = "
+				    "http-keep-alive)", first->name, ld->sec_label,
+				    be_modes[cur_be(ld)->mode]);
+	return sl_conf_fail(ld, ld->key_line[first->id], -EINVAL, "key '%s': %s; %s has mode "
+			    "tcp (expected mode = http)", first->name, first->id == K_ROUTE ?
+			    "route needs mode http" : "only for mode http frontends",
+			    ld->sec_label);
+}
