@@ -28,6 +28,7 @@
 #include "checks/check.h"
 #include "checks/check_http.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "ring/ring_check.h"
 #include "ring/udata.h"
 
@@ -202,6 +203,8 @@ static void transition(struct check *c, enum sl_srv_state to, const struct sl_ch
 static void record(struct check *c, const struct sl_check_verdict *v, uint64_t ms)
 {
 	bool up = sl_server_state(c->srv) == SL_SRV_UP;
+
+	sl_stats_check_result(c->srv, (int)v->reason, ms);
 
 	if (v->ok == up) {
 		c->succ = c->fails = 0;

@@ -116,6 +116,7 @@ struct sl_frontend_conf {
 	uint32_t max_headers;         /* 431 above it (default 100) */
 	uint32_t keepalive_requests;  /* 0 = no limit */
 	bool forwardfor_off;          /* forwardfor = off */
+	bool stats;                   /* the built-in stats service (global `stats`) */
 	struct sl_route_conf *routes; /* checked in order before `backend` */
 	int nroutes;
 	struct sl_timeouts timeouts;  /* fully resolved (defaults applied) */

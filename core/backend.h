@@ -22,6 +22,9 @@
  * whole run and are never checked. */
 enum sl_srv_state { SL_SRV_UP = 0, SL_SRV_DOWN, SL_SRV_MAINT };
 
+#define SL_CHECK_REASONS 9   /* enum sl_check_reason (checks/check_http.h) */
+#define SL_CHECK_BUCKETS 6   /* check duration buckets, see core/stats.c */
+
 struct sl_server {
 	const struct sl_server_conf *conf;
 	struct sl_backend *be;
@@ -30,6 +33,10 @@ struct sl_server {
 	uint64_t name_hash;          /* source hashing: the server's identity */
 	atomic_uint sessions;        /* current sessions using this server */
 	atomic_ulong total;          /* sessions ever sent to this server */
+	/* health check results, written by the checker thread only */
+	atomic_ulong check_res[SL_CHECK_REASONS];  /* by enum sl_check_reason */
+	atomic_ulong check_hist[SL_CHECK_BUCKETS + 1]; /* duration, ms buckets, +Inf */
+	atomic_ulong check_ms_sum;
 };
 
 struct sl_backend {

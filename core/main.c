@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "core/stats.h"
 
 #define SL_VERSION "0.1.0"
 
@@ -216,6 +217,39 @@ static int setup_workers(struct sl_proxy *px)
 	return 0;
 }
 
+/* The built-in stats service is an http frontend of its own, added to the
+ * configuration before anything reads it; its requests never reach a
+ * backend (proto/http.c serves them). */
+static int add_stats_frontend(struct sl_config *c)
+{
+	struct sl_frontend_conf *fes, *fe;
+
+	if (!c->has_stats)
+		return 0;
+	fes = realloc(c->frontends, sizeof(*fes) * (size_t)(c->nfrontends + 1));
+	if (!fes)
+		return -ENOMEM;
+	c->frontends = fes;
+	fe = &fes[c->nfrontends];
+	memset(fe, 0, sizeof(*fe));
+	fe->binds = calloc(1, sizeof(*fe->binds));
+	if (!fe->binds)
+		return -ENOMEM;
+	c->nfrontends++;
+	snprintf(fe->name, sizeof(fe->name), "stats");
+	fe->mode = SL_FE_MODE_HTTP;
+	fe->stats = true;
+	fe->binds[0].addr = c->stats;
+	fe->nbinds = 1;
+	fe->backend = 0;
+	fe->timeouts = c->frontends[0].timeouts;
+	fe->timeouts.ms[SL_TO_HTTP_REQUEST] = 10000;
+	fe->timeouts.ms[SL_TO_HTTP_KEEP_ALIVE] = 10000;
+	fe->timeouts.ms[SL_TO_CLIENT] = 30000;
+	fe->timeouts.ms[SL_TO_CLIENT_FIN] = 1000;
+	return 0;
+}
+
 static int run(struct sl_config *conf)
 {
 	struct sl_proxy px = { .conf = conf };
@@ -238,7 +272,8 @@ static int run(struct sl_config *conf)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
 	signal(SIGPIPE, SIG_IGN);
-	if (sl_backends_init(conf, &px.backends) < 0 || setup_workers(&px) < 0)
+	if (add_stats_frontend(conf) < 0 || sl_backends_init(conf, &px.backends) < 0 ||
+	    setup_workers(&px) < 0)
 		goto out;
 	if (sl_check_start(px.backends, conf->nbackends, &checker, why, sizeof(why)) < 0) {
 		fprintf(stderr, "sluice: health checks: %s\n", why);
@@ -246,9 +281,14 @@ static int run(struct sl_config *conf)
 	}
 	started = start_workers(&px);
 	if (started == px.nworkers) {
-		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s",
-		       SL_VERSION, px.nworkers, conf->nfrontends, conf->nbackends,
-		       conf->has_stats ? "; note: stats is not served by this build yet" : "");
+		char st[80] = "";
+
+		sl_stats_set_fixed_fds(&px);
+		if (conf->has_stats)
+			sl_conf_addr_str(&conf->stats, st, sizeof(st));
+		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s%s",
+		       SL_VERSION, px.nworkers, conf->nfrontends - conf->has_stats, conf->nbackends,
+		       conf->has_stats ? "; stats on http://" : "", st);
 		sigwait(&set, &sig);
 		sl_log("received %s: stopping, grace %llu ms", strsignal(sig),
 		       (unsigned long long)conf->grace_ms);

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "core/stats.h"
 #include "ring/udata.h"
 
 enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING };
@@ -60,6 +61,7 @@ int sl_pool_init(struct sl_worker *w)
 			want += (uint64_t)sl_pool_max_idle(&c->backends[i]) *
 				(uint64_t)c->backends[i].nservers;
 	}
+	p->base[c->nbackends] = nsrv; /* the total: sizes per-server arrays */
 	p->nconns = want > POOL_ENTRIES_MAX ? POOL_ENTRIES_MAX : (uint32_t)want;
 	p->idle = calloc(nsrv ? nsrv : 1, sizeof(*p->idle));
 	p->nidle = calloc(nsrv ? nsrv : 1, sizeof(*p->nidle));
@@ -130,7 +132,7 @@ static void retire(struct sl_worker *w, struct sl_pool_conn *e, const char *why)
 	unlink_idle(p, e);
 	e->state = ENT_DRAINING;
 	e->fd = -1;
-	sl_ring_cancel_close(&w->ring, fd, ud(p, e, SL_OP_POOL_CTL), ud(p, e, SL_OP_POOL_CTL));
+	sl_ring_cancel_close(&w->ring, fd, ud(p, e, SL_OP_POOL_CTL), ud(p, e, SL_OP_POOL_CLOSE));
 	sl_ring_timeout_remove(&w->ring, ud(p, e, SL_OP_POOL_TIMER), ud(p, e, SL_OP_POOL_CTL));
 	e->inflight += 3;
 	p->owned--;
@@ -190,7 +192,7 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd,
 	if (!w->stopping && p->nidle[sidx] < sl_pool_max_idle(bc))
 		e = entry_alloc(p);
 	if (!e) {
-		sl_ring_close(&w->ring, fd, sl_ud_make(0, 0, SL_OP_NONE, 0));
+		sl_ring_close(&w->ring, fd, sl_ud_make(0, 0, SL_OP_FD_CLOSED, 0));
 		return;
 	}
 	e->state = ENT_IDLE;
@@ -226,6 +228,8 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		sl_ring_buf_taken(&w->ring);
 		sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	}
+	if (op == SL_OP_POOL_CLOSE)
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	if (slot >= p->hwm || p->conns[slot].gen != sl_ud_gen(cqe->user_data))
 		return;
 	e = &p->conns[slot];

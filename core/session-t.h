@@ -38,7 +38,9 @@ enum sl_op {
 	SL_OP_RECV_CANCEL,   /* pause of a side's multishot recv, dir = side */
 	SL_OP_POOL_RECV,     /* slot = pool entry: its idle recv */
 	SL_OP_POOL_TIMER,    /* pool entry idle/lifetime timer */
-	SL_OP_POOL_CTL,      /* pool entry cancel, close, timer removal */
+	SL_OP_POOL_CTL,      /* pool entry cancel, timer removal */
+	SL_OP_POOL_CLOSE,    /* pool entry close */
+	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 };
 
 struct sl_pool_conn {
@@ -151,6 +153,9 @@ struct sl_session {
 	bool src_counted;    /* counted in the per-source limits */
 	bool conn_counted;   /* counted in the worker's connection limits */
 	bool over_source;    /* over maxconn_per_source: refuse (429 in http) */
+	bool idle;           /* http: between requests */
+	uint8_t gauge;       /* enum sl_gauge this session is counted in */
+	uint32_t nreq;       /* http requests received */
 	uint64_t queue_ms;   /* when it entered the queue */
 	struct sl_session *qprev, *qnext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
@@ -212,6 +217,7 @@ struct sl_worker {
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
+	struct sl_wstats *st;     /* counters (core/stats.h) */
 	/* limits, this worker's share (see core/limits.h) */
 	uint32_t nconn;           /* client connections */
 	uint32_t *fe_conn;        /* per frontend */

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "core/stats.h"
 #include "core/session.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
@@ -135,6 +136,7 @@ static void dequeue(struct sl_session *s)
 		w->q_tail[b] = s->qprev;
 	s->qprev = s->qnext = NULL;
 	s->queued = false;
+	SL_ST_ADD(w->st->be[b].queued, (uint64_t)-1);
 }
 
 void sl_session_unqueue(struct sl_session *s)
@@ -201,6 +203,7 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 		}
 	}
 	/* every usable server is at its maxconn: wait in the backend queue */
+	SL_ST_INC(w->st->be[be - w->px->backends].queued);
 	s->queued = true;
 	s->queue_ms = w->now_ms;
 	{
@@ -231,6 +234,7 @@ static void maybe_release(struct sl_session *s)
 		free(s->side[i].out);
 		s->side[i].out = NULL;
 	}
+	sl_stats_session_end(s);
 	if (s->ops && s->ops->on_free)
 		s->ops->on_free(s);
 	server_release(s);
@@ -253,12 +257,16 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		sl_log("frontend %s: session table full (%u), closing new connection",
 		       l->fe->name, w->nslots);
 		close(cfd);
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 		atomic_fetch_sub(&w->px->sessions, 1);
 		sl_worker_conn_closed(w, l->fe_idx);
 		return NULL;
 	}
 	s->fe = l->fe;
 	s->fe_idx = l->fe_idx;
+	s->gauge = SL_GS_NONE;
+	SL_ST_INC(w->st->fe[l->fe_idx].sess_total);
+	SL_ST_INC(w->st->fe[l->fe_idx].sess_cur);
 	s->conn_counted = true;
 	s->be = &w->px->backends[l->fe->backend];
 	s->side[SL_SIDE_CLI].fd = cfd;
@@ -275,11 +283,18 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		s->src_counted = sl_limits_source_get(l->fe_idx, &s->peer,
 						      l->fe->maxconn_per_source);
 		s->over_source = !s->src_counted;
+		if (s->over_source) {
+			SL_ST_INC(w->st->fe[l->fe_idx].refused_source);
+			sl_log("frontend %s: connection refused: over maxconn_per_source %u",
+			       l->fe->name, l->fe->maxconn_per_source);
+		}
 	}
 	s->start_ms = w->now_ms;
 	s->state = SL_SESS_ST_CONNECTING;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
 	s->ops->start(s);
+	if (s->state != SL_SESS_ST_FREE)
+		sl_stats_gauge(s);
 	return s;
 }
 
@@ -320,6 +335,8 @@ static void use_server(struct sl_session *s, struct sl_server *srv)
 	s->srv = srv;
 	s->srv_held = true;
 	s->w->srv_active[srv_gidx(s->w, srv)]++;
+	SL_ST_INC(s->w->st->srv[srv_gidx(s->w, srv)].sess_total);
+	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].sess_total);
 	atomic_fetch_add(&srv->sessions, 1);
 	atomic_fetch_add(&srv->total, 1);
 }
@@ -386,6 +403,7 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 	if (s->side[0].starved || s->side[1].starved)
 		starved_remove(s);
 	dequeue(s);
+	sl_stats_gauge(s); /* out of every state gauge */
 	close_side(s, SL_SIDE_CLI);
 	close_side(s, SL_SIDE_SRV);
 	if (s->timer_armed) {
@@ -560,6 +578,8 @@ static void on_timer(struct sl_session *s, int res)
 	at = deadline(s, &kind);
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
+		SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
+		SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
 			dequeue(s);
 		s->ops->on_timeout(s, kind);
@@ -578,6 +598,7 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;
+	SL_ST_INC(s->w->st->fds);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->side[SL_SIDE_SRV].fd = fd;
 	use_server(s, srv);
@@ -586,6 +607,32 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
 	s->inflight++;
 	return 0;
+}
+
+/* Byte counters: received from (in) or sent to (!in) side. */
+static void count_bytes(struct sl_session *s, int side, bool in, int n)
+{
+	struct sl_wstats *st = s->w->st;
+
+	if (side == SL_SIDE_CLI) {
+		if (in)
+			SL_ST_ADD(st->fe[s->fe_idx].bytes_in, (uint64_t)n);
+		else
+			SL_ST_ADD(st->fe[s->fe_idx].bytes_out, (uint64_t)n);
+		return;
+	}
+	if (in)
+		SL_ST_ADD(st->be[s->be - s->w->px->backends].bytes_in, (uint64_t)n);
+	else
+		SL_ST_ADD(st->be[s->be - s->w->px->backends].bytes_out, (uint64_t)n);
+	if (s->srv_held) {
+		struct sl_srv_stats *v = &st->srv[srv_gidx(s->w, s->srv)];
+
+		if (in)
+			SL_ST_ADD(v->bytes_in, (uint64_t)n);
+		else
+			SL_ST_ADD(v->bytes_out, (uint64_t)n);
+	}
 }
 
 static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *cqe)
@@ -610,6 +657,7 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
 	if (res > 0) {
+		count_bytes(s, side, true, res);
 		sd->bytes_in += (uint64_t)res;
 		sd->last_ms = w->now_ms;
 		if (sd->q.count >= SL_BUF_QUOTA && sd->rx == SL_RX_ARMED) {
@@ -656,6 +704,7 @@ static void on_send(struct sl_session *s, int to, int res)
 		return;
 	}
 	dst->last_ms = w->now_ms;
+	count_bytes(s, to, false, res);
 	if (dst->tx_out) {
 		dst->out_off += (uint32_t)res;
 	} else {
@@ -688,6 +737,19 @@ void sl_session_feed_starved(struct sl_worker *w)
 	}
 }
 
+static void count_connect_failure(struct sl_session *s, int res)
+{
+	struct sl_wstats *st = s->w->st;
+
+	SL_ST_INC(st->be[s->be - s->w->px->backends].conn_fail);
+	if (s->srv_held)
+		SL_ST_INC(st->srv[srv_gidx(s->w, s->srv)].conn_fail);
+	if (res == -ECANCELED) {
+		SL_ST_INC(st->fe[s->fe_idx].to[SL_TO_CONNECT]);
+		SL_ST_INC(st->be[s->be - s->w->px->backends].to[SL_TO_CONNECT]);
+	}
+}
+
 void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
@@ -706,6 +768,8 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	s = &w->sessions[slot];
+	if (op == SL_OP_CLOSE)
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	if (dir == SL_SIDE_SRV && ((sl_ud_dir(u) >> 1) & 1) != s->side[SL_SIDE_SRV].epoch) {
 		/* a completion of a server socket this session already dropped */
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
@@ -719,6 +783,8 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	}
 	if (op == SL_OP_RECV) {
 		on_recv(s, dir, cqe); /* decrements inflight itself (multishot) */
+		if (s->state != SL_SESS_ST_CLOSING)
+			sl_stats_gauge(s);
 		maybe_release(s);
 		return;
 	}
@@ -728,8 +794,11 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		on_send(s, dir, cqe->res);
 		break;
 	case SL_OP_CONNECT:
-		if (s->state != SL_SESS_ST_CLOSING)
+		if (s->state != SL_SESS_ST_CLOSING) {
+			if (cqe->res < 0)
+				count_connect_failure(s, cqe->res);
 			s->ops->on_connect(s, cqe->res);
+		}
 		break;
 	case SL_OP_TIMER:
 		on_timer(s, cqe->res);
@@ -737,5 +806,7 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	default: /* shutdown, cancel, close, timer control: nothing to decide */
 		break;
 	}
+	if (s->state != SL_SESS_ST_CLOSING && s->state != SL_SESS_ST_FREE)
+		sl_stats_gauge(s);
 	maybe_release(s);
 }

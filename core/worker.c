@@ -21,6 +21,7 @@
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/session.h"
+#include "core/stats.h"
 #include "ring/udata.h"
 
 #define ACCEPT_RETRY_MS 100
@@ -75,6 +76,7 @@ static void pause_accepts(struct sl_worker *w)
 			continue;
 		l->paused = true;
 		w->accept_pauses++;
+		SL_ST_INC(w->st->pause_maxconn);
 		if (l->armed)
 			sl_ring_cancel_ud(&w->ring, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0),
 					  sl_ud_make(0, 0, SL_OP_NONE, 0));
@@ -91,12 +93,19 @@ static void start_session(struct sl_worker *w, int fd, int li)
 	sl_session_new(w, fd, l);
 }
 
+static void close_now(struct sl_worker *w, int fd)
+{
+	close(fd);
+	SL_ST_ADD(w->st->fds, (uint64_t)-1);
+}
+
 static void on_accepted(struct sl_worker *w, int li, int fd)
 {
 	struct sl_listener *l = &w->listeners[li];
 
+	SL_ST_INC(w->st->fds);
 	if (w->stopping) {
-		close(fd);
+		close_now(w, fd);
 	} else if (!at_limit(w, l->fe_idx)) {
 		start_session(w, fd, li);
 	} else if (w->npending < w->pending_cap) {
@@ -104,7 +113,7 @@ static void on_accepted(struct sl_worker *w, int li, int fd)
 		w->pending[w->npending].fd = fd;
 		w->pending[w->npending++].li = li;
 	} else {
-		close(fd);
+		close_now(w, fd);
 	}
 	pause_accepts(w);
 }
@@ -115,6 +124,7 @@ static void accept_failed(struct sl_worker *w, int i, int res)
 
 	if (res == -ECANCELED || l->closing)
 		return;
+	SL_ST_INC(w->st->pause_emfile);
 	if (w->now_ms - w->emfile_log_ms >= 1000 || !w->emfile_log_ms) {
 		sl_log("frontend %s: accept failed: %s; pausing accepts for %d ms",
 		       l->fe->name, strerror(-res), ACCEPT_RETRY_MS);
@@ -205,7 +215,7 @@ static void on_wake(struct sl_worker *w, int res)
 	stop_listening(w);
 	sl_pool_close_all(w);
 	for (uint32_t j = 0; j < w->npending; j++)
-		close(w->pending[j].fd); /* accepted, never served: refused like the backlog */
+		close_now(w, w->pending[j].fd); /* accepted, never served: like the backlog */
 	w->npending = 0;
 	sl_ring_ts(&w->ts_grace, w->px->conf->grace_ms);
 	sl_ring_timeout(&w->ring, &w->ts_grace, sl_ud_make(0, 0, SL_OP_GRACE, 0));
@@ -243,9 +253,13 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 			       w->nsessions);
 		sl_session_close_all(w);
 		break;
+	case SL_OP_FD_CLOSED:
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+		break;
 	case SL_OP_POOL_RECV:
 	case SL_OP_POOL_TIMER:
 	case SL_OP_POOL_CTL:
+	case SL_OP_POOL_CLOSE:
 		sl_pool_on_cqe(w, cqe);
 		break;
 	default:
@@ -304,6 +318,7 @@ static int worker_init(struct sl_worker *w)
 	w->pending_cap = 1024;
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
 	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0 ||
+	    sl_stats_init(w) < 0 ||
 	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
 				     sizeof(*w->srv_active)))) {
@@ -334,6 +349,7 @@ static void worker_cleanup(struct sl_worker *w)
 	w->npending = 0;
 	sl_ring_exit(&w->ring);
 	sl_pool_free(w);
+	sl_stats_free(w);
 	free(w->fe_conn);
 	free(w->q_head);
 	free(w->q_tail);

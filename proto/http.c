@@ -27,6 +27,7 @@
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/session.h"
+#include "core/stats.h"
 #include "proto/http.h"
 #include "proto/http_msg.h"
 #include "proto/tcp.h"
@@ -65,6 +66,7 @@ static const char *status_text(int st)
 {
 	switch (st) {
 	case 400: return "Bad Request";
+	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 429: return "Too Many Requests";
@@ -129,6 +131,7 @@ static void http_error(struct sl_session *s, int status, const char *why)
 		return;
 	}
 	hs->rsp_started = true;
+	sl_stats_status(s, status, true);
 	blen = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
 	p = sl_session_out_reserve(s, SL_SIDE_CLI, 512);
 	if (!p) {
@@ -257,6 +260,67 @@ int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser
 	return fe->backend;
 }
 
+/* The built-in stats service: /metrics, /stats.json, /stats. The response
+ * is built here and sent like any other; no server is involved. */
+static int serve_stats(struct sl_session *s, const struct sl_http_parser *r)
+{
+	struct http_sess *hs = hs_of(s);
+	static const struct {
+		const char *path, *type;
+		enum sl_stats_format fmt;
+	} pages[] = {
+		{ "/metrics", "text/plain; version=0.0.4", SL_STATS_PROM },
+		{ "/stats.json", "application/json", SL_STATS_JSON },
+		{ "/stats", "text/html; charset=utf-8", SL_STATS_HTML },
+		{ "/", "text/html; charset=utf-8", SL_STATS_HTML },
+	};
+	const char *path;
+	uint32_t plen;
+	char *body = NULL, *p;
+	size_t blen = 0;
+	int n;
+
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+		http_error(s, 405, "stats: only GET and HEAD");
+		return -1;
+	}
+	hs->cli_keep = client_keeps(s, r);
+	target_path(r, &path, &plen);
+	if (memchr(path, '?', plen))
+		plen = (uint32_t)((const char *)memchr(path, '?', plen) - path);
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		if (plen != strlen(pages[i].path) || memcmp(path, pages[i].path, plen))
+			continue;
+		if (sl_stats_render(s->w->px, pages[i].fmt, &body, &blen) < 0) {
+			http_error(s, 500, "stats: out of memory");
+			return -1;
+		}
+		p = sl_session_out_reserve(s, SL_SIDE_CLI, (uint32_t)blen + 256);
+		if (!p) {
+			free(body);
+			http_error(s, 500, "stats: out of memory");
+			return -1;
+		}
+		n = snprintf(p, 256, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			     "Cache-Control: no-cache\r\n%s\r\n", pages[i].type, blen,
+			     hs->cli_keep ? "" : "Connection: close\r\n");
+		if (r->method == HTTP_GET)
+			memcpy(p + n, body, blen);
+		sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n + (r->method == HTTP_GET ?
+								     (uint32_t)blen : 0));
+		free(body);
+		sl_stats_status(s, 200, false);
+		hs->rsp_started = true;
+		hs->close_after = !hs->cli_keep || !r->msg_done;
+		hs->req_st = r->msg_done ? REQ_DONE : REQ_ERROR;
+		hs->rsp_st = RSP_DONE;
+		sl_session_pump(s, SL_SIDE_CLI);
+		return -1; /* nothing to forward: the response is queued */
+	}
+	http_error(s, 404, "stats: no such page");
+	return -1;
+}
+
 /* A request head passed its checks: rewrite it and open a server connection. */
 static int on_request_head(struct sl_session *s)
 {
@@ -273,6 +337,11 @@ static int on_request_head(struct sl_session *s)
 		return -1;
 	}
 	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
+	s->nreq++;
+	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
+	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
+	if (s->fe->stats)
+		return serve_stats(s, r);
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
 	hs->cli_keep = client_keeps(s, r);
@@ -322,6 +391,7 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 
 	if (hs->req_st == REQ_IDLE) {
 		hs->req_st = REQ_HEAD;
+		s->idle = false;
 		if (hs->requests)
 			hs->req_start_ms = s->w->now_ms;
 		sl_session_timer_kick(s);
@@ -503,6 +573,7 @@ static int on_response_head(struct sl_session *s)
 		return 0;
 	}
 	hs->rsp_started = true;
+	sl_stats_status(s, r->status, false);
 	if (r->status == 101) {
 		/* a tunnel from now on: bytes relayed as in tcp mode */
 		s->raw = true;
@@ -671,6 +742,7 @@ static void response_delivered(struct sl_session *s)
 	hs->rsp_st = RSP_NONE;
 	hs->rsp_started = false;
 	hs->idle_since_ms = s->w->now_ms;
+	s->idle = true;
 	s->state = SL_SESS_ST_FORWARD;
 	sl_session_timer_kick(s);
 	feed_request(s); /* a pipelined request may be waiting */

@@ -1,0 +1,99 @@
+/*
+ * Statistics (core/ layer): counters kept per worker (one writer each, no
+ * atomics on the data path: relaxed stores of a value only that worker
+ * changes), summed when /metrics, /stats.json or /stats is served; server
+ * state and check results come from struct sl_server. Also the fd audit:
+ * open fds (counted in /proc/self/fd) next to the fds the process accounts
+ * for; any difference is a leak.
+ */
+#ifndef SL_CORE_STATS_H
+#define SL_CORE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf-t.h"
+#include "core/session-t.h"
+
+/* Connection states for the gauges. */
+enum sl_gauge {
+	SL_GS_ACTIVE = 0,   /* request or data in progress */
+	SL_GS_IDLE,         /* http keep-alive, waiting for the next request */
+	SL_GS_CLI_HALF,     /* client half-closed, server side open */
+	SL_GS_SRV_HALF,     /* server half-closed, client side open */
+	SL_GS_CONNECT,      /* connecting to a server */
+	SL_GS_QUEUED,       /* waiting for a server slot */
+	SL_GS_COUNT,
+	SL_GS_NONE = 255,
+};
+
+#define SL_CAUSES (SL_CLOSE_LIMIT + 1)
+#define SL_LIFE_BUCKETS 8     /* connection lifetime, seconds */
+#define SL_REQS_BUCKETS 7     /* requests per connection */
+
+struct sl_fe_stats {
+	uint64_t sess_total, bytes_in, bytes_out, req_total;
+	uint64_t rsp[6];                  /* 1xx..5xx, other */
+	uint64_t to[SL_TO_COUNT];         /* timeouts fired */
+	uint64_t cause[SL_CAUSES];        /* sessions ended, by cause */
+	uint64_t req_err[6];              /* 400, 405, 408, 429, 431, other 4xx from us */
+	uint64_t gauge[SL_GS_COUNT];
+	uint64_t sess_cur;
+	uint64_t life[SL_CAUSES][SL_LIFE_BUCKETS + 1];
+	uint64_t life_ms[SL_CAUSES];
+	uint64_t reqs[SL_CAUSES][SL_REQS_BUCKETS + 1];
+	uint64_t reqs_sum[SL_CAUSES];
+	uint64_t refused_source;
+};
+
+struct sl_be_stats {
+	uint64_t sess_total, req_total, bytes_in, bytes_out;
+	uint64_t to[SL_TO_COUNT];
+	uint64_t conn_fail, rsp_err[3];  /* 502, 503, 504 sent for this backend */
+	uint64_t queued;                  /* gauge */
+};
+
+struct sl_srv_stats {
+	uint64_t sess_total, bytes_in, bytes_out, conn_fail;
+};
+
+struct sl_wstats {
+	struct sl_fe_stats *fe;
+	struct sl_be_stats *be;
+	struct sl_srv_stats *srv;         /* by server global index */
+	uint64_t pause_maxconn, pause_emfile;
+	uint64_t log_lines, log_dropped;
+	uint64_t fds;                     /* sockets owned by sessions, pool, pending */
+};
+
+/* Single-writer counter update, readable from other threads. */
+#define SL_ST_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define SL_ST_INC(field) SL_ST_ADD(field, 1)
+#define SL_ST_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+int sl_stats_init(struct sl_worker *w);
+void sl_stats_free(struct sl_worker *w);
+
+/* Re-classify a session for the state gauges (after any event). */
+void sl_stats_gauge(struct sl_session *s);
+/* The session ended: lifetime and requests histograms by cause. */
+void sl_stats_session_end(struct sl_session *s);
+/* A response status sent to the client of frontend fe_idx. */
+void sl_stats_status(struct sl_session *s, int status, bool ours);
+/* Health check result for srv (called by the checker thread). */
+void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms);
+
+/* The fds the process owns that belong to no session (ring, eventfds, log,
+ * std streams, checker), measured once everything has started. */
+void sl_stats_set_fixed_fds(struct sl_proxy *px);
+
+enum sl_stats_format { SL_STATS_PROM, SL_STATS_JSON, SL_STATS_HTML };
+
+/* Render every counter in format fmt into a malloc'd buffer (*out, *len).
+ * Returns 0 or -ENOMEM. */
+int sl_stats_render(struct sl_proxy *px, enum sl_stats_format fmt, char **out, size_t *len);
+
+/* Open fds now (from /proc/self/fd) and the fds accounted for. */
+void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);
+
+#endif
