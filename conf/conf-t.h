@@ -150,6 +150,7 @@ struct sl_config {
 	struct sl_addr stats;
 	enum sl_log_target log;
 	char log_path[SL_CONF_PATH_MAX];
+	bool log_json;                /* log_format = json (default text) */
 	uint64_t grace_ms;            /* default 5s */
 	struct sl_timeouts defaults;
 	struct sl_frontend_conf *frontends;

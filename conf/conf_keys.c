@@ -119,6 +119,17 @@ static int set_stats(struct loader *ld, const char *key, const char *value)
 	return rc;
 }
 
+static int set_log_format(struct loader *ld, const char *key, const char *value)
+{
+	if (strcmp(value, "text") == 0)
+		ld->conf->log_json = false;
+	else if (strcmp(value, "json") == 0)
+		ld->conf->log_json = true;
+	else
+		return sl_conf_bad_value(ld, key, "text or json", value);
+	return 0;
+}
+
 static int set_log(struct loader *ld, const char *key, const char *value)
 {
 	static const char *const names[] = { "stdout", "stderr", "off" };
@@ -538,6 +549,7 @@ static const struct key_def global_keys[] = {
 	{ "maxconn", K_MAXCONN, false, NEED_ANY, set_global_maxconn },
 	{ "stats", K_STATS, false, NEED_ANY, set_stats },
 	{ "log", K_LOG, false, NEED_ANY, set_log },
+	{ "log_format", K_LOG_FORMAT, false, NEED_ANY, set_log_format },
 	{ "grace", K_GRACE, false, NEED_ANY, set_grace },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };

@@ -48,6 +48,11 @@ void sl_log_close(void)
 	log_fd = STDOUT_FILENO;
 }
 
+int sl_log_target_fd(void)
+{
+	return log_fd;
+}
+
 int sl_log_fd(void)
 {
 	return log_owned ? log_fd : -1;

@@ -16,6 +16,9 @@ void sl_log_close(void);
 /* The log's own fd when it is a file we opened, else -1 (for the fd audit). */
 int sl_log_fd(void);
 
+/* Where lines go (1, 2, an opened file), or -1 when the log is off. */
+int sl_log_target_fd(void);
+
 void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -41,6 +41,7 @@ enum sl_op {
 	SL_OP_POOL_CTL,      /* pool entry cancel, timer removal */
 	SL_OP_POOL_CLOSE,    /* pool entry close */
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
+	SL_OP_ALOG,          /* access log buffer write */
 };
 
 struct sl_pool_conn {
@@ -109,6 +110,7 @@ struct sl_side {
 	struct sl_bufq q;    /* received from this side, to send to the other */
 	uint64_t last_ms;    /* last recv from or send to this side */
 	uint64_t bytes_in;
+	uint64_t bytes_out;  /* sent to this side */
 	/* bytes built by the protocol (rewritten heads, copied bodies, error
 	 * pages) to send to this side before anything queued; session-owned */
 	char *out;
@@ -133,6 +135,8 @@ struct sl_proto_ops {
 	/* a server slot freed while the session waited in its backend queue:
 	 * pick a server and connect now */
 	void (*on_dequeued)(struct sl_session *s);
+	/* the session is being released: write its access log line(s) */
+	void (*on_log)(struct sl_session *s);
 };
 
 struct sl_worker;
@@ -156,6 +160,9 @@ struct sl_session {
 	bool idle;           /* http: between requests */
 	uint8_t gauge;       /* enum sl_gauge this session is counted in */
 	uint32_t nreq;       /* http requests received */
+	uint64_t wall_ms;    /* accept time, epoch ms (for the access log) */
+	uint64_t t_queue;    /* ms spent queued (current request or session) */
+	uint64_t t_conn_start, t_connected; /* last server connect, ms (0: none) */
 	uint64_t queue_ms;   /* when it entered the queue */
 	struct sl_session *qprev, *qnext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
@@ -218,6 +225,13 @@ struct sl_worker {
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
 	struct sl_wstats *st;     /* counters (core/stats.h) */
+	struct sl_alog {          /* access log buffers (core/alog.h) */
+		int fd;
+		char *buf[2];
+		uint32_t len[2];
+		int cur;
+		bool busy;
+	} alog;
 	/* limits, this worker's share (see core/limits.h) */
 	uint32_t nconn;           /* client connections */
 	uint32_t *fe_conn;        /* per frontend */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -136,6 +137,7 @@ static void dequeue(struct sl_session *s)
 		w->q_tail[b] = s->qprev;
 	s->qprev = s->qnext = NULL;
 	s->queued = false;
+	s->t_queue += w->now_ms - s->queue_ms;
 	SL_ST_ADD(w->st->be[b].queued, (uint64_t)-1);
 }
 
@@ -235,6 +237,8 @@ static void maybe_release(struct sl_session *s)
 		s->side[i].out = NULL;
 	}
 	sl_stats_session_end(s);
+	if (s->ops && s->ops->on_log)
+		s->ops->on_log(s);
 	if (s->ops && s->ops->on_free)
 		s->ops->on_free(s);
 	server_release(s);
@@ -273,6 +277,12 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	s->side[SL_SIDE_CLI].last_ms = w->now_ms;
 	s->side[SL_SIDE_SRV].last_ms = w->now_ms;
 	s->side[SL_SIDE_CLI].connected = true;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	}
 	{
 		socklen_t len = sizeof(s->peer);
 
@@ -603,6 +613,8 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 	s->side[SL_SIDE_SRV].fd = fd;
 	use_server(s, srv);
 	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
+	s->t_conn_start = s->w->now_ms;
+	s->t_connected = 0;
 	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
 			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
 	s->inflight++;
@@ -704,6 +716,7 @@ static void on_send(struct sl_session *s, int to, int res)
 		return;
 	}
 	dst->last_ms = w->now_ms;
+	dst->bytes_out += (uint64_t)res;
 	count_bytes(s, to, false, res);
 	if (dst->tx_out) {
 		dst->out_off += (uint32_t)res;
@@ -797,6 +810,8 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		if (s->state != SL_SESS_ST_CLOSING) {
 			if (cqe->res < 0)
 				count_connect_failure(s, cqe->res);
+			else
+				s->t_connected = w->now_ms;
 			s->ops->on_connect(s, cqe->res);
 		}
 		break;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alog.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -253,6 +254,9 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 			       w->nsessions);
 		sl_session_close_all(w);
 		break;
+	case SL_OP_ALOG:
+		sl_alog_on_cqe(w, cqe->res);
+		break;
 	case SL_OP_FD_CLOSED:
 		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 		break;
@@ -279,7 +283,8 @@ static void loop(struct sl_worker *w)
 
 		if (w->stopping && !w->nsessions && !w->listeners_open) {
 			sl_pool_close_all(w); /* connections pooled during the grace period */
-			if (!sl_pool_active(w))
+			sl_alog_flush(w);
+			if (!sl_pool_active(w) && sl_alog_idle(w))
 				break;
 		}
 		ret = io_uring_submit_and_wait(ring, 1);
@@ -293,6 +298,7 @@ static void loop(struct sl_worker *w)
 			n++;
 		}
 		io_uring_cq_advance(ring, n);
+		sl_alog_flush(w);
 		sl_ring_buf_publish(&w->ring);
 		sl_session_feed_starved(w);
 	}
@@ -318,7 +324,7 @@ static int worker_init(struct sl_worker *w)
 	w->pending_cap = 1024;
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
 	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0 ||
-	    sl_stats_init(w) < 0 ||
+	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
 	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
 				     sizeof(*w->srv_active)))) {
@@ -350,6 +356,7 @@ static void worker_cleanup(struct sl_worker *w)
 	sl_ring_exit(&w->ring);
 	sl_pool_free(w);
 	sl_stats_free(w);
+	sl_alog_free(w);
 	free(w->fe_conn);
 	free(w->q_head);
 	free(w->q_tail);

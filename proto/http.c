@@ -20,8 +20,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "conf/conf.h"
+#include "core/alog.h"
 #include "core/backend.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -51,6 +53,14 @@ struct http_sess {
 	struct sl_pool_meta srv_meta;
 	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
 	uint32_t retry_len;
+	/* access log of the current request */
+	bool log_pending;   /* a request head started and is not logged yet */
+	int status;         /* status sent to the client, 0 if none */
+	char term[3];       /* set by an error response, else computed */
+	uint64_t wall_ms, t_head, t_rsp; /* request start (epoch ms), head, response head */
+	uint64_t in0, out0; /* client byte counts at the request start */
+	uint32_t line_len;
+	char line[256];     /* request line */
 	uint32_t requests;
 	uint64_t req_start_ms;
 	uint64_t idle_since_ms;
@@ -80,6 +90,48 @@ static const char *status_text(int st)
 }
 
 static void feed_request(struct sl_session *s);
+
+/* One access log line for the current request. */
+static void log_request(struct sl_session *s, char phase)
+{
+	struct http_sess *hs = hs_of(s);
+	const struct sl_side *c = &s->side[SL_SIDE_CLI];
+	uint64_t now = s->w->now_ms, start = hs->req_start_ms;
+	struct sl_alog_rec r = {
+		.wall_ms = hs->wall_ms, .client = &s->peer, .frontend = s->fe->name,
+		.backend = s->fe->stats ? "<stats>" : s->be->conf->name,
+		.server = s->srv ? s->srv->conf->name : "-",
+		.th = hs->t_head ? (int64_t)(hs->t_head - start) : -1,
+		.tw = (int64_t)s->t_queue,
+		.tc = s->t_connected >= hs->t_head && s->t_connected && hs->t_head ?
+		      (int64_t)(s->t_connected - s->t_conn_start) : -1,
+		.tr = hs->t_rsp && hs->t_head ? (int64_t)(hs->t_rsp - hs->t_head) : -1,
+		.tt = (int64_t)(now - start),
+		.status = hs->status ? hs->status : -1,
+		.bytes_in = c->bytes_in - hs->in0, .bytes_out = c->bytes_out - hs->out0,
+		.request = hs->line, .request_len = hs->line_len,
+	};
+
+	if (!hs->log_pending)
+		return;
+	hs->log_pending = false;
+	if (hs->term[0])
+		memcpy(r.term, hs->term, 3);
+	else if (phase == '-')
+		memcpy(r.term, "--", 3);
+	else
+		sl_alog_term(s, phase, r.term);
+	sl_alog_write(s->w, &r);
+}
+
+static void set_term(struct http_sess *hs, char who, char phase)
+{
+	if (!hs->term[0]) {
+		hs->term[0] = who;
+		hs->term[1] = phase;
+		hs->term[2] = 0;
+	}
+}
 static void feed_response(struct sl_session *s);
 
 /* Room left in the out buffer toward `to` for copied body bytes. The buffer
@@ -131,6 +183,23 @@ static void http_error(struct sl_session *s, int status, const char *why)
 		return;
 	}
 	hs->rsp_started = true;
+	hs->status = status;
+	if (!hs->log_pending) {
+		/* refused before a request started (429): log it all the same */
+		hs->log_pending = true;
+		hs->wall_ms = s->wall_ms;
+		hs->req_start_ms = s->w->now_ms;
+		hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
+		hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
+	}
+	switch (status) {
+	case 408: set_term(hs, 'c', 'R'); break;
+	case 502: set_term(hs, 'S', hs->t_rsp ? 'D' : 'H'); break;
+	case 503: set_term(hs, 'S', 'C'); break;
+	case 504: set_term(hs, 's', 'H'); break;
+	case 500: set_term(hs, 'R', 'R'); break;
+	default: set_term(hs, 'P', 'R'); break;
+	}
 	sl_stats_status(s, status, true);
 	blen = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
 	p = sl_session_out_reserve(s, SL_SIDE_CLI, 512);
@@ -310,6 +379,8 @@ static int serve_stats(struct sl_session *s, const struct sl_http_parser *r)
 								     (uint32_t)blen : 0));
 		free(body);
 		sl_stats_status(s, 200, false);
+		hs->status = 200;
+		hs->t_rsp = s->w->now_ms;
 		hs->rsp_started = true;
 		hs->close_after = !hs->cli_keep || !r->msg_done;
 		hs->req_st = r->msg_done ? REQ_DONE : REQ_ERROR;
@@ -332,6 +403,9 @@ static int on_request_head(struct sl_session *s)
 	int n;
 
 	hs->requests++;
+	hs->t_head = s->w->now_ms;
+	hs->line_len = r->line_len < sizeof(hs->line) ? r->line_len : sizeof(hs->line);
+	memcpy(hs->line, r->buf, hs->line_len);
 	if (r->method == HTTP_CONNECT) {
 		http_error(s, 405, "CONNECT is not supported");
 		return -1;
@@ -390,8 +464,19 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 	enum sl_http_res r;
 
 	if (hs->req_st == REQ_IDLE) {
+		struct timespec ts;
+
 		hs->req_st = REQ_HEAD;
 		s->idle = false;
+		hs->log_pending = true;
+		hs->status = 0;
+		hs->term[0] = 0;
+		hs->t_head = hs->t_rsp = 0;
+		hs->line_len = 0;
+		s->t_queue = 0;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		hs->wall_ms = hs->requests ? (uint64_t)ts.tv_sec * 1000 +
+			      (uint64_t)ts.tv_nsec / 1000000 : s->wall_ms;
 		if (hs->requests)
 			hs->req_start_ms = s->w->now_ms;
 		sl_session_timer_kick(s);
@@ -573,6 +658,8 @@ static int on_response_head(struct sl_session *s)
 		return 0;
 	}
 	hs->rsp_started = true;
+	hs->status = r->status;
+	hs->t_rsp = s->w->now_ms;
 	sl_stats_status(s, r->status, false);
 	if (r->status == 101) {
 		/* a tunnel from now on: bytes relayed as in tcp mode */
@@ -725,6 +812,10 @@ static void response_delivered(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
 
+	log_request(s, '-');
+	/* the next request's bytes count from here (pipelined ones included) */
+	hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
+	hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
 	if (hs->close_after) {
 		if (s->side[SL_SIDE_CLI].rd_eof) {
 			sl_session_close(s, SL_CLOSE_NORMAL);
@@ -857,6 +948,28 @@ static void http_on_dequeued(struct sl_session *s)
 		feed_request(s);
 }
 
+/* The session ends with a request in progress: log it with who ended it and
+ * in which phase. */
+static void http_on_log(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	char phase;
+
+	if (!hs || !hs->log_pending)
+		return;
+	if (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD)
+		phase = 'R';
+	else if (s->queued || (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start))
+		phase = s->queued ? 'Q' : 'C';
+	else if (hs->rsp_st == RSP_HEAD)
+		phase = 'H';
+	else
+		phase = 'D';
+	if (s->cause == SL_CLOSE_NORMAL && !hs->term[0] && hs->rsp_st != RSP_DONE)
+		set_term(hs, 'C', phase); /* closed under a request: the client left */
+	log_request(s, phase);
+}
+
 static void http_free(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
@@ -905,8 +1018,10 @@ static void http_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 		sl_session_close(s, SL_CLOSE_TIMEOUT);
 	else if (kind == SL_TO_HTTP_REQUEST)
 		http_error(s, 408, "timeout_http_request expired");
-	else if (kind == SL_TO_QUEUE)
+	else if (kind == SL_TO_QUEUE) {
+		set_term(hs, 's', 'Q');
 		http_error(s, 503, "timeout_queue expired (all servers at maxconn)");
+	}
 	else if (!hs->rsp_started)
 		http_error(s, 504, "timeout_server expired");
 	else
@@ -924,4 +1039,5 @@ const struct sl_proto_ops sl_http_ops = {
 	.on_free = http_free,
 	.on_error = http_on_error,
 	.on_dequeued = http_on_dequeued,
+	.on_log = http_on_log,
 };

@@ -11,6 +11,7 @@
 
 #include "conf/conf.h"
 #include "core/backend.h"
+#include "core/alog.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "proto/tcp.h"
@@ -139,6 +140,26 @@ static void tcp_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 	sl_session_close(s, SL_CLOSE_TIMEOUT);
 }
 
+static void tcp_on_log(struct sl_session *s)
+{
+	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	struct sl_alog_rec r = {
+		.wall_ms = s->wall_ms, .client = &s->peer, .frontend = s->fe->name,
+		.backend = s->be->conf->name, .server = s->srv ? s->srv->conf->name : "-",
+		.th = -1, .tr = -1, .status = -1,
+		.tw = (int64_t)s->t_queue,
+		.tc = s->t_connected ? (int64_t)(s->t_connected - s->t_conn_start) : -1,
+		.tt = (int64_t)(s->w->now_ms - s->start_ms),
+		.bytes_in = c->bytes_in, .bytes_out = c->bytes_out,
+	};
+	char phase = s->t_connected ? 'D' : s->t_conn_start ? 'C' : 'Q';
+
+	if (s->t_connected && (c->rd_eof || v->rd_eof))
+		phase = 'F';
+	sl_alog_term(s, phase, r.term);
+	sl_alog_write(s->w, &r);
+}
+
 static void tcp_on_dequeued(struct sl_session *s)
 {
 	connect_next(s, NULL);
@@ -154,4 +175,5 @@ const struct sl_proto_ops sl_tcp_ops = {
 	.on_timeout = tcp_on_timeout,
 	.on_free = NULL,
 	.on_dequeued = tcp_on_dequeued,
+	.on_log = tcp_on_log,
 };
