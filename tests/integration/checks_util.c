@@ -47,6 +47,10 @@ struct cu_target {
 
 static struct cu_target *g_targets[MAX_TARGETS];
 static int g_ntargets;
+static struct {
+	int fd, port;
+} g_reserved[MAX_TARGETS];           /* reserved ports (fd -1: handed over) */
+static int g_nreserved;
 
 static void conn_drop(struct cu_target *t, int i)
 {
@@ -78,7 +82,7 @@ static void on_accept(struct cu_target *t, int fd)
 		close_rst(fd);
 		return;
 	}
-	if (kind == CU_CLOSE || t->nconns == MAX_CONNS) {
+	if (t->nconns == MAX_CONNS) {
 		close(fd);
 		return;
 	}
@@ -134,6 +138,8 @@ static void conn_answer(struct cu_target *t, struct cu_conn *c)
 		t->script_left--;
 	t->answered++;
 	pthread_mutex_unlock(&t->lock);
+	if (c->kind == CU_CLOSE)
+		return; /* the request was read: the close sends a FIN, not an RST */
 	if (c->kind == CU_GARBAGE)
 		len = snprintf(resp, sizeof(resp), "SSH-2.0-OpenSSH_9.2p1\r\n\r\n");
 	else
@@ -141,6 +147,12 @@ static void conn_answer(struct cu_target *t, struct cu_conn *c)
 			       "Connection: close\r\n\r\n", status);
 	if (send(c->fd, resp, (size_t)len, MSG_NOSIGNAL) < 0)
 		(void)errno; /* the checker gave up already: fine */
+}
+
+/* Kinds that act once the request head is in (after delay_ms). */
+static bool answers(const struct cu_conn *c)
+{
+	return c->kind == CU_HTTP || c->kind == CU_GARBAGE || c->kind == CU_CLOSE;
 }
 
 static int poll_timeout(const struct cu_target *t)
@@ -151,7 +163,7 @@ static int poll_timeout(const struct cu_target *t)
 	for (int i = 0; i < t->nconns; i++) {
 		const struct cu_conn *c = &t->conns[i];
 
-		if (c->head && (c->kind == CU_HTTP || c->kind == CU_GARBAGE))
+		if (c->head && answers(c))
 			to = c->t_answer <= now ? 0 : (int)(c->t_answer - now) < to ?
 			     (int)(c->t_answer - now) : to;
 	}
@@ -181,8 +193,7 @@ static void *target_main(void *arg)
 		for (int i = t->nconns - 1; i >= 0; i--) {
 			struct cu_conn *c = &t->conns[i];
 
-			if (c->head && (c->kind == CU_HTTP || c->kind == CU_GARBAGE) &&
-			    h_now_ms() >= c->t_answer) {
+			if (c->head && answers(c) && h_now_ms() >= c->t_answer) {
 				conn_answer(t, c);
 				conn_drop(t, i);
 			}
@@ -195,26 +206,22 @@ static void *target_main(void *arg)
 	return NULL;
 }
 
-struct cu_target *cu_target_start_at(const char *ip, int port, enum cu_kind kind, int status,
-				     int delay_ms)
+/* Takes the bound socket lfd, listens on it and serves it. NULL when it
+ * cannot listen (lfd is closed then). */
+static struct cu_target *target_on(int lfd, enum cu_kind kind, int status, int delay_ms)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
 	struct cu_target *t;
-	int one = 1;
 
 	cr_assert(g_ntargets < MAX_TARGETS);
-	cr_assert(inet_pton(AF_INET, ip ? ip : "127.0.0.1", &a.sin_addr) == 1);
-	t = calloc(1, sizeof(*t));
-	cr_assert_not_null(t);
-	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	cr_assert(t->lfd >= 0);
-	setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(t->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(t->lfd, 1024) < 0) {
-		close(t->lfd);
-		free(t);
+	if (listen(lfd, 1024) < 0 || fcntl(lfd, F_SETFL, O_NONBLOCK) < 0) {
+		close(lfd);
 		return NULL;
 	}
+	t = calloc(1, sizeof(*t));
+	cr_assert_not_null(t);
+	t->lfd = lfd;
 	cr_assert(getsockname(t->lfd, (struct sockaddr *)&a, &len) == 0);
 	t->port = ntohs(a.sin_port);
 	t->stopfd = eventfd(0, EFD_CLOEXEC);
@@ -226,6 +233,59 @@ struct cu_target *cu_target_start_at(const char *ip, int port, enum cu_kind kind
 	cr_assert(pthread_create(&t->thr, NULL, target_main, t) == 0);
 	g_targets[g_ntargets++] = t;
 	return t;
+}
+
+/* A TCP socket bound to ip:port, or -1. */
+static int bound_socket(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd, one = 1;
+
+	cr_assert(inet_pton(AF_INET, ip ? ip : "127.0.0.1", &a.sin_addr) == 1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct cu_target *cu_target_start_at(const char *ip, int port, enum cu_kind kind, int status,
+				     int delay_ms)
+{
+	int fd = bound_socket(ip, port);
+
+	return fd < 0 ? NULL : target_on(fd, kind, status, delay_ms);
+}
+
+int cu_reserve_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = bound_socket(NULL, 0);
+
+	cr_assert(fd >= 0 && g_nreserved < MAX_TARGETS);
+	cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	g_reserved[g_nreserved].fd = fd;
+	g_reserved[g_nreserved].port = ntohs(a.sin_port);
+	return g_reserved[g_nreserved++].port;
+}
+
+struct cu_target *cu_target_start_reserved(int port, enum cu_kind kind, int status,
+					   int delay_ms)
+{
+	for (int i = 0; i < g_nreserved; i++) {
+		int fd = g_reserved[i].fd;
+
+		if (g_reserved[i].port != port || fd < 0)
+			continue;
+		g_reserved[i].fd = -1; /* the target owns it now */
+		return target_on(fd, kind, status, delay_ms);
+	}
+	cr_assert_fail("port %d is not reserved", port);
+	return NULL;
 }
 
 struct cu_target *cu_target_start(enum cu_kind kind, int status, int delay_ms)
@@ -316,6 +376,10 @@ void cu_teardown(void)
 		free(g_targets[i]);
 	}
 	g_ntargets = 0;
+	for (int i = 0; i < g_nreserved; i++)
+		if (g_reserved[i].fd >= 0)
+			close(g_reserved[i].fd);
+	g_nreserved = 0;
 }
 
 void cu_fini(void)

@@ -19,7 +19,7 @@ enum cu_kind {
 	CU_HTTP,     /* reads the request head, answers `status` after delay_ms, closes */
 	CU_SILENT,   /* reads and discards until EOF, never answers */
 	CU_RST,      /* resets every connection at once */
-	CU_CLOSE,    /* closes every connection at once (FIN, no answer) */
+	CU_CLOSE,    /* reads the request head, closes without answering (FIN) */
 	CU_GARBAGE,  /* answers bytes that are not HTTP, then closes */
 };
 
@@ -29,6 +29,15 @@ struct cu_target;
  * NULL when the address cannot be bound (asserts on other failures). */
 struct cu_target *cu_target_start_at(const char *ip, int port, enum cu_kind kind, int status,
 				     int delay_ms);
+/* A port of 127.0.0.1 nobody listens on (connections are refused) and
+ * nobody else can take, not even as the local port of an outgoing connect
+ * (which could connect to itself): a socket bound to it, without listen,
+ * kept until cu_teardown(). */
+int cu_reserve_port(void);
+/* Starts a target listening on a reserved port (the same socket: there is
+ * no moment when another process could take the port). */
+struct cu_target *cu_target_start_reserved(int port, enum cu_kind kind, int status,
+					   int delay_ms);
 /* Same on an ephemeral 127.0.0.1 port (asserts on failure). */
 struct cu_target *cu_target_start(enum cu_kind kind, int status, int delay_ms);
 int cu_target_port(const struct cu_target *t);

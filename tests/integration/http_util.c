@@ -39,6 +39,7 @@ struct hu_rec {
 struct hu_origin {
 	struct h_origin *o;
 	struct hu_script sc;
+	struct hu_script odd;
 	int port;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -48,6 +49,37 @@ struct hu_origin {
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct hu_origin *g_reg[MAX_ORIGINS];
 static int g_nreg;
+
+/* Buffers handed to the test (client buffers, record copies): freed by
+ * their owner, or by hu_teardown when an assertion ended the test first. */
+#define MAX_TRACKED 1024
+static void *g_tracked[MAX_TRACKED];
+
+static void *track(void *ptr)
+{
+	pthread_mutex_lock(&g_mu);
+	for (int i = 0; ptr && i < MAX_TRACKED; i++)
+		if (!g_tracked[i]) {
+			g_tracked[i] = ptr;
+			break;
+		}
+	pthread_mutex_unlock(&g_mu);
+	return ptr;
+}
+
+static void untrack_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	pthread_mutex_lock(&g_mu);
+	for (int i = 0; i < MAX_TRACKED; i++)
+		if (g_tracked[i] == ptr) {
+			g_tracked[i] = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&g_mu);
+	free(ptr);
+}
 
 int hu_io_to(void)
 {
@@ -68,6 +100,10 @@ void hu_teardown(void)
 		free(ho);
 	}
 	g_nreg = 0;
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		free(g_tracked[i]);
+		g_tracked[i] = NULL;
+	}
 	pthread_mutex_unlock(&g_mu);
 }
 
@@ -528,6 +564,10 @@ static void run_script(struct rd *r, const struct hu_script *sc)
 		if (!rc)
 			rc = send_pattern(r, sc->cut, sc->seed, sc->chunked, sc->chunk, 0);
 		note_answered(r);
+		if (!rc && sc->stall) {
+			drain_until_eof(r);
+			goto out;
+		}
 		if (!rc)
 			pause_or_stop(r, 50); /* let the proxy forward what it has */
 		if (sc->rst)
@@ -540,7 +580,8 @@ static void run_script(struct rd *r, const struct hu_script *sc)
 	}
 	if (rc == 0) {
 		note_answered(r);
-		drain_until_eof(r); /* until the proxy closes its server connection */
+		if (pause_or_stop(r, sc->hold_ms) == 0)
+			drain_until_eof(r); /* until the proxy closes its server connection */
 	}
 out:
 	free(q);
@@ -550,10 +591,19 @@ static void hu_handler(struct h_conn *c)
 {
 	struct hu_origin *ho = lookup(c->o);
 	struct rd r = { .c = c, .ho = ho };
+	struct hu_rec *spare = NULL;
 
-	if (!ho || c->idx >= HU_MAX_CONNS)
+	if (!ho)
 		return;
-	r.rec = &ho->recs[c->idx];
+	if (c->idx < HU_MAX_CONNS) {
+		r.rec = &ho->recs[c->idx];
+	} else {
+		/* past what we record: served all the same */
+		spare = calloc(1, sizeof(*spare));
+		if (!spare)
+			return;
+		r.rec = spare;
+	}
 	r.buf = malloc(RDBUF);
 	pthread_mutex_lock(&ho->mu);
 	r.rec->raw = malloc(HU_RAW_CAP + 1);
@@ -563,7 +613,7 @@ static void hu_handler(struct h_conn *c)
 	pthread_cond_broadcast(&ho->cv);
 	pthread_mutex_unlock(&ho->mu);
 	if (r.buf && r.rec->raw)
-		run_script(&r, &ho->sc);
+		run_script(&r, (c->idx & 1) && ho->sc.odd ? ho->sc.odd : &ho->sc);
 	free(r.buf);
 	if (c->fd >= 0) {
 		close(c->fd);
@@ -577,6 +627,10 @@ static void hu_handler(struct h_conn *c)
 	r.rec->done = true;
 	pthread_cond_broadcast(&ho->cv);
 	pthread_mutex_unlock(&ho->mu);
+	if (spare) {
+		free(spare->raw);
+		free(spare);
+	}
 }
 
 struct hu_origin *hu_origin_start(const struct hu_script *sc)
@@ -586,6 +640,11 @@ struct hu_origin *hu_origin_start(const struct hu_script *sc)
 
 	cr_assert(ho);
 	ho->sc = *sc;
+	if (sc->odd) {
+		ho->odd = *sc->odd;
+		ho->odd.odd = NULL;
+		ho->sc.odd = &ho->odd;
+	}
 	pthread_mutex_init(&ho->mu, NULL);
 	pthread_cond_init(&ho->cv, NULL);
 	ho->o = h_origin_start(&oo);
@@ -642,7 +701,9 @@ void hu_conn_get(struct hu_origin *o, int idx, struct hu_conn_info *out)
 	}
 	r = &o->recs[idx];
 	memset(out, 0, sizeof(*out));
-	out->raw = malloc(r->raw_len + 1);
+	out->raw = track(malloc(r->raw_len + 1));
+	if (!out->raw)
+		pthread_mutex_unlock(&o->mu);
 	cr_assert(out->raw);
 	if (r->raw_len)
 		memcpy(out->raw, r->raw, r->raw_len);
@@ -665,7 +726,7 @@ void hu_conn_get(struct hu_origin *o, int idx, struct hu_conn_info *out)
 
 void hu_conn_info_free(struct hu_conn_info *ci)
 {
-	free(ci->raw);
+	untrack_free(ci->raw);
 	ci->raw = NULL;
 }
 
@@ -728,7 +789,7 @@ void hu_cli_open(struct hu_cli *c, int port)
 	c->fd = h_connect(port, hu_io_to());
 	cr_assert(c->fd >= 0, "connect to sluice :%d: %s", port, strerror(-c->fd));
 	c->cap = RDBUF;
-	c->buf = malloc(c->cap);
+	c->buf = track(malloc(c->cap));
 	cr_assert(c->buf);
 }
 
@@ -737,7 +798,7 @@ void hu_cli_close(struct hu_cli *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->buf);
+	untrack_free(c->buf);
 	c->buf = NULL;
 }
 
@@ -1031,6 +1092,7 @@ struct h_proxy *hu_proxy_start(const struct hu_conf *c)
 	off = (size_t)snprintf(conf, sizeof(conf),
 		"[global]\n"
 		"workers = %d\n"
+		"maxconn = 4000\n"
 		"log = stderr\n"
 		"grace = 1s\n"
 		"\n"

@@ -57,6 +57,11 @@ struct hu_script {
 	bool no_read;        /* answer at accept, without reading a request */
 	int delay_ms;        /* before answering */
 	int pause_ms;        /* between body chunks of 64 KiB (CL/CHUNKED/CLOSE) */
+	int hold_ms;         /* after answering, before reading on (a server
+			      * that is slow to read the rest of a request) */
+	bool stall;          /* CUT: after `cut` bytes, stay silent (no FIN) */
+	const struct hu_script *odd; /* if set: the script of connections with
+				      * an odd index (accept order) */
 };
 
 struct hu_origin;

@@ -58,14 +58,13 @@ static void reject_n(const char *bad, size_t bad_len, int status)
 	int port = hu_origin_port(o);
 	struct h_proxy *p = hu_proxy_for(1, &port);
 	struct hu_cli c;
-	char *buf = malloc(bad_len + sizeof(FOLLOW_UP));
+	static char buf[32 * 1024];
 
-	cr_assert(buf);
+	cr_assert(bad_len + sizeof(FOLLOW_UP) <= sizeof(buf));
 	memcpy(buf, bad, bad_len);
 	memcpy(buf + bad_len, FOLLOW_UP, sizeof(FOLLOW_UP) - 1);
 	hu_cli_open(&c, p->port);
 	cr_assert_eq(hu_cli_send_n(&c, buf, bad_len + sizeof(FOLLOW_UP) - 1), 0);
-	free(buf);
 	expect_error_then_close(&c, status);
 	expect_nothing_forwarded(o);
 	hu_cli_close(&c);
@@ -205,14 +204,13 @@ Test(http_reject, connect_gets_405)
 
 Test(http_reject, head_over_16_kib_gets_431)
 {
-	size_t n = 17 * 1024;
-	char *s = malloc(n + 64);
+	static char s[17 * 1024];
+	size_t n = sizeof(s);
 	size_t off = (size_t)snprintf(s, n, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
 
 	memset(s + off, 'b', n - off - 4);
 	memcpy(s + n - 4, "\r\n\r\n", 4);
 	reject_n(s, n, 431);
-	free(s);
 }
 
 Test(http_reject, over_100_headers_gets_431)

@@ -242,15 +242,13 @@ Test(http_server, unsolicited_101_gives_502)
 
 Test(http_server, oversized_response_head_gives_502)
 {
-	size_t n = 20 * 1024;
-	char *s = malloc(n + 1);
+	static char s[20 * 1024 + 1];
+	size_t n = sizeof(s) - 1;
 	size_t off = (size_t)snprintf(s, n, "HTTP/1.1 200 OK\r\nX-Smuggled: ");
 
 	memset(s + off, 's', n - off - 4);
 	memcpy(s + n - 4, "\r\n\r\n", 4);
-	s[n] = 0;
 	bad_response(s, n, false);
-	free(s);
 }
 
 Test(http_server, close_before_response_gives_502)
@@ -343,6 +341,187 @@ Test(http_server, invalid_chunk_mid_body_closes_client)
 		  (rc == 0 && r.status == 502),
 		  "rc %d status %d complete %d body \"%s\"", rc, r.status, r.complete, r.body);
 	cr_assert(!strstr(r.body, "smuggled"));
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
+/* A server may answer before it has read the whole request. The request
+ * bytes it never read must not be sent to the next server, ahead of the
+ * next request of the same client connection. Racy by nature (the proxy's
+ * send must still be in flight when the response completes), so tried on
+ * 60 client connections. */
+Test(http_server, early_response_does_not_replay_the_request_elsewhere)
+{
+	static const struct hu_script info = { .act = HU_ACT_INFO };
+	struct hu_script early = { .act = HU_ACT_RAW, .no_read = true, .hold_ms = 300,
+				   .raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+				   .odd = &info };
+	struct hu_origin *o = hu_origin_start(&early);
+	struct h_proxy *p = proxy1(o, NULL);
+	const uint64_t len = 60000;
+	int idx = 0;
+
+	/* Either the proxy had sent the whole request when the answer ended (then
+	 * the client may go on, and its next request must reach a fresh server
+	 * connection first, without the unread bytes of the first), or it had
+	 * not (then it announces Connection: close and closes after the answer).
+	 * Even origin connections answer "ok" at once without reading; odd ones
+	 * record what they get and describe it. */
+	for (int i = 0; i < 20 && idx + 2 < HU_MAX_CONNS; i++) {
+		struct hu_cli c;
+		struct hu_rsp r;
+		struct hu_conn_info ci;
+		char want[] = "GET /next HTTP/1.1\r\n";
+		int rc;
+
+		if (idx % 2) {
+			/* the next origin connection is an odd one: use it up */
+			hu_cli_open(&c, p->port);
+			cr_assert_eq(hu_cli_send(&c, "GET /skip HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+			rc = hu_read_rsp(&c, &r, false, hu_io_to());
+			cr_assert_eq(rc, 0, "parity request: %s", strerror(-rc));
+			hu_cli_close(&c);
+			idx++;
+		}
+		hu_cli_open(&c, p->port);
+		cr_assert_eq(hu_cli_send(&c, "POST /up HTTP/1.1\r\nHost: a\r\n"
+					     "Content-Length: 60000\r\n\r\n"), 0);
+		rc = hu_send_body(&c, len, 5, false, 0);
+		if (rc == 0)
+			rc = hu_read_rsp(&c, &r, false, hu_io_to());
+		idx++;
+		if (rc != 0 || hu_has_header(&r, "Connection: close")) {
+			/* closed after the answer (our upload may then see a reset) */
+			hu_cli_close(&c);
+			cr_assert(hu_origin_wait_accepted(o, idx, hu_io_to()) >= idx);
+			continue;
+		}
+		cr_assert_str_eq(r.body, "ok");
+		cr_assert_eq(hu_cli_send(&c, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+		rc = hu_read_rsp(&c, &r, false, hu_io_to());
+		cr_assert_eq(rc, 0, "next request: %s", strerror(-rc));
+		hu_conn_get(o, idx, &ci);
+		cr_assert(strncmp(ci.raw, want, strlen(want)) == 0,
+			  "try %d: the next server connection got %zu bytes for GET /next, "
+			  "starting with:\n%.200s", i, ci.raw_len, ci.raw);
+		hu_conn_info_free(&ci);
+		idx++;
+		hu_cli_close(&c);
+	}
+	h_proxy_finish(p);
+}
+
+Test(http_server, early_response_during_upload_closes_client_after_it)
+{
+	struct hu_script sc = { .act = HU_ACT_RAW, .no_read = true,
+				.raw = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!" };
+	struct hu_origin *o = hu_origin_start(&sc);
+	struct h_proxy *p = proxy1(o, NULL);
+	struct hu_cli c;
+	struct hu_rsp r;
+	struct h_sender snd;
+	uint64_t extra = 0;
+	int rc;
+
+	hu_cli_open(&c, p->port);
+	cr_assert_eq(hu_cli_send(&c, "POST /big HTTP/1.1\r\nHost: a\r\n"
+				     "Content-Length: 20971520\r\n\r\n"), 0);
+	h_sender_start_paced(&snd, c.fd, 20 * 1024 * 1024, 3, 64 * 1024, 1, true);
+	rc = hu_read_rsp(&c, &r, false, hu_io_to());
+	cr_assert_eq(rc, 0, "%s", strerror(-rc));
+	cr_assert_eq(r.status, 413);
+	cr_assert_str_eq(r.body, "big!");
+	cr_assert(hu_has_header(&r, "Connection: close"),
+		  "answered before the end of its request: the connection cannot go on:\n%s",
+		  r.head);
+	rc = hu_cli_wait_eof(&c, hu_io_to(), &extra);
+	cr_assert(rc == 0 || rc == -ECONNRESET, "%s", strerror(-rc));
+	h_sender_join(&snd);
+	cr_assert_eq(hu_origin_accepted(o), 1);
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
+Test(http_server, server_stalling_mid_body_closes_client_at_timeout_server)
+{
+	struct hu_script sc = { .act = HU_ACT_CUT, .len = 100000, .cut = 30000, .seed = 4,
+				.stall = true };
+	struct hu_origin *o = hu_origin_start(&sc);
+	struct h_proxy *p = proxy1(o, "300ms");
+	struct hu_cli c;
+	struct hu_rsp r;
+	struct hu_conn_info ci;
+	uint64_t ms;
+	int rc;
+
+	hu_cli_open(&c, p->port);
+	cr_assert_eq(hu_cli_send(&c, "GET /stall HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	rc = hu_read_rsp(&c, &r, false, hu_io_to());
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(rc, -EPROTO, "rc %d (%s), %llu body bytes", rc, strerror(-rc),
+		     (unsigned long long)r.body_len);
+	cr_assert_eq(r.body_len, 30000);
+	hu_conn_get(o, 0, &ci);
+	ms = h_now_ms() - ci.t_answered;
+	cr_assert(ms >= 250 && ms <= 300 + 700u * (unsigned)h_slow(),
+		  "client closed %llu ms after the server stalled, timeout_server 300ms",
+		  (unsigned long long)ms);
+	hu_conn_info_free(&ci);
+	cr_assert(hu_conn_wait_end(o, 0, 2000 * h_slow()), "server connection left open");
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
+Test(http_server, client_stalling_mid_upload_is_closed_at_timeout_client)
+{
+	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_origin *o = hu_origin_start(&sc);
+	struct hu_conf conf = { .nservers = 1, .timeout_client = "400ms" };
+	struct h_proxy *p;
+	struct hu_cli c;
+	uint64_t t0, ms, extra = 0;
+	int rc;
+
+	conf.server_port[0] = hu_origin_port(o);
+	p = hu_proxy_start(&conf);
+	hu_cli_open(&c, p->port);
+	cr_assert_eq(hu_cli_send(&c, "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n"
+				     "0123456789"), 0);
+	t0 = h_now_ms();
+	rc = hu_cli_wait_eof(&c, 5000 * h_slow(), &extra);
+	ms = h_now_ms() - t0;
+	cr_assert(rc == 0 || rc == -ECONNRESET, "stalled uploader not closed: %s", strerror(-rc));
+	cr_assert(ms >= 350 && ms <= 400 + 700u * (unsigned)h_slow(),
+		  "stalled uploader closed after %llu ms, timeout_client 400ms (timeout_server "
+		  "and timeout_http_request are longer)", (unsigned long long)ms);
+	cr_assert(hu_conn_wait_end(o, 0, 2000 * h_slow()), "server connection left open");
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
+Test(http_server, retry_after_refusal_keeps_the_request_body)
+{
+	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_origin *o = hu_origin_start(&sc);
+	int ports[2] = { h_free_port(), hu_origin_port(o) };
+	struct h_proxy *p = hu_proxy_for(2, ports);
+	struct hu_cli c;
+	const uint64_t len = 1024 * 1024;
+
+	hu_cli_open(&c, p->port);
+	for (int i = 0; i < 4; i++) {
+		struct hu_rsp r;
+		char want[128];
+
+		cr_assert_eq(hu_cli_send(&c, "POST /r HTTP/1.1\r\nHost: a\r\n"
+					     "Content-Length: 1048576\r\n\r\n"), 0);
+		cr_assert_eq(hu_send_body(&c, len, 50u + (uint32_t)i, false, 0), 0);
+		cr_assert_eq(hu_read_rsp(&c, &r, false, hu_io_to()), 0, "request %d", i);
+		snprintf(want, sizeof(want), "POST /r %llu %016llx\n", (unsigned long long)len,
+			 (unsigned long long)h_pattern_hash(len, 50u + (uint32_t)i));
+		cr_assert_str_eq(r.body, want, "request %d", i);
+	}
+	cr_assert_eq(hu_origin_accepted(o), 4);
 	hu_cli_close(&c);
 	h_proxy_finish(p);
 }
