@@ -28,9 +28,9 @@ INTEG_LIB := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_OBJ := $(INTEG_LIB:%.c=$(BUILD)/%.o)
 
 DEB_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev \
-	    libcriterion-dev node-llhttp python3 curl procps
+	    libcriterion-dev node-llhttp python3 curl procps util-linux chromium
 
-.PHONY: all deps test unit integration asan run clean check-deps
+.PHONY: all deps test unit integration asan run clean check-deps bench bench-quick
 
 all: $(BUILD)/sluice
 
@@ -103,3 +103,13 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d
+
+# Benchmark against HAProxy, nginx and a direct origin (bench/, issue 5):
+# installs the missing peers, runs bench/run.py, writes bench/results/latest.md.
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sluice
+	@BUILD=$(BUILD) bench/bench.sh --full
+
+bench-quick: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sluice
+	@BUILD=$(BUILD) bench/bench.sh --quick

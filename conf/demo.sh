@@ -9,9 +9,13 @@ python3 conf/demo_origin.py B 9002 & B=$!
 trap 'kill $A $B 2>/dev/null || true' EXIT INT TERM
 sleep 0.3
 cat <<MSG
-sluice demo: tcp load balancer on 127.0.0.1:8080 -> origins A (:9001), B (:9002)
+sluice demo: origins A (:9001) and B (:9002) behind
+    http://127.0.0.1:8080/   http, balanced per request (keep-alive pool to the origins)
+    127.0.0.1:8081           tcp, balanced per connection
+    http://127.0.0.1:9100/stats   the stats page (/metrics, /stats.json too)
 try, in another terminal:
-    for i in 1 2 3 4; do curl -s http://127.0.0.1:8080/; done
-each new connection goes to the next origin (round robin). Ctrl-C stops.
+    curl -s http://127.0.0.1:8080/ http://127.0.0.1:8080/ http://127.0.0.1:8080/
+    for i in 1 2 3 4; do curl -s http://127.0.0.1:8081/; done
+Ctrl-C stops everything.
 MSG
 "$BIN" -f conf/sluice.ini
