@@ -31,6 +31,9 @@ struct sl_proxy {
 int sl_worker_start(struct sl_worker *w);
 void sl_worker_wake(struct sl_worker *w);
 void sl_worker_join(struct sl_worker *w);
+/* socket()/accept ran out of fds (err): log at most once a second and back
+ * off every listener of the worker for a while, without spinning. */
+void sl_worker_fd_exhausted(struct sl_worker *w, int err);
 /* A client connection of frontend fe_idx ended: start a pending one or
  * resume accepting if a limit had paused it. */
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);

@@ -102,6 +102,8 @@ struct sl_side {
 			      * completions of a previous socket are told apart */
 	bool connected;      /* sends may go out */
 	bool tx_out;         /* the send in flight comes from out, not the queue */
+	bool shut_busy[2];   /* an IORING_OP_SHUTDOWN is in flight, by epoch */
+	int deferred_fd[2];  /* closed when that shutdown completes, by epoch */
 	uint8_t rx;          /* enum sl_rx_state */
 	bool starved;        /* recv ended with -ENOBUFS; waits for buffers */
 	bool rd_eof;         /* peer sent FIN */
@@ -190,6 +192,8 @@ struct sl_listener {
 	bool armed;
 	bool closing;
 	bool paused;         /* a connection limit is reached: accept not re-armed */
+	bool backoff;        /* out of fds: accept re-armed by a timer */
+	struct __kernel_timespec ts_retry;
 };
 
 /* An accepted connection beyond a limit (accepts already in flight when the

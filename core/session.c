@@ -71,7 +71,10 @@ static struct sl_session *slot_alloc(struct sl_worker *w)
 	s->slot = slot;
 	s->gen = gen ? gen : 1;
 	s->w = w;
-	s->side[0].fd = s->side[1].fd = -1;
+	for (int i = 0; i < 2; i++) {
+		s->side[i].fd = -1;
+		s->side[i].deferred_fd[0] = s->side[i].deferred_fd[1] = -1;
+	}
 	w->nsessions++;
 	return s;
 }
@@ -316,9 +319,35 @@ static void close_side(struct sl_session *s, int side)
 	if (fd < 0)
 		return;
 	sd->fd = -1; /* ownership rule 1: the field goes first */
+	if (sd->shut_busy[sd->epoch & 1]) {
+		/* IORING_OP_SHUTDOWN runs on an io-wq thread and looks its fd up
+		 * there: closing now would let it shut down whatever socket reuses
+		 * the number. The close waits for its completion (on_shutdown). */
+		sl_ring_cancel_fd(&s->w->ring, fd, ud(s, SL_OP_CANCEL, (unsigned)side));
+		sd->deferred_fd[sd->epoch & 1] = fd;
+		s->inflight++;
+		return;
+	}
 	sl_ring_cancel_close(&s->w->ring, fd, ud(s, SL_OP_CANCEL, (unsigned)side),
 			     ud(s, SL_OP_CLOSE, (unsigned)side));
 	s->inflight += 2;
+}
+
+/* A shutdown completed (epoch: the connection it was for): a close that
+ * waited for it goes now. */
+static void on_shutdown(struct sl_session *s, int side, unsigned epoch)
+{
+	struct sl_side *sd = &s->side[side];
+	int fd = sd->deferred_fd[epoch];
+
+	sd->shut_busy[epoch] = false;
+	if (fd < 0)
+		return;
+	sd->deferred_fd[epoch] = -1;
+	/* other requests on fd were cancelled when the close was decided */
+	sl_ring_close(&s->w->ring, fd, sl_ud_make(s->slot, s->gen, SL_OP_CLOSE,
+						  (unsigned)side | (epoch << 1)));
+	s->inflight++;
 }
 
 void sl_session_drop_server(struct sl_session *s)
@@ -397,7 +426,7 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		return;
 	s->state = SL_SESS_ST_CLOSING;
 	s->cause = (uint8_t)cause;
-	if (cause != SL_CLOSE_NORMAL) {
+	if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
 		const char *srv = s->srv ? s->srv->conf->name : "-";
 
 		if (cause == SL_CLOSE_TIMEOUT)
@@ -529,6 +558,7 @@ void sl_session_shutdown(struct sl_session *s, int side)
 	if (sd->wr_shut || sd->fd < 0 || s->state == SL_SESS_ST_CLOSING)
 		return;
 	sd->wr_shut = true;
+	sd->shut_busy[sd->epoch & 1] = true;
 	sl_ring_shutdown_wr(&s->w->ring, sd->fd, ud(s, SL_OP_SHUTDOWN, (unsigned)side));
 	s->inflight++;
 }
@@ -791,6 +821,8 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		}
 		if (op != SL_OP_RECV || !(cqe->flags & IORING_CQE_F_MORE))
 			s->inflight--;
+		if (op == SL_OP_SHUTDOWN)
+			on_shutdown(s, dir, (sl_ud_dir(u) >> 1) & 1);
 		maybe_release(s);
 		return;
 	}
@@ -817,6 +849,10 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_TIMER:
 		on_timer(s, cqe->res);
+		break;
+	case SL_OP_SHUTDOWN:
+		on_shutdown(s, dir, dir == SL_SIDE_SRV ? (sl_ud_dir(u) >> 1) & 1 :
+			    s->side[dir].epoch & 1);
 		break;
 	default: /* shutdown, cancel, close, timer control: nothing to decide */
 		break;

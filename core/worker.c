@@ -39,7 +39,7 @@ static void arm_accept(struct sl_worker *w, int i)
 {
 	struct sl_listener *l = &w->listeners[i];
 
-	if (l->armed || l->closing || l->paused || l->fd < 0)
+	if (l->armed || l->closing || l->paused || l->backoff || l->fd < 0)
 		return;
 	sl_ring_accept_multishot(&w->ring, l->fd, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0));
 	l->armed = true;
@@ -145,14 +145,39 @@ static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe
 		on_accepted(w, i, cqe->res);
 	else
 		accept_failed(w, i, cqe->res);
-	if (l->armed || l->closing || l->paused || w->stopping)
+	if (l->armed || l->closing || l->paused || l->backoff || w->stopping)
 		return;
 	if (cqe->res >= 0 || cqe->res == -ECANCELED) {
 		arm_accept(w, i); /* ended by CQ overflow or similar: re-arm now */
 	} else {
 		/* EMFILE and friends: back off without spinning, then re-arm */
-		sl_ring_ts(&w->ts_retry, ACCEPT_RETRY_MS);
-		sl_ring_timeout(&w->ring, &w->ts_retry,
+		l->backoff = true;
+		sl_ring_ts(&l->ts_retry, ACCEPT_RETRY_MS);
+		sl_ring_timeout(&w->ring, &l->ts_retry,
+				sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT_RETRY, 0));
+		w->misc_inflight++;
+	}
+}
+
+void sl_worker_fd_exhausted(struct sl_worker *w, int err)
+{
+	if (w->now_ms - w->emfile_log_ms >= 1000 || !w->emfile_log_ms) {
+		sl_log("worker %d: out of file descriptors (%s): pausing accepts for %d ms",
+		       w->id, strerror(-err), ACCEPT_RETRY_MS);
+		w->emfile_log_ms = w->now_ms;
+	}
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+
+		if (l->backoff || l->closing || l->fd < 0)
+			continue;
+		l->backoff = true;
+		SL_ST_INC(w->st->pause_emfile);
+		if (l->armed)
+			sl_ring_cancel_ud(&w->ring, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0),
+					  sl_ud_make(0, 0, SL_OP_NONE, 0));
+		sl_ring_ts(&l->ts_retry, ACCEPT_RETRY_MS);
+		sl_ring_timeout(&w->ring, &l->ts_retry,
 				sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT_RETRY, 0));
 		w->misc_inflight++;
 	}
@@ -236,6 +261,7 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_ACCEPT_RETRY:
 		w->misc_inflight--;
+		w->listeners[i].backoff = false;
 		if (!w->listeners[i].paused)
 			arm_accept(w, i);
 		break;

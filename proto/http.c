@@ -241,6 +241,8 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 	hs->srv_meta.created_ms = s->w->now_ms;
 	hs->srv_meta.requests = 0;
 	ret = sl_session_connect(s, srv);
+	if (ret == -EMFILE || ret == -ENFILE)
+		sl_worker_fd_exhausted(s->w, ret);
 	if (ret < 0)
 		http_error(s, 503, "cannot create a socket");
 }

@@ -13,6 +13,7 @@
 #include "core/backend.h"
 #include "core/alog.h"
 #include "core/log.h"
+#include "core/proxy.h"
 #include "core/session.h"
 #include "proto/tcp.h"
 
@@ -29,8 +30,11 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 	}
 	ret = sl_session_connect(s, srv);
 	if (ret < 0) {
-		sl_log("backend %s server %s: cannot create socket: %s",
-		       s->be->conf->name, srv->conf->name, strerror(-ret));
+		if (ret == -EMFILE || ret == -ENFILE)
+			sl_worker_fd_exhausted(s->w, ret);
+		else
+			sl_log("backend %s server %s: cannot create socket: %s",
+			       s->be->conf->name, srv->conf->name, strerror(-ret));
 		sl_session_close(s, SL_CLOSE_RESOURCE);
 	}
 }

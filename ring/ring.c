@@ -271,6 +271,14 @@ void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_
 	io_uring_sqe_set_data64(sqe, ud_close);
 }
 
+void sl_ring_cancel_fd(struct sl_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);

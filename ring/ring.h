@@ -75,6 +75,8 @@ void sl_ring_shutdown_wr(struct sl_ring *r, int fd, uint64_t ud);
  * whatever the cancel returns). Two CQEs: ud_cancel, then ud_close. */
 void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close);
 void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud);
+/* Cancel every request on fd (one CQE, ud). */
+void sl_ring_cancel_fd(struct sl_ring *r, int fd, uint64_t ud);
 /* Cancel the one request tagged target. */
 void sl_ring_cancel_ud(struct sl_ring *r, uint64_t target, uint64_t ud);
 void sl_ring_timeout(struct sl_ring *r, struct __kernel_timespec *ts, uint64_t ud);

@@ -382,7 +382,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
 		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
-		     "expected workers, maxconn, stats, log or grace");
+		     "expected workers, maxconn, stats, log, log_format or grace");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
@@ -1377,4 +1377,19 @@ Test(conf, parses_route_values)
 	cr_assert_eq(sl_conf_parse_route("host a.com backend b c", &rt, &why), -EINVAL);
 	cr_assert_str_eq(why, "expected exactly one backend name after 'backend'");
 	cr_assert_str_eq(rt.match, "[::ffff:1.2.3.4]", "untouched on error");
+}
+
+Test(conf, log_format_takes_text_or_json)
+{
+	struct sl_config *c = NULL;
+
+	cr_assert_eq(sl_conf_load_string("x.ini", "[global]\nlog_format = json\n"
+					 "[frontend f]\nbind = :8080\nbackend = b\n"
+					 "[backend b]\nserver = s 127.0.0.1:9000\n", &c, err,
+					 sizeof(err)), 0, "%s", err);
+	cr_assert(c->log_json);
+	sl_conf_free(c);
+	cr_assert_lt(sl_conf_load_string("x.ini", "[global]\nlog_format = xml\n", &c, err,
+					 sizeof(err)), 0);
+	cr_assert(strstr(err, "x.ini:2: key 'log_format': expected text or json"), "%s", err);
 }
