@@ -134,9 +134,9 @@ static void set_term(struct http_sess *hs, char who, char phase)
 }
 static void feed_response(struct sl_session *s);
 
-/* Room left in the out buffer toward `to` for copied body bytes. The buffer
- * is grown to STAGE_MAX only while the kernel is not reading it. */
-static uint32_t stage_room(struct sl_session *s, int to)
+/* Room left in the out buffer toward `to` for want more copied body bytes
+ * (at most STAGE_MAX staged in all). */
+static uint32_t stage_room(struct sl_session *s, int to, uint32_t want)
 {
 	struct sl_side *d = &s->side[to];
 	bool busy = d->tx_busy && d->tx_out;
@@ -146,8 +146,12 @@ static uint32_t stage_room(struct sl_session *s, int to)
 		d->out_off = d->out_len = 0;
 	if (d->out_len >= STAGE_MAX)
 		return 0;
-	if (d->out_cap < STAGE_MAX && !busy)
-		sl_session_out_reserve(s, to, STAGE_MAX - d->out_len);
+	if (want > STAGE_MAX - d->out_len)
+		want = STAGE_MAX - d->out_len;
+	/* grown to what the bytes at hand need (small messages keep a small
+	 * buffer), never while the kernel reads it */
+	if (d->out_cap < d->out_len + want && !busy)
+		sl_session_out_reserve(s, to, want);
 	cap = d->out_cap < STAGE_MAX ? d->out_cap : STAGE_MAX;
 	return cap > d->out_len ? cap - d->out_len : 0;
 }
@@ -447,6 +451,7 @@ static int on_request_head(struct sl_session *s)
 		hs->retry_len = (uint32_t)n;
 	}
 	sl_session_out_commit(s, SL_SIDE_SRV, (uint32_t)n);
+	sl_http_release_head(r); /* an idle or streaming client holds no head copy */
 	sl_http_next(&hs->rsp);
 	hs->rsp.request_was_head = r->method == HTTP_HEAD;
 	hs->rsp_st = RSP_HEAD;
@@ -498,7 +503,7 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 static int request_body_step(struct sl_session *s, const char *data, uint32_t len)
 {
 	struct http_sess *hs = hs_of(s);
-	uint32_t used, room = stage_room(s, SL_SIDE_SRV);
+	uint32_t used, room = stage_room(s, SL_SIDE_SRV, len);
 	enum sl_http_res r;
 
 	if (len && !room)
@@ -652,6 +657,7 @@ static int on_response_head(struct sl_session *s)
 		return -1;
 	}
 	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
+	sl_http_release_head(r);
 	if (info) {
 		bool was_head = r->request_was_head;
 
@@ -694,7 +700,7 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 		}
 		return r == SL_HTTP_HEAD_DONE ? on_response_head(s) == 0 : 1;
 	}
-	room = stage_room(s, SL_SIDE_CLI);
+	room = stage_room(s, SL_SIDE_CLI, len);
 	if (!room)
 		return 0; /* resume when the client side drains */
 	if (len > room)
@@ -730,7 +736,7 @@ static bool retry_fresh(struct sl_session *s)
 	       "retrying on a new one", s->be->conf->name, srv->conf->name);
 	sl_session_drop_server(s);
 	s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
-	room = stage_room(s, SL_SIDE_SRV);
+	room = stage_room(s, SL_SIDE_SRV, hs->retry_len);
 	if (room < hs->retry_len)
 		return false;
 	stage(s, SL_SIDE_SRV, hs->retry_head, hs->retry_len);
@@ -831,6 +837,17 @@ static void response_delivered(struct sl_session *s)
 		return;
 	}
 	sl_http_next(&hs->req);
+	sl_http_next(&hs->rsp);
+	for (int i = 0; i < 2; i++) {
+		struct sl_side *d = &s->side[i];
+
+		if (!d->tx_busy && d->out_off == d->out_len) {
+			/* an idle keep-alive connection keeps no staging memory */
+			free(d->out);
+			d->out = NULL;
+			d->out_cap = d->out_len = d->out_off = 0;
+		}
+	}
 	hs->req_st = REQ_IDLE;
 	hs->rsp_st = RSP_NONE;
 	hs->rsp_started = false;

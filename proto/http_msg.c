@@ -40,6 +40,21 @@ static int on_field(llhttp_t *ll, const char *at, size_t len)
 			p->err_reason = "too many headers";
 			return -1;
 		}
+		if (p->nhdrs == p->hdrs_cap) {
+			uint32_t cap = p->hdrs_cap ? p->hdrs_cap * 2 : 16;
+			struct sl_http_hdr *nh;
+
+			if (cap > p->max_hdrs)
+				cap = p->max_hdrs;
+			nh = realloc(p->hdrs, cap * sizeof(*nh));
+			if (!nh) {
+				p->err_status = 500;
+				p->err_reason = "out of memory";
+				return -1;
+			}
+			p->hdrs = nh;
+			p->hdrs_cap = cap;
+		}
 		h = &p->hdrs[p->nhdrs++];
 		memset(h, 0, sizeof(*h));
 		h->name_off = (uint32_t)(at - p->buf);
@@ -52,12 +67,13 @@ static int on_field(llhttp_t *ll, const char *at, size_t len)
 static int on_value(llhttp_t *ll, const char *at, size_t len)
 {
 	struct sl_http_parser *p = of(ll);
-	struct sl_http_hdr *h = &p->hdrs[p->nhdrs ? p->nhdrs - 1 : 0];
+	struct sl_http_hdr *h;
 
 	if (!p->in_head || !p->nhdrs) {
 		p->in_value = true;
 		return 0;
 	}
+	h = &p->hdrs[p->nhdrs - 1];
 	if (!p->in_value) {
 		h->val_off = (uint32_t)(at - p->buf);
 		p->in_value = true;
@@ -104,6 +120,26 @@ static int on_chunk_ext(llhttp_t *ll, const char *at, size_t len)
 	return 0;
 }
 
+/* One callback table for every parser (llhttp keeps a pointer to it). */
+static const llhttp_settings_t settings = {
+	.on_header_field = on_field,
+	.on_header_value = on_value,
+	.on_headers_complete = on_headers_complete,
+	.on_message_complete = on_message_complete,
+	.on_chunk_header = on_chunk_header,
+	.on_chunk_extension_name = on_chunk_ext,
+	.on_chunk_extension_value = on_chunk_ext,
+};
+
+void sl_http_release_head(struct sl_http_parser *p)
+{
+	free(p->buf);
+	free(p->hdrs);
+	p->buf = NULL;
+	p->hdrs = NULL;
+	p->buf_cap = p->hdrs_cap = 0;
+}
+
 int sl_http_parser_init(struct sl_http_parser *p, bool response, uint32_t max_head,
 			uint32_t max_hdrs)
 {
@@ -111,15 +147,7 @@ int sl_http_parser_init(struct sl_http_parser *p, bool response, uint32_t max_he
 	p->response = response;
 	p->max_head = max_head;
 	p->max_hdrs = max_hdrs;
-	llhttp_settings_init(&p->settings);
-	p->settings.on_header_field = on_field;
-	p->settings.on_header_value = on_value;
-	p->settings.on_headers_complete = on_headers_complete;
-	p->settings.on_message_complete = on_message_complete;
-	p->settings.on_chunk_header = on_chunk_header;
-	p->settings.on_chunk_extension_name = on_chunk_ext;
-	p->settings.on_chunk_extension_value = on_chunk_ext;
-	llhttp_init(&p->ll, response ? HTTP_RESPONSE : HTTP_REQUEST, &p->settings);
+	llhttp_init(&p->ll, response ? HTTP_RESPONSE : HTTP_REQUEST, &settings);
 	p->ll.data = p;
 	p->in_head = true;
 	return 0;
@@ -129,10 +157,7 @@ void sl_http_parser_free(struct sl_http_parser *p)
 {
 	if (!p)
 		return;
-	free(p->buf);
-	free(p->hdrs);
-	p->buf = NULL;
-	p->hdrs = NULL;
+	sl_http_release_head(p);
 }
 
 static bool name_is(const struct sl_http_parser *p, const struct sl_http_hdr *h, const char *n)
@@ -333,17 +358,29 @@ static int map_error(struct sl_http_parser *p, llhttp_errno_t e)
 	return SL_HTTP_ERROR;
 }
 
-static int alloc_head(struct sl_http_parser *p)
+/* Room for `need` head bytes: the copy grows with the head (offsets, not
+ * pointers, are kept, so moving it is safe between llhttp calls). */
+static int grow_head(struct sl_http_parser *p, uint32_t need)
 {
-	if (p->buf)
+	uint32_t cap = p->buf_cap ? p->buf_cap : 1024;
+	char *nb;
+
+	if (need > p->max_head)
+		need = p->max_head;
+	if (p->buf && p->buf_cap >= need)
 		return 0;
-	p->buf = malloc(p->max_head);
-	p->hdrs = calloc(p->max_hdrs, sizeof(*p->hdrs));
-	if (!p->buf || !p->hdrs) {
+	while (cap < need)
+		cap *= 2;
+	if (cap > p->max_head)
+		cap = p->max_head;
+	nb = realloc(p->buf, cap);
+	if (!nb) {
 		p->err_status = 500;
 		p->err_reason = "out of memory";
 		return -1;
 	}
+	p->buf = nb;
+	p->buf_cap = cap;
 	return 0;
 }
 
@@ -355,9 +392,9 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 	llhttp_errno_t e;
 
 	*used = 0;
-	if (alloc_head(p) < 0)
+	if (grow_head(p, p->len + len) < 0)
 		return SL_HTTP_ERROR;
-	room = p->max_head - p->len;
+	room = p->buf_cap - p->len;
 	n = len < room ? len : room;
 	memcpy(p->buf + p->len, data, n);
 	start = p->buf + p->len;
@@ -543,10 +580,7 @@ void sl_http_next(struct sl_http_parser *p)
 	/* A fresh llhttp state per message: what came before (a Connection:
 	 * close, a pause) must not leak into the next message's parse. */
 	llhttp_reset(&p->ll);
-	free(p->buf);
-	free(p->hdrs);
-	p->buf = NULL;
-	p->hdrs = NULL;
+	sl_http_release_head(p);
 	p->len = p->line_len = p->nhdrs = p->chunk_ext = p->ntrailers = 0;
 	memset(&p->ck, 0, sizeof(p->ck));
 	p->in_head = true;

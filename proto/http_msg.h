@@ -32,7 +32,6 @@ struct sl_http_hdr {
 
 struct sl_http_parser {
 	llhttp_t ll;
-	llhttp_settings_t settings;
 	bool response;
 	bool in_head;
 	bool head_paused;     /* paused in on_headers_complete */
@@ -40,8 +39,9 @@ struct sl_http_parser {
 	/* limits */
 	uint32_t max_head, max_hdrs;
 	/* the head being parsed or just parsed */
-	char *buf;            /* max_head bytes, allocated while a head is parsed */
-	uint32_t len;
+	char *buf;            /* the head, while it is parsed (grows to max_head) */
+	uint32_t len, buf_cap;
+	uint32_t hdrs_cap;
 	uint32_t line_len;    /* request or status line, without CRLF */
 	struct sl_http_hdr *hdrs;
 	uint32_t nhdrs;
@@ -88,6 +88,9 @@ enum sl_http_res sl_http_feed_body(struct sl_http_parser *p, const char *data, u
 /* The peer closed: a close-delimited body ends here. SL_HTTP_MSG_DONE or
  * SL_HTTP_ERROR (truncated message). */
 enum sl_http_res sl_http_finish(struct sl_http_parser *p);
+/* The head was used (rewritten): free its copy. The facts stay valid;
+ * header lookups do not. */
+void sl_http_release_head(struct sl_http_parser *p);
 /* After SL_HTTP_MSG_DONE: get ready for the next message on the connection. */
 void sl_http_next(struct sl_http_parser *p);
 /* Whether the body of the current message runs until the connection closes. */
