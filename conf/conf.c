@@ -459,9 +459,15 @@ static int finish(struct loader *ld)
 	if (conf->nfrontends == 0)
 		return sl_conf_fail(ld, 0, -EINVAL, "section [frontend NAME]: expected at least "
 				    "one in the file, found none (line 0: the whole file)");
-	for (i = 0; i < conf->nfrontends; i++)
+	for (i = 0; i < conf->nfrontends; i++) {
 		if ((rc = resolve_frontend(ld, &conf->frontends[i])) < 0)
 			return rc;
+		if (conf->has_stats && strcmp(conf->frontends[i].name, "stats") == 0)
+			return sl_conf_fail(ld, conf->frontends[i].line, -EINVAL, "section "
+					    "[frontend stats]: the name 'stats' is reserved for the "
+					    "built-in stats service while [global] sets 'stats'; "
+					    "expected another frontend name");
+	}
 	/* Only now: [defaults] may come after the sections it applies to. */
 	fill_timeouts(&conf->defaults, NULL);
 	for (i = 0; i < conf->nfrontends; i++)

@@ -53,15 +53,20 @@ static void addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
 	}
 }
 
-/* Copy a request line safely: no quotes, backslashes or control bytes. */
-static void safe_copy(char *dst, size_t cap, const char *src, uint32_t len)
+/* Copy a request line safely: quotes, backslashes, control and non-ASCII
+ * bytes escaped, as \xHH in text lines and \", \\, \u00HH in JSON. */
+static void safe_copy(char *dst, size_t cap, const char *src, uint32_t len, bool json)
 {
 	size_t n = 0;
 
-	for (uint32_t i = 0; src && i < len && n + 5 < cap; i++) {
+	for (uint32_t i = 0; src && i < len && n + 7 < cap; i++) {
 		unsigned char c = (unsigned char)src[i];
 
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+		if (json && (c == '"' || c == '\\'))
+			n += (size_t)snprintf(dst + n, cap - n, "\\%c", c);
+		else if (json && (c < 0x20 || c >= 0x7f))
+			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+		else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
 			n += (size_t)snprintf(dst + n, cap - n, "\\x%02x", c);
 		else
 			dst[n++] = (char)c;
@@ -71,7 +76,7 @@ static void safe_copy(char *dst, size_t cap, const char *src, uint32_t len)
 
 static int format(const struct sl_worker *w, const struct sl_alog_rec *r, char *line, size_t cap)
 {
-	char t[40], cli[64], req[300];
+	char t[40], cli[64], req[800];
 	time_t sec = (time_t)(r->wall_ms / 1000);
 	struct tm tm;
 	int n;
@@ -80,7 +85,7 @@ static int format(const struct sl_worker *w, const struct sl_alog_rec *r, char *
 	n = (int)strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(t + n, sizeof(t) - (size_t)n, ".%03dZ", (int)(r->wall_ms % 1000));
 	addr_str(r->client, cli, sizeof(cli));
-	safe_copy(req, sizeof(req), r->request, r->request_len);
+	safe_copy(req, sizeof(req), r->request, r->request_len, w->px->conf->log_json);
 	if (w->px->conf->log_json)
 		return snprintf(line, cap, "{\"time\":\"%s\",\"client\":\"%s\",\"frontend\":\"%s\","
 				"\"backend\":\"%s\",\"server\":\"%s\",\"th\":%lld,\"tw\":%lld,"
@@ -100,7 +105,7 @@ static int format(const struct sl_worker *w, const struct sl_alog_rec *r, char *
 void sl_alog_write(struct sl_worker *w, const struct sl_alog_rec *r)
 {
 	struct sl_alog *a = &w->alog;
-	char line[1024];
+	char line[2048];
 	int n;
 
 	if (a->fd < 0)

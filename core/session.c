@@ -247,7 +247,8 @@ static void maybe_release(struct sl_session *s)
 	server_release(s);
 	if (s->src_counted)
 		sl_limits_source_put(s->fe_idx, &s->peer);
-	atomic_fetch_sub(&w->px->sessions, 1);
+	if (!s->fe->stats)
+		atomic_fetch_sub(&w->px->sessions, 1);
 	s->state = SL_SESS_ST_FREE;
 	s->next = w->free;
 	w->free = s;
@@ -265,7 +266,8 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		       l->fe->name, w->nslots);
 		close(cfd);
 		SL_ST_ADD(w->st->fds, (uint64_t)-1);
-		atomic_fetch_sub(&w->px->sessions, 1);
+		if (!l->fe->stats)
+			atomic_fetch_sub(&w->px->sessions, 1);
 		sl_worker_conn_closed(w, l->fe_idx);
 		return NULL;
 	}
@@ -619,7 +621,8 @@ static void on_timer(struct sl_session *s, int res)
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
 		SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
-		SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
+		if (!s->fe->stats)
+			SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
 			dequeue(s);
 		s->ops->on_timeout(s, kind);

@@ -63,6 +63,8 @@ static bool at_limit(const struct sl_worker *w, int fe_idx)
 	uint32_t g = sl_limits_share(w->px->conf->maxconn, w->px->nworkers);
 	uint32_t f = fe_share(w, fe_idx);
 
+	if (w->px->conf->frontends[fe_idx].stats)
+		return false; /* the stats service stays reachable at every limit */
 	return w->nconn >= g || (f && w->fe_conn[fe_idx] >= f);
 }
 
@@ -88,9 +90,12 @@ static void start_session(struct sl_worker *w, int fd, int li)
 {
 	struct sl_listener *l = &w->listeners[li];
 
-	w->nconn++;
 	w->fe_conn[l->fe_idx]++;
-	atomic_fetch_add(&w->px->sessions, 1);
+	if (!l->fe->stats) {
+		/* stats connections count toward no limit */
+		w->nconn++;
+		atomic_fetch_add(&w->px->sessions, 1);
+	}
 	sl_session_new(w, fd, l);
 }
 
@@ -185,7 +190,8 @@ void sl_worker_fd_exhausted(struct sl_worker *w, int err)
 
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx)
 {
-	w->nconn--;
+	if (!w->px->conf->frontends[fe_idx].stats)
+		w->nconn--;
 	w->fe_conn[fe_idx]--;
 	/* connections accepted past the limit go first, in order */
 	for (uint32_t i = 0; i < w->npending; ) {
@@ -338,7 +344,10 @@ static int worker_init(struct sl_worker *w)
 			   sizeof(w->why));
 	if (ret < 0)
 		return ret;
-	w->nslots = w->px->conf->maxconn;
+	/* every session slot a worker may need: its share of maxconn plus room
+	 * for stats connections, which count toward no limit (slots are only
+	 * touched when used) */
+	w->nslots = sl_limits_share(w->px->conf->maxconn, w->px->nworkers) + 256;
 	if (w->nslots > SL_UD_SLOT_MAX)
 		w->nslots = SL_UD_SLOT_MAX;
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));

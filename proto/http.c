@@ -124,6 +124,20 @@ static void log_request(struct sl_session *s, char phase)
 	sl_alog_write(s->w, &r);
 }
 
+/* Keep the request line (up to its end of line) for the access log. */
+static void keep_line(struct http_sess *hs, const char *buf, uint32_t len)
+{
+	const char *eol = buf ? memchr(buf, '\n', len) : NULL;
+
+	if (eol)
+		len = (uint32_t)(eol - buf);
+	if (len && buf && buf[len - 1] == '\r')
+		len--;
+	hs->line_len = len < sizeof(hs->line) ? len : sizeof(hs->line);
+	if (hs->line_len)
+		memcpy(hs->line, buf, hs->line_len);
+}
+
 static void set_term(struct http_sess *hs, char who, char phase)
 {
 	if (!hs->term[0]) {
@@ -410,18 +424,17 @@ static int on_request_head(struct sl_session *s)
 
 	hs->requests++;
 	hs->t_head = s->w->now_ms;
-	hs->line_len = r->line_len < sizeof(hs->line) ? r->line_len : sizeof(hs->line);
-	memcpy(hs->line, r->buf, hs->line_len);
+	keep_line(hs, r->buf, r->line_len);
 	if (r->method == HTTP_CONNECT) {
 		http_error(s, 405, "CONNECT is not supported");
 		return -1;
 	}
-	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
 	s->nreq++;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
-	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
 	if (s->fe->stats)
-		return serve_stats(s, r);
+		return serve_stats(s, r); /* no backend involved */
+	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
+	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
 	hs->cli_keep = client_keeps(s, r);
@@ -491,6 +504,7 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 	r = sl_http_feed_head(&hs->req, data, len, &used);
 	sl_session_consume(s, SL_SIDE_CLI, used);
 	if (r == SL_HTTP_ERROR) {
+		keep_line(hs, hs->req.buf, hs->req.len);
 		http_error(s, hs->req.err_status, hs->req.err_reason);
 		return 0;
 	}
@@ -978,6 +992,8 @@ static void http_on_log(struct sl_session *s)
 		return;
 	if (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD)
 		phase = 'R';
+	else if (hs->req_st == REQ_BODY && !hs->req.msg_done)
+		phase = 'D'; /* the request body was still coming */
 	else if (s->queued || (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start))
 		phase = s->queued ? 'Q' : 'C';
 	else if (hs->rsp_st == RSP_HEAD)

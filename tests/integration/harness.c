@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -439,20 +440,66 @@ bool h_proxy_wait_exit(struct h_proxy *p, int timeout_ms)
 	}
 }
 
-struct h_proxy *h_proxy_start_text(const char *conf, int fe_port)
+/* The port of a `stats = ADDR:PORT` line of conf, 0 if none. */
+static int conf_stats_port(const char *conf)
+{
+	const char *l = conf;
+
+	for (; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *c;
+
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (strncmp(l, "stats", 5) || (l[5] != ' ' && l[5] != '\t' && l[5] != '='))
+			continue;
+		c = strchr(l, '\n');
+		for (const char *q = c ? c : l + strlen(l); q > l; q--)
+			if (q[-1] == ':')
+				return atoi(q);
+	}
+	return 0;
+}
+
+/* conf with `stats = 127.0.0.1:port` added to its [global] (malloc'd). */
+static char *conf_with_stats(const char *conf, int port)
+{
+	const char *g = strstr(conf, "[global]");
+	size_t n = strlen(conf) + 128;
+	char *out = malloc(n);
+
+	cr_assert(out);
+	if (!g || (g != conf && g[-1] != '\n')) {
+		snprintf(out, n, "[global]\nstats = 127.0.0.1:%d\n\n%s", port, conf);
+	} else {
+		const char *eol = strchr(g, '\n');
+		size_t head = eol ? (size_t)(eol + 1 - conf) : strlen(conf);
+
+		snprintf(out, n, "%.*s%sstats = 127.0.0.1:%d\n%s", (int)head, conf,
+			 eol ? "" : "\n", port, conf + head);
+	}
+	return out;
+}
+
+struct h_proxy *h_proxy_start_text(const char *conf_in, int fe_port)
 {
 	struct h_proxy *p = calloc(1, sizeof(*p));
 	const char *args[] = { "-f", NULL, NULL };
 	uint64_t deadline, since;
-	char name[32], st[128];
+	char name[32], st[128], *conf = NULL;
 	int idx = g_nproxies, prev = -1;
 
 	cr_assert(p && g_nproxies < MAX_REG);
 	g_proxies[g_nproxies++] = p;
 	h_setup(); /* rlimit: the proxy inherits it */
+	p->stats_port = conf_stats_port(conf_in);
+	if (!p->stats_port && !getenv("SLUICE_IT_NO_STATS")) {
+		p->stats_port = h_free_port();
+		conf = conf_with_stats(conf_in, p->stats_port);
+	}
 	snprintf(p->dir, sizeof(p->dir), "%s", test_dir());
 	snprintf(name, sizeof(name), "p%d.conf", idx);
-	h_write_file(name, conf, p->conf_path, sizeof(p->conf_path));
+	h_write_file(name, conf ? conf : conf_in, p->conf_path, sizeof(p->conf_path));
+	free(conf);
 	snprintf(p->log_path, sizeof(p->log_path), "%s/p%d.log", p->dir, idx);
 	p->port = fe_port;
 	args[1] = p->conf_path;
@@ -463,15 +510,17 @@ struct h_proxy *h_proxy_start_text(const char *conf, int fe_port)
 		exec_sluice(p->log_path, args);
 
 	deadline = h_now_ms() + 5000u * (unsigned)h_slow();
-	while (!port_listening(fe_port)) {
+	while (!port_listening(fe_port) ||
+	       (p->stats_port && !port_listening(p->stats_port))) {
 		if (h_proxy_wait_exit(p, 0)) {
 			describe_status(p->status, st, sizeof(st));
 			cr_assert_fail("sluice (%s) exited during startup: %s",
 				       h_sluice_bin(), st);
 		}
 		cr_assert(h_now_ms() < deadline,
-			  "sluice did not listen on 127.0.0.1:%d within %d ms",
-			  fe_port, 5000 * h_slow());
+			  "sluice did not listen on 127.0.0.1:%d (stats :%d) "
+			  "within %d ms", fe_port, p->stats_port,
+			  5000 * h_slow());
 		h_sleep_ms(10);
 	}
 	/* baseline: the fd count once it has been stable for 300 ms */
@@ -618,9 +667,134 @@ void h_proxy_stop(struct h_proxy *p)
 		  "sluice ended with %s, expected exit status 0", st);
 }
 
+int h_http_get(int port, const char *path, char **body, size_t *len,
+	       int timeout_ms)
+{
+	char req[512], *buf = NULL, *sep;
+	size_t cap = 0, n = 0;
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+	int fd, rc = 0, status = 0;
+
+	if (body)
+		*body = NULL;
+	if (len)
+		*len = 0;
+	fd = h_connect(port, timeout_ms);
+	if (fd < 0)
+		return fd;
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+		 "Connection: close\r\n\r\n", path, port);
+	rc = h_send_all(fd, req, strlen(req), -1, timeout_ms);
+	while (rc == 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = (int64_t)(deadline - h_now_ms());
+		ssize_t r;
+
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (n + 65536 > cap) {
+			char *nb = realloc(buf, cap = cap ? cap * 2 : 262144);
+
+			cr_assert(nb);
+			buf = nb;
+		}
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		r = recv(fd, buf + n, cap - n - 1, 0);
+		if (r == 0)
+			break;
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			rc = -errno;
+		else if (r > 0)
+			n += (size_t)r;
+	}
+	close(fd);
+	if (rc == 0 && (!buf || sscanf(buf, "HTTP/1.%*d %d", &status) != 1))
+		rc = -EPROTO;
+	if (rc == 0) {
+		buf[n] = 0;
+		sep = strstr(buf, "\r\n\r\n");
+		if (!sep) {
+			rc = -EPROTO;
+		} else {
+			size_t off = (size_t)(sep + 4 - buf);
+
+			memmove(buf, buf + off, n - off + 1);
+			if (len)
+				*len = n - off;
+			if (body) {
+				*body = buf;
+				buf = NULL;
+			}
+		}
+	}
+	free(buf);
+	return rc < 0 ? rc : status;
+}
+
+bool h_metric(const char *text, const char *series, double *value)
+{
+	size_t k = strlen(series);
+	const char *l;
+
+	for (l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (!strncmp(l, series, k) && l[k] == ' ') {
+			if (value)
+				*value = strtod(l + k + 1, NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+void h_proxy_expect_fd_audit(struct h_proxy *p)
+{
+	double open_fds = -1, acc = -1;
+	char samples[512];
+	size_t off = 0;
+	int i;
+
+	if (!p->stats_port)
+		return;
+	cr_assert(p->pid > 0, "sluice is not running");
+	samples[0] = 0;
+	for (i = 0; i < 4; i++) {
+		char *body = NULL;
+		int st = h_http_get(p->stats_port, "/metrics", &body, NULL,
+				    5000 * h_slow());
+
+		cr_assert(st == 200, "fd audit: GET /metrics on :%d: %s %d",
+			  p->stats_port, st < 0 ? strerror(-st) : "status",
+			  st);
+		cr_assert(h_metric(body, "sluice_process_open_fds", &open_fds) &&
+			  h_metric(body, "sluice_process_accounted_fds", &acc),
+			  "fd audit: /metrics lacks sluice_process_open_fds or "
+			  "sluice_process_accounted_fds");
+		free(body);
+		if (off < sizeof(samples))
+			off += (size_t)snprintf(samples + off, sizeof(samples) - off,
+						"%s%.0f/%.0f", i ? ", " : "",
+						open_fds, acc);
+		if (open_fds == acc)
+			break;
+		h_sleep_ms(100);
+	}
+	if (i > 0 && open_fds == acc)
+		fprintf(stderr, "fd audit: equal only after %d samples "
+			"(open/accounted: %s)\n", i + 1, samples);
+	cr_assert(open_fds == acc,
+		  "fd audit: sluice_process_open_fds %.0f != "
+		  "sluice_process_accounted_fds %.0f (samples open/accounted, "
+		  "100 ms apart: %s; fds at /proc: %d, baseline %d)",
+		  open_fds, acc, samples, h_proxy_fd_count(p), p->fd_baseline);
+}
+
 void h_proxy_finish(struct h_proxy *p)
 {
 	h_proxy_expect_fd_baseline(p);
+	h_proxy_expect_fd_audit(p);
 	h_proxy_stop(p);
 }
 

@@ -213,6 +213,7 @@ struct h_proxy {
 	int port;             /* frontend port */
 	int status;           /* wait status once reaped */
 	int fd_baseline;
+	int stats_port;       /* the stats listener ([global] stats), 0: none */
 	char dir[512];        /* conf + log live here */
 	char conf_path[600];
 	char log_path[600];
@@ -224,7 +225,11 @@ void h_tcp_conf_render(const struct h_tcp_conf *c, int fe_port, char *buf,
 /* Picks a port, writes the config, starts sluice -f, waits until the port
  * listens and the fd count is stable (baseline). Asserts on failure. */
 struct h_proxy *h_proxy_start_tcp(const struct h_tcp_conf *c);
-/* Same with a whole config text; fe_port is the port to wait for. */
+/* Same with a whole config text; fe_port is the port to wait for. Unless
+ * the text sets `stats` itself (its port is then taken from it) or
+ * $SLUICE_IT_NO_STATS is set, `stats = 127.0.0.1:PORT` on a free port is
+ * added to [global] (p->stats_port), so that h_proxy_finish can run the fd
+ * audit; the startup also waits for that port. */
 struct h_proxy *h_proxy_start_text(const char *conf, int fe_port);
 int h_proxy_fd_count(const struct h_proxy *p);
 /* Polls up to ~2 s (x h_slow) for the fd count to return to the baseline;
@@ -238,8 +243,23 @@ bool h_proxy_wait_exit(struct h_proxy *p, int timeout_ms);
 /* SIGTERM, wait (grace + margin), assert exit status 0; SIGKILL + fail if
  * it does not exit. */
 void h_proxy_stop(struct h_proxy *p);
-/* h_proxy_expect_fd_baseline then h_proxy_stop: the end of every test. */
+/* Fetches http://127.0.0.1:p->stats_port/metrics and asserts that
+ * sluice_process_open_fds == sluice_process_accounted_fds (a few samples
+ * 100 ms apart; the first equal one passes). No-op without stats_port. */
+void h_proxy_expect_fd_audit(struct h_proxy *p);
+/* h_proxy_expect_fd_baseline, h_proxy_expect_fd_audit, then h_proxy_stop:
+ * the end of every test. */
 void h_proxy_finish(struct h_proxy *p);
+
+/* GET path from 127.0.0.1:port (HTTP/1.1, Connection: close), reading until
+ * EOF. Returns the status (> 0), or -errno; *body (may be NULL: freed) gets
+ * the body, malloc'd and NUL-terminated, *len its length. */
+int h_http_get(int port, const char *path, char **body, size_t *len,
+	       int timeout_ms);
+/* Value of one Prometheus series in text: series is the whole name with its
+ * labels as rendered ("name{a=\"x\"}"); true if a line "series value"
+ * exists. */
+bool h_metric(const char *text, const char *series, double *value);
 /* Prints the tail of the proxy log to stderr. */
 void h_proxy_dump_log(const struct h_proxy *p);
 
