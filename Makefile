@@ -76,15 +76,19 @@ deps:
 # the exit code: the output is scanned for them as well.
 SAN_CHECK = ! grep -E "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" $(BUILD)/$$(basename $$t).out
 
+# Every binary runs even when an earlier one failed; the target fails at the
+# end, naming the failed binaries.
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
+	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; \
 		$$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
-		test $${PIPESTATUS[0]:-0} -eq 0; $(SAN_CHECK); done
+		test $${PIPESTATUS[0]:-0} -eq 0 && $(SAN_CHECK) || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 integration: $(BUILD)/sluice $(INTEG_BIN)
-	@set -e; for t in $(INTEG_BIN); do echo "== $$t"; \
+	@failed=""; for t in $(INTEG_BIN); do echo "== $$t"; \
 		SLUICE_BIN=$(abspath $(BUILD)/sluice) $$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
-		test $${PIPESTATUS[0]:-0} -eq 0; $(SAN_CHECK); done
+		test $${PIPESTATUS[0]:-0} -eq 0 && $(SAN_CHECK) || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
 test: deps
 	@$(MAKE) --no-print-directory all
