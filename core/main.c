@@ -304,6 +304,7 @@ out:
 	free_workers(&px);
 	sl_backends_free(px.backends, conf->nbackends);
 	sl_limits_free();
+	sl_stats_render_free();
 	sl_log_close();
 	return ret;
 }

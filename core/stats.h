@@ -93,6 +93,9 @@ enum sl_stats_format { SL_STATS_PROM, SL_STATS_JSON, SL_STATS_HTML };
  * Returns 0 or -ENOMEM. */
 int sl_stats_render(struct sl_proxy *px, enum sl_stats_format fmt, char **out, size_t *len);
 
+/* Release the rate snapshot of the HTML page (at exit). */
+void sl_stats_render_free(void);
+
 /* Open fds now (from /proc/self/fd) and the fds accounted for. */
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);
 

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "core/backend.h"
@@ -333,9 +335,76 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 	out(b, "]}\n");
 }
 
+/* Rates for the HTML page: per second since the page was last rendered
+ * (the page refreshes itself every 2 s), from one process-wide snapshot. */
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t rate_ms;
+static uint64_t *rate_sess, *rate_req;
+static int rate_n;
+
+static void rates(const struct sl_proxy *px, const struct totals *t, double *sess, double *req)
+{
+	struct timespec ts;
+	uint64_t now;
+	int n = px->conf->nfrontends;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&rate_lock);
+	if (rate_n != n) {
+		free(rate_sess);
+		free(rate_req);
+		rate_sess = calloc((size_t)n, sizeof(*rate_sess));
+		rate_req = calloc((size_t)n, sizeof(*rate_req));
+		rate_n = rate_sess && rate_req ? n : 0;
+		rate_ms = 0;
+	}
+	for (int i = 0; i < rate_n; i++) {
+		double dt = rate_ms && now > rate_ms ? (double)(now - rate_ms) / 1000 : 0;
+
+		sess[i] = dt > 0 ? (double)(t->fe[i].sess_total - rate_sess[i]) / dt : -1;
+		req[i] = dt > 0 ? (double)(t->fe[i].req_total - rate_req[i]) / dt : -1;
+		rate_sess[i] = t->fe[i].sess_total;
+		rate_req[i] = t->fe[i].req_total;
+	}
+	rate_ms = now;
+	pthread_mutex_unlock(&rate_lock);
+}
+
+void sl_stats_render_free(void)
+{
+	pthread_mutex_lock(&rate_lock);
+	free(rate_sess);
+	free(rate_req);
+	rate_sess = rate_req = NULL;
+	rate_n = 0;
+	pthread_mutex_unlock(&rate_lock);
+}
+
+static void rate_cell(struct sbuf *b, double v)
+{
+	if (v < 0)
+		out(b, "<td>-</td>");
+	else
+		out(b, "<td>%.1f</td>", v);
+}
+
 static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
 {
+	int nfe = px->conf->nfrontends;
+	double *sr = calloc((size_t)nfe + 1, sizeof(double)), *rr = calloc((size_t)nfe + 1,
+									   sizeof(double));
 	uint32_t g = 0;
+
+	if (!sr || !rr) {
+		free(sr);
+		free(rr);
+		b->err = -ENOMEM;
+		return;
+	}
+	for (int i = 0; i < nfe; i++)
+		sr[i] = rr[i] = -1;
+	rates(px, t, sr, rr);
 
 	out(b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"refresh\" content=\"2\"><title>sluice stats</title><style>"
@@ -346,8 +415,8 @@ static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals
 	    "<h1>sluice</h1><p>fd audit: <span id=\"fds\" class=\"%s\">open %llu, accounted %llu"
 	    "</span>; sessions %u; accept pauses: maxconn %llu, EMFILE %llu; log lines dropped "
 	    "%llu</p><h2>Frontends</h2><table><tr><th>frontend</th><th>mode</th><th>current</th>"
-	    "<th>total</th><th>requests</th><th>bytes in</th><th>bytes out</th><th>5xx</th>"
-	    "<th>errors</th><th>timeouts</th></tr>", t->open_fds == t->accounted_fds ? "" : "leak",
+	    "<th>total</th><th>sessions/s</th><th>requests</th><th>requests/s</th><th>bytes in</th>"
+	    "<th>bytes out</th><th>5xx</th><th>errors</th><th>timeouts</th></tr>", t->open_fds == t->accounted_fds ? "" : "leak",
 	    U(t->open_fds), U(t->accounted_fds), atomic_load(&px->sessions), U(t->pause_maxconn),
 	    U(t->pause_emfile), U(t->log_dropped));
 	for (int i = 0; i < px->conf->nfrontends; i++) {
@@ -358,12 +427,15 @@ static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals
 			to += f->to[k];
 		for (int k = 0; k < 6; k++)
 			err += f->req_err[k];
-		out(b, "<tr><td>%s</td><td>%s</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td>"
-		    "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td></tr>",
+		out(b, "<tr><td>%s</td><td>%s</td><td>%llu</td><td>%llu</td>",
 		    px->conf->frontends[i].name,
 		    px->conf->frontends[i].mode == SL_FE_MODE_HTTP ? "http" : "tcp", U(f->sess_cur),
-		    U(f->sess_total), U(f->req_total), U(f->bytes_in), U(f->bytes_out), U(f->rsp[4]),
-		    U(err), U(to));
+		    U(f->sess_total));
+		rate_cell(b, sr[i]);
+		out(b, "<td>%llu</td>", U(f->req_total));
+		rate_cell(b, rr[i]);
+		out(b, "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td></tr>",
+		    U(f->bytes_in), U(f->bytes_out), U(f->rsp[4]), U(err), U(to));
 	}
 	out(b, "</table><h2>Backends and servers</h2><table><tr><th>backend / server</th>"
 	    "<th>state</th><th>current</th><th>total</th><th>connect failures</th>"
@@ -388,8 +460,11 @@ static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals
 			    U(t->pool_idle[g]), U(ok), U(bad));
 		}
 	}
-	out(b, "</table><p>Refreshes every 2 s. Also: <a href=\"/metrics\">/metrics</a>, "
+	out(b, "</table><p>Refreshes every 2 s; rates are per second since the page was last "
+	    "served. Also: <a href=\"/metrics\">/metrics</a>, "
 	    "<a href=\"/stats.json\">/stats.json</a>.</p></body></html>\n");
+	free(sr);
+	free(rr);
 }
 
 int sl_stats_render(struct sl_proxy *px, enum sl_stats_format fmt, char **res, size_t *len)
