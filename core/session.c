@@ -352,11 +352,12 @@ static void on_shutdown(struct sl_session *s, int side, unsigned epoch)
 	s->inflight++;
 }
 
-void sl_session_drop_server(struct sl_session *s)
+/* The server side no longer has a socket (closed or handed to the pool):
+ * forget what was received on it and start a new epoch. */
+static void reset_server_side(struct sl_session *s)
 {
 	struct sl_side *sd = &s->side[SL_SIDE_SRV];
 
-	close_side(s, SL_SIDE_SRV);
 	while (sd->q.count)
 		bufq_pop(s->w, &sd->q);
 	if (sd->starved) {
@@ -368,6 +369,12 @@ void sl_session_drop_server(struct sl_session *s)
 	sd->rx = SL_RX_OFF;
 	sd->epoch ^= 1; /* later completions of the old socket are recognised */
 	server_release(s);
+}
+
+void sl_session_drop_server(struct sl_session *s)
+{
+	close_side(s, SL_SIDE_SRV);
+	reset_server_side(s);
 }
 
 static void use_server(struct sl_session *s, struct sl_server *srv)
@@ -408,17 +415,7 @@ int sl_session_detach_server(struct sl_session *s)
 		s->inflight++;
 	}
 	sd->fd = -1;
-	while (sd->q.count)
-		bufq_pop(s->w, &sd->q);
-	if (sd->starved) {
-		sd->starved = false;
-		if (!s->side[SL_SIDE_CLI].starved)
-			starved_remove(s);
-	}
-	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
-	sd->rx = SL_RX_OFF;
-	sd->epoch ^= 1;
-	server_release(s);
+	reset_server_side(s);
 	return fd;
 }
 

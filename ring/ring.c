@@ -14,10 +14,7 @@
 
 #include "ring/ring.h"
 
-static const struct {
-	int op;
-	const char *name;
-} required_ops[] = {
+static const struct sl_ring_op required_ops[] = {
 	{ IORING_OP_ACCEPT, "ACCEPT" },
 	{ IORING_OP_RECV, "RECV" },
 	{ IORING_OP_SEND, "SEND" },
@@ -31,7 +28,8 @@ static const struct {
 	{ IORING_OP_READ, "READ" },
 };
 
-static int probe_ops(struct sl_ring *r, char *why, size_t whylen)
+int sl_ring_probe_ops(struct sl_ring *r, const struct sl_ring_op *ops, size_t n,
+		      const char *who, char *why, size_t whylen)
 {
 	struct io_uring_probe *p = io_uring_get_probe_ring(&r->uring);
 	int ret = 0;
@@ -40,10 +38,10 @@ static int probe_ops(struct sl_ring *r, char *why, size_t whylen)
 		snprintf(why, whylen, "io_uring opcode probe failed");
 		return -ENOSYS;
 	}
-	for (size_t i = 0; i < sizeof(required_ops) / sizeof(required_ops[0]); i++) {
-		if (!io_uring_opcode_supported(p, required_ops[i].op)) {
-			snprintf(why, whylen, "kernel io_uring lacks IORING_OP_%s",
-				 required_ops[i].name);
+	for (size_t i = 0; i < n; i++) {
+		if (!io_uring_opcode_supported(p, ops[i].op)) {
+			snprintf(why, whylen, "kernel io_uring lacks IORING_OP_%s (%s)",
+				 ops[i].name, who);
 			ret = -ENOSYS;
 			break;
 		}
@@ -150,7 +148,8 @@ int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		snprintf(why, whylen, "kernel io_uring lacks NODROP, CQE_SKIP or FAST_POLL");
 		return -ENOSYS;
 	}
-	ret = probe_ops(r, why, whylen);
+	ret = sl_ring_probe_ops(r, required_ops, sizeof(required_ops) / sizeof(required_ops[0]),
+				"the proxy needs Linux 6.1+", why, whylen);
 	if (ret == 0)
 		ret = setup_bufs(r, buf_size, buf_count, why, whylen);
 	if (ret == 0)

@@ -17,6 +17,12 @@
 
 #define SL_RING_BGID 0
 
+/* An opcode sluice depends on, for sl_ring_probe_ops(). */
+struct sl_ring_op {
+	int op;
+	const char *name;
+};
+
 struct sl_ring {
 	struct io_uring uring;
 	/* provided-buffer pool: buf_count buffers of buf_size bytes */
@@ -38,6 +44,10 @@ struct sl_ring {
 int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		 uint32_t buf_count, char *why, size_t whylen);
 void sl_ring_exit(struct sl_ring *r);
+/* 0 if the kernel supports every opcode of ops, else -ENOSYS and why names
+ * the first missing one and who needs it. */
+int sl_ring_probe_ops(struct sl_ring *r, const struct sl_ring_op *ops, size_t n,
+		      const char *who, char *why, size_t whylen);
 
 /* An SQE, submitting pending ones first when the SQ is full. Never NULL. */
 struct io_uring_sqe *sl_ring_sqe(struct sl_ring *r);

@@ -12,10 +12,7 @@
 
 #include "ring/ring_check.h"
 
-static const struct {
-	int op;
-	const char *name;
-} check_ops[] = {
+static const struct sl_ring_op check_ops[] = {
 	{ IORING_OP_SOCKET, "SOCKET" },
 	{ IORING_OP_CONNECT, "CONNECT" },
 	{ IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
@@ -27,27 +24,6 @@ static const struct {
 	{ IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE" },
 	{ IORING_OP_READ, "READ" },
 };
-
-static int probe_check_ops(struct sl_ring *r, char *why, size_t whylen)
-{
-	struct io_uring_probe *p = io_uring_get_probe_ring(&r->uring);
-	int ret = 0;
-
-	if (!p) {
-		snprintf(why, whylen, "io_uring opcode probe failed");
-		return -ENOSYS;
-	}
-	for (size_t i = 0; i < sizeof(check_ops) / sizeof(check_ops[0]); i++) {
-		if (!io_uring_opcode_supported(p, check_ops[i].op)) {
-			snprintf(why, whylen, "kernel io_uring lacks IORING_OP_%s (health checks "
-				 "need Linux 5.19+)", check_ops[i].name);
-			ret = -ENOSYS;
-			break;
-		}
-	}
-	io_uring_free_probe(p);
-	return ret;
-}
 
 int sl_ring_check_init(struct sl_ring *r, unsigned entries, unsigned cq_entries,
 		       unsigned nfiles, char *why, size_t whylen)
@@ -71,7 +47,8 @@ int sl_ring_check_init(struct sl_ring *r, unsigned entries, unsigned cq_entries,
 		snprintf(why, whylen, "kernel io_uring lacks NODROP");
 		return -ENOSYS;
 	}
-	ret = probe_check_ops(r, why, whylen);
+	ret = sl_ring_probe_ops(r, check_ops, sizeof(check_ops) / sizeof(check_ops[0]),
+				"health checks need Linux 5.19+", why, whylen);
 	if (ret < 0)
 		return ret;
 	ret = io_uring_register_files_sparse(&r->uring, nfiles);
