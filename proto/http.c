@@ -960,7 +960,8 @@ static void http_start(struct sl_session *s)
 	s->proto = hs;
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	sl_http_parser_init(&hs->req, false, mh, mn);
-	sl_http_parser_init(&hs->rsp, true, mh, mn);
+	/* the frontend's limits are for clients; server responses get their own */
+	sl_http_parser_init(&hs->rsp, true, SL_HTTP_RSP_MAX_HEADER_SIZE, SL_HTTP_RSP_MAX_HEADERS);
 	hs->req_start_ms = s->w->now_ms;
 	client_ip(s, hs->client_ip, sizeof(hs->client_ip));
 	s->state = SL_SESS_ST_FORWARD;

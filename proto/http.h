@@ -15,6 +15,9 @@ extern const struct sl_proto_ops sl_http_ops;
 /* Defaults of the frontend's HTTP limits (used when the config says 0). */
 #define SL_HTTP_MAX_HEADER_SIZE 16384u
 #define SL_HTTP_MAX_HEADERS     100u
+/* Limits of server response heads (502 beyond them). */
+#define SL_HTTP_RSP_MAX_HEADER_SIZE (64u * 1024)
+#define SL_HTTP_RSP_MAX_HEADERS     256u
 
 struct sl_http_parser;
 
