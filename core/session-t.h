@@ -42,6 +42,7 @@ enum sl_op {
 	SL_OP_POOL_CLOSE,    /* pool entry close */
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 	SL_OP_ALOG,          /* access log buffer write */
+	SL_OP_COUNT          /* must stay within SL_UD_OP_BITS (6 bits) */
 };
 
 struct sl_pool_conn {

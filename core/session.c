@@ -45,11 +45,14 @@ static const char *const cause_names[] = {
 };
 
 /* dir carries the side in bit 0 and, for the server side, the connection
- * epoch in bit 1. */
+ * epoch (3 bits: completions of the last 7 server sockets are told apart)
+ * in bits 1-3. */
+#define EPOCH_MASK 7u
+_Static_assert(SL_OP_COUNT <= SL_UD_OP_MAX + 1, "ops must fit the user_data op field");
 static uint64_t ud(const struct sl_session *s, unsigned op, unsigned dir)
 {
 	if (dir == SL_SIDE_SRV)
-		dir |= (unsigned)(s->side[SL_SIDE_SRV].epoch & 1) << 1;
+		dir |= (unsigned)(s->side[SL_SIDE_SRV].epoch & EPOCH_MASK) << 1;
 	return sl_ud_make(s->slot, s->gen, op, dir);
 }
 
@@ -367,7 +370,7 @@ static void reset_server_side(struct sl_session *s)
 	}
 	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
 	sd->rx = SL_RX_OFF;
-	sd->epoch ^= 1; /* later completions of the old socket are recognised */
+	sd->epoch = (uint8_t)((sd->epoch + 1) & EPOCH_MASK); /* old completions recognised */
 	server_release(s);
 }
 
@@ -718,9 +721,13 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 		sd->rd_eof = true;
 		s->ops->on_eof(s, side);
 	} else if (res == -ENOBUFS) {
+		bool listed = s->side[0].starved || s->side[1].starved;
+
 		sd->starved = true;
-		s->next = w->starved;
-		w->starved = s;
+		if (!listed) { /* once in the list, whichever sides starve */
+			s->next = w->starved;
+			w->starved = s;
+		}
 	} else if (res != -ECANCELED) {
 		if (!s->ops->on_error || !s->ops->on_error(s, side, res))
 			sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
@@ -813,7 +820,8 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	s = &w->sessions[slot];
 	if (op == SL_OP_CLOSE)
 		SL_ST_ADD(w->st->fds, (uint64_t)-1);
-	if (dir == SL_SIDE_SRV && ((sl_ud_dir(u) >> 1) & 1) != s->side[SL_SIDE_SRV].epoch) {
+	if (dir == SL_SIDE_SRV &&
+	    ((sl_ud_dir(u) >> 1) & EPOCH_MASK) != (s->side[SL_SIDE_SRV].epoch & EPOCH_MASK)) {
 		/* a completion of a server socket this session already dropped */
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
 			sl_ring_buf_taken(&w->ring);

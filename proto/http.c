@@ -193,6 +193,7 @@ static void http_error(struct sl_session *s, int status, const char *why)
 	if (s->side[SL_SIDE_SRV].fd >= 0)
 		sl_session_drop_server(s);
 	hs->req_st = REQ_ERROR;
+	hs->idle_since_ms = s->w->now_ms;
 	hs->rsp_st = RSP_DONE;
 	hs->close_after = true;
 	hs->cli_keep = false;
@@ -621,6 +622,7 @@ static void finish_response(struct sl_session *s)
 		 * request) and the client connection closed after the response */
 		hs->close_after = true;
 		hs->req_st = REQ_ERROR;
+		hs->idle_since_ms = s->w->now_ms;
 	}
 	if (s->side[SL_SIDE_SRV].fd >= 0) {
 		if (server_reusable(s)) {
@@ -756,13 +758,10 @@ static bool retry_fresh(struct sl_session *s)
 	stage(s, SL_SIDE_SRV, hs->retry_head, hs->retry_len);
 	free(hs->retry_head);
 	hs->retry_head = NULL;
-	hs->srv_reused = false;
-	hs->srv_eof_done = false;
-	hs->srv_meta.created_ms = s->w->now_ms;
-	hs->srv_meta.requests = 0;
 	s->state = SL_SESS_ST_CONNECTING;
-	if (sl_session_connect(s, srv) < 0)
-		http_error(s, 503, "cannot create a socket");
+	/* a new connection (exclude keeps the pool out), through the balancer
+	 * and the server slots like any request */
+	connect_next(s, srv);
 	return true;
 }
 
@@ -978,7 +977,9 @@ static void http_start(struct sl_session *s)
 static void http_on_dequeued(struct sl_session *s)
 {
 	connect_next(s, NULL);
-	if (s->state != SL_SESS_ST_CLOSING && hs_of(s)->req_st == REQ_BODY)
+	/* a pooled connection is ready at once: send what waits (a new one
+	 * sends from its connect completion) */
+	if (s->state != SL_SESS_ST_CLOSING)
 		feed_request(s);
 }
 
@@ -1031,6 +1032,9 @@ static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *
 	*kind = SL_TO_CLIENT_FIN;
 	if (hs->lingering)
 		return hs->idle_since_ms + fe[SL_TO_CLIENT_FIN];
+	*kind = SL_TO_CLIENT;
+	if (hs->req_st == REQ_ERROR)
+		return hs->idle_since_ms + fe[SL_TO_CLIENT]; /* delivering an error page */
 	*kind = SL_TO_HTTP_KEEP_ALIVE;
 	if (hs->req_st == REQ_IDLE && hs->requests)
 		return hs->idle_since_ms + fe[SL_TO_HTTP_KEEP_ALIVE];

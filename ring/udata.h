@@ -4,7 +4,7 @@
  * whose slot was reused since) can be recognised and dropped, and so that a
  * linked timeout, which cancels its head by user_data, never hits another
  * request. Layout, low to high bits:
- *   op (8) | dir (2) | slot (22) | generation (32)
+ *   op (6) | dir (4) | slot (22) | generation (32)
  * Slot numbers index a worker's session table, or its listener table for
  * listener operations. Generation 0 is never given to a live session.
  */
@@ -13,27 +13,29 @@
 
 #include <stdint.h>
 
-#define SL_UD_OP_BITS   8
-#define SL_UD_DIR_BITS  2
+#define SL_UD_OP_BITS   6
+#define SL_UD_DIR_BITS  4
+#define SL_UD_OP_MAX    ((1u << SL_UD_OP_BITS) - 1)
+#define SL_UD_DIR_MAX   ((1u << SL_UD_DIR_BITS) - 1)
 #define SL_UD_SLOT_BITS 22
 #define SL_UD_SLOT_MAX  ((1u << SL_UD_SLOT_BITS) - 1)
 
 static inline uint64_t sl_ud_make(uint32_t slot, uint32_t gen, unsigned op, unsigned dir)
 {
-	return (uint64_t)(op & 0xffu) |
-	       ((uint64_t)(dir & 0x3u) << SL_UD_OP_BITS) |
+	return (uint64_t)(op & SL_UD_OP_MAX) |
+	       ((uint64_t)(dir & SL_UD_DIR_MAX) << SL_UD_OP_BITS) |
 	       ((uint64_t)(slot & SL_UD_SLOT_MAX) << (SL_UD_OP_BITS + SL_UD_DIR_BITS)) |
 	       ((uint64_t)gen << 32);
 }
 
 static inline unsigned sl_ud_op(uint64_t ud)
 {
-	return (unsigned)(ud & 0xffu);
+	return (unsigned)(ud & SL_UD_OP_MAX);
 }
 
 static inline unsigned sl_ud_dir(uint64_t ud)
 {
-	return (unsigned)((ud >> SL_UD_OP_BITS) & 0x3u);
+	return (unsigned)((ud >> SL_UD_OP_BITS) & SL_UD_DIR_MAX);
 }
 
 static inline uint32_t sl_ud_slot(uint64_t ud)

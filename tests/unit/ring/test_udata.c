@@ -11,8 +11,8 @@ Test(udata, round_trips_every_field)
 
 	for (unsigned a = 0; a < 4; a++)
 		for (unsigned b = 0; b < 4; b++)
-			for (unsigned op = 0; op < 256; op += 17)
-				for (unsigned dir = 0; dir < 4; dir++) {
+			for (unsigned op = 0; op <= SL_UD_OP_MAX; op += 7)
+				for (unsigned dir = 0; dir <= SL_UD_DIR_MAX; dir++) {
 					uint64_t u = sl_ud_make(slots[a], gens[b], op, dir);
 
 					cr_assert_eq(sl_ud_slot(u), slots[a]);
@@ -34,12 +34,12 @@ Test(udata, distinguishes_direction_op_and_generation)
 
 Test(udata, oversized_fields_are_masked_not_spilled)
 {
-	uint64_t u = sl_ud_make(SL_UD_SLOT_MAX + 1, 9, 0x1ff, 7);
+	uint64_t u = sl_ud_make(SL_UD_SLOT_MAX + 1, 9, SL_UD_OP_MAX * 2 + 1, SL_UD_DIR_MAX * 2 + 1);
 
 	cr_assert_eq(sl_ud_slot(u), 0);
 	cr_assert_eq(sl_ud_gen(u), 9);
-	cr_assert_eq(sl_ud_op(u), 0xff);
-	cr_assert_eq(sl_ud_dir(u), 3);
+	cr_assert_eq(sl_ud_op(u), SL_UD_OP_MAX);
+	cr_assert_eq(sl_ud_dir(u), SL_UD_DIR_MAX);
 }
 
 Test(udata, live_request_never_encodes_as_zero)
