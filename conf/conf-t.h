@@ -12,6 +12,7 @@
 
 #define SL_CONF_NAME_MAX 64
 #define SL_CONF_PATH_MAX 256
+#define SL_CONF_CRT_MAX 1024
 
 /* A resolved socket address: what bind(2)/connect(2) take. */
 struct sl_addr {
@@ -87,7 +88,8 @@ struct sl_check_conf {
 struct sl_bind_conf {
 	struct sl_addr addr;
 	bool ssl;
-	char crt[SL_CONF_PATH_MAX]; /* "crt=" value, "" when absent */
+	/* "crt=" value: PEM paths separated by commas, "" when absent */
+	char crt[SL_CONF_CRT_MAX];
 	int line;
 };
 
@@ -117,6 +119,7 @@ struct sl_frontend_conf {
 	uint32_t keepalive_requests;  /* 0 = no limit */
 	bool forwardfor_off;          /* forwardfor = off */
 	bool stats;                   /* the built-in stats service (global `stats`) */
+	uint8_t ssl_min_version;      /* ssl binds: 12 (TLS 1.2, default) or 13 */
 	struct sl_route_conf *routes; /* checked in order before `backend` */
 	int nroutes;
 	struct sl_timeouts timeouts;  /* fully resolved (defaults applied) */
@@ -152,6 +155,7 @@ struct sl_config {
 	char log_path[SL_CONF_PATH_MAX];
 	bool log_json;                /* log_format = json (default text) */
 	uint64_t grace_ms;            /* default 5s */
+	uint64_t ssl_ticket_rotate_ms; /* session ticket key period (default 1h) */
 	struct sl_timeouts defaults;
 	struct sl_frontend_conf *frontends;
 	int nfrontends;

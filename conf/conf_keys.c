@@ -150,6 +150,16 @@ static int set_log(struct loader *ld, const char *key, const char *value)
 	return 0;
 }
 
+static int set_ssl_ticket_rotate(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms < 1000 || ms > 7ull * 24 * 3600 * 1000)
+		return sl_conf_bad_value(ld, key, "a duration from 1s to 7d, like 1h or 12h", value);
+	ld->conf->ssl_ticket_rotate_ms = ms;
+	return 0;
+}
+
 static int set_grace(struct loader *ld, const char *key, const char *value)
 {
 	/* 0 is allowed here: it means stop at once, without draining. */
@@ -226,6 +236,17 @@ static int set_max_headers(struct loader *ld, const char *key, const char *value
 	return set_u32(ld, key, value, 1, HEADERS_MAX, &cur_fe(ld)->max_headers);
 }
 
+static int set_ssl_min_version(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "1.2", "1.3", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "1.2 or 1.3", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->ssl_min_version = (uint8_t)(12 + v);
+	return rc;
+}
+
 /* route = host NAME backend B | path_prefix /PATH backend B. Routes are
  * tried in file order, so the same match twice could never be reached. The
  * backend is resolved by name once the whole file is read. */
@@ -274,6 +295,22 @@ static int check_bind_unique(struct loader *ld, const char *key, const struct sl
 	return 0;
 }
 
+/* crt=a.pem,b.pem: no empty path, none longer than a path may be. */
+static bool crt_list_ok(const char *list)
+{
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= SL_CONF_PATH_MAX)
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 static int bind_option(struct loader *ld, const char *key, const char *value,
 		       const char *tok, struct sl_bind_conf *b)
 {
@@ -281,14 +318,14 @@ static int bind_option(struct loader *ld, const char *key, const char *value,
 
 	if (strcmp(tok, "ssl") == 0 && !b->ssl) {
 		b->ssl = true;
-	} else if (crt && !b->crt[0] && crt[0] && strlen(crt) < sizeof(b->crt)) {
+	} else if (crt && !b->crt[0] && crt_list_ok(crt) && strlen(crt) < sizeof(b->crt)) {
 		strcpy(b->crt, crt);
 	} else if (strcmp(tok, "ssl") == 0 || (crt && b->crt[0])) {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
 				    "got '%s'", key, tok, value);
 	} else if (crt) {
-		return sl_conf_bad_value(ld, key, "crt=PATH with a path of 1 to 255 characters",
-					 value);
+		return sl_conf_bad_value(ld, key, "crt=PATH[,PATH...]: paths of 1 to 255 "
+					 "characters, 1023 in all", value);
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
 				    "expected ssl or crt=PATH, got '%s'", key, tok, value);
@@ -551,6 +588,7 @@ static const struct key_def global_keys[] = {
 	{ "log", K_LOG, false, NEED_ANY, set_log },
 	{ "log_format", K_LOG_FORMAT, false, NEED_ANY, set_log_format },
 	{ "grace", K_GRACE, false, NEED_ANY, set_grace },
+	{ "ssl_ticket_rotate", K_SSL_TICKET_ROTATE, false, NEED_ANY, set_ssl_ticket_rotate },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 
@@ -570,6 +608,7 @@ static const struct key_def frontend_keys[] = {
 	{ "max_header_size", K_MAX_HEADER_SIZE, false, NEED_HTTP_FRONTEND, set_max_header_size },
 	{ "max_headers", K_MAX_HEADERS, false, NEED_HTTP_FRONTEND, set_max_headers },
 	{ "route", K_ROUTE, true, NEED_HTTP_FRONTEND, add_route },
+	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_ANY, set_ssl_min_version },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

@@ -25,6 +25,7 @@
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/stats.h"
+#include "proto/tls.h"
 
 #define SL_VERSION "0.1.0"
 
@@ -33,25 +34,6 @@ static void usage(FILE *f)
 	fprintf(f, "usage: sluice -f FILE      run with configuration FILE\n"
 		   "       sluice -c -f FILE   check FILE and exit 0 (valid) or 1\n"
 		   "       sluice -v           print the version\n");
-}
-
-/* Features a valid configuration may name that this build does not run yet:
- * refusing them is better than a half-working proxy. */
-static int check_supported(const struct sl_config *c, char *err, size_t len)
-{
-	for (int i = 0; i < c->nfrontends; i++) {
-		const struct sl_frontend_conf *fe = &c->frontends[i];
-
-
-		for (int j = 0; j < fe->nbinds; j++) {
-			if (fe->binds[j].ssl) {
-				snprintf(err, len, "%s:%d: key 'bind': ssl is not supported by this "
-					 "build yet", c->path, fe->binds[j].line);
-				return -ENOTSUP;
-			}
-		}
-	}
-	return 0;
 }
 
 static int open_listener(const struct sl_config *c, const struct sl_bind_conf *b)
@@ -95,6 +77,7 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w)
 			l->fe = &c->frontends[i];
 			l->fe_idx = i;
 			l->bind = &c->frontends[i].binds[j];
+			l->tls = sl_tls_bind_of(l->bind);
 			l->fd = open_listener(c, l->bind);
 			if (l->fd < 0)
 				return -EADDRNOTAVAIL;
@@ -339,9 +322,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* certificates are loaded here, so that -c checks them too */
 	if (sl_conf_load(file, &conf, err, sizeof(err)) < 0 ||
-	    check_supported(conf, err, sizeof(err)) < 0) {
+	    sl_tls_init(conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
+		sl_tls_free();
 		sl_conf_free(conf);
 		return 1;
 	}
@@ -351,6 +336,7 @@ int main(int argc, char **argv)
 	} else {
 		ret = run(conf);
 	}
+	sl_tls_free();
 	sl_conf_free(conf);
 	return ret;
 }

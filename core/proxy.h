@@ -16,6 +16,10 @@
 #define SL_BUF_COUNT     4096u
 #define SL_BUF_QUOTA     16u
 #define SL_RING_ENTRIES  4096u
+/* Plaintext buffers of TLS connections, per worker (SL_BUF_SIZE each,
+ * allocated when first needed, at most this many). */
+#define SL_PBUF_COUNT    8192u
+#define SL_PBUF_CACHE    256u  /* free ones kept allocated */
 
 struct sl_proxy {
 	const struct sl_config *conf;

@@ -120,6 +120,23 @@ struct sl_side {
 	uint32_t out_len, out_off, out_cap;
 };
 
+/* TLS state of a client connection (proto/tls.c drives wolfSSL, the core
+ * moves the bytes). */
+struct sl_tls_conn {
+	void *ssl;           /* WOLFSSL * */
+	struct sl_bufq cin;  /* ciphertext received, not yet read by wolfSSL */
+	char *cout;          /* ciphertext wolfSSL wrote, to send to the client */
+	uint32_t cout_len, cout_off, cout_cap;
+	int32_t spare;       /* plaintext buffer id taken but not queued, -1 */
+	bool hs_done;        /* handshake complete: the protocol has started */
+	bool eof;            /* close_notify seen: no more plaintext */
+	bool eof_told;       /* the protocol was told of the client's end */
+	bool notify_sent;    /* our close_notify is in cout (or sent) */
+	bool shut_wanted;    /* shutdown(SHUT_WR) once cout is sent */
+	bool failed;         /* a handshake failure was counted */
+	bool busy;           /* sl_tls_input is running (no re-entry) */
+};
+
 struct sl_session;
 
 /* What a protocol module decides; core/session.c calls these. */
@@ -144,6 +161,7 @@ struct sl_proto_ops {
 
 struct sl_worker;
 struct sl_server;
+struct sl_tls_bind;
 struct sl_backend;
 
 struct sl_session {
@@ -181,6 +199,7 @@ struct sl_session {
 	const struct sl_proto_ops *ops;
 	struct sockaddr_storage peer; /* client address (ss_family 0 if unknown) */
 	void *proto;         /* protocol state, owned by the protocol module */
+	struct sl_tls_conn *tls; /* TLS client connection (ssl binds), or NULL */
 	struct __kernel_timespec ts_timer;
 	struct __kernel_timespec ts_connect;
 };
@@ -190,6 +209,7 @@ struct sl_listener {
 	int fe_idx;
 	const struct sl_frontend_conf *fe;
 	const struct sl_bind_conf *bind;
+	struct sl_tls_bind *tls;  /* ssl binds: certificates and settings */
 	bool armed;
 	bool closing;
 	bool paused;         /* a connection limit is reached: accept not re-armed */
@@ -220,8 +240,12 @@ struct sl_worker {
 	struct sl_session *free;  /* free list */
 	uint32_t nsessions;
 	struct sl_session *starved;
-	uint16_t *buf_next;
+	uint16_t *buf_next;       /* by buffer id: provided buffers, then plain ones */
 	uint32_t *buf_len;
+	/* plaintext buffers (TLS): ids SL_BUF_COUNT + i, allocated on demand */
+	char **pbuf;
+	uint16_t *pbuf_free;      /* stack of free indexes */
+	uint32_t npbuf_free, npbuf_cached;
 	uint64_t now_ms;
 	int wake_fd;              /* owned by the main thread */
 	uint64_t wake_val;

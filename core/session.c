@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 #include "core/session.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
+#include "proto/tls.h"
 #include "ring/udata.h"
 
 static const char *const cause_names[] = {
@@ -82,6 +84,49 @@ static struct sl_session *slot_alloc(struct sl_worker *w)
 	return s;
 }
 
+/* Buffer ids below SL_BUF_COUNT are provided buffers (the kernel's ring);
+ * the ones above are plaintext buffers of TLS connections (w->pbuf). */
+static inline char *buf_ptr(struct sl_worker *w, uint16_t bid)
+{
+	if (bid < SL_BUF_COUNT)
+		return (char *)sl_ring_buf(&w->ring, bid);
+	return w->pbuf[bid - SL_BUF_COUNT];
+}
+
+static int pbuf_get(struct sl_worker *w)
+{
+	uint16_t i;
+
+	if (!w->npbuf_free)
+		return -1;
+	i = w->pbuf_free[--w->npbuf_free];
+	if (w->pbuf[i]) {
+		w->npbuf_cached--;
+	} else if (!(w->pbuf[i] = malloc(SL_BUF_SIZE))) {
+		w->npbuf_free++;
+		return -1;
+	}
+	return (int)(SL_BUF_COUNT + i);
+}
+
+static void buf_release(struct sl_worker *w, uint16_t bid)
+{
+	uint16_t i;
+
+	if (bid < SL_BUF_COUNT) {
+		sl_ring_buf_recycle(&w->ring, bid);
+		return;
+	}
+	i = (uint16_t)(bid - SL_BUF_COUNT);
+	if (w->npbuf_cached >= SL_PBUF_CACHE) {
+		free(w->pbuf[i]); /* an idle worker keeps only a few */
+		w->pbuf[i] = NULL;
+	} else {
+		w->npbuf_cached++;
+	}
+	w->pbuf_free[w->npbuf_free++] = i;
+}
+
 static void bufq_push(struct sl_worker *w, struct sl_bufq *q, uint16_t bid, uint32_t len)
 {
 	w->buf_len[bid] = len;
@@ -100,7 +145,17 @@ static void bufq_pop(struct sl_worker *w, struct sl_bufq *q)
 	q->head = w->buf_next[bid];
 	q->count--;
 	q->off = 0;
-	sl_ring_buf_recycle(&w->ring, bid);
+	buf_release(w, bid);
+}
+
+/* Buffers queued on a side, ciphertext waiting for TLS included. */
+static uint32_t queued_bufs(const struct sl_session *s, int side)
+{
+	uint32_t n = s->side[side].q.count;
+
+	if (side == SL_SIDE_CLI && s->tls)
+		n += s->tls->cin.count;
+	return n;
 }
 
 static void starved_remove(struct sl_session *s)
@@ -242,11 +297,19 @@ static void maybe_release(struct sl_session *s)
 		free(s->side[i].out);
 		s->side[i].out = NULL;
 	}
+	if (s->tls) {
+		while (s->tls->cin.count)
+			bufq_pop(w, &s->tls->cin);
+		if (s->tls->spare >= 0)
+			buf_release(w, (uint16_t)s->tls->spare);
+	}
 	sl_stats_session_end(s);
-	if (s->ops && s->ops->on_log)
+	/* a TLS session whose handshake failed never started its protocol */
+	if (s->ops && s->ops->on_log && (!s->tls || s->tls->hs_done))
 		s->ops->on_log(s);
-	if (s->ops && s->ops->on_free)
+	if (s->ops && s->ops->on_free && (!s->tls || s->tls->hs_done))
 		s->ops->on_free(s);
+	sl_tls_session_free(s);
 	server_release(s);
 	if (s->src_counted)
 		sl_limits_source_put(s->fe_idx, &s->peer);
@@ -310,7 +373,19 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	s->start_ms = w->now_ms;
 	s->state = SL_SESS_ST_CONNECTING;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
-	s->ops->start(s);
+	if (l->tls && !(s->over_source && l->fe->mode != SL_FE_MODE_HTTP)) {
+		/* the protocol starts once the handshake is done (sl_tls_input);
+		 * a tcp client over its source limit is refused without one */
+		if (sl_tls_session_new(s, l->tls) < 0) {
+			sl_log("frontend %s: out of memory for a TLS connection", l->fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+		} else {
+			sl_session_arm_recv(s, SL_SIDE_CLI);
+			sl_session_timer_kick(s);
+		}
+	} else {
+		s->ops->start(s);
+	}
 	if (s->state != SL_SESS_ST_FREE)
 		sl_stats_gauge(s);
 	return s;
@@ -350,6 +425,20 @@ static void close_side(struct sl_session *s, int side)
 	if (fd < 0)
 		return;
 	cancel_side(s, side);
+	if (side == SL_SIDE_CLI && s->tls && s->tls->hs_done && !sd->tx_busy && !sd->wr_shut &&
+	    (s->cause == SL_CLOSE_NORMAL || (s->cause == SL_CLOSE_TIMEOUT && s->idle))) {
+		/* an orderly end: tell the client with a close_notify (never on
+		 * errors, where it would make a truncated response look whole).
+		 * The send holds the socket until it completes. */
+		struct sl_tls_conn *t = s->tls;
+
+		sl_tls_close_notify(s);
+		if (t->cout_off < t->cout_len) {
+			sl_ring_send(&s->w->ring, fd, t->cout + t->cout_off, t->cout_len - t->cout_off,
+				     ud(s, SL_OP_SEND, SL_SIDE_CLI));
+			s->inflight++;
+		}
+	}
 	sd->fd = -1; /* ownership rule 1: the field goes first */
 	if (sd->shut_busy[sd->epoch & 1]) {
 		/* IORING_OP_SHUTDOWN runs on an io-wq thread and looks its fd up
@@ -454,7 +543,11 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		return;
 	s->state = SL_SESS_ST_CLOSING;
 	s->cause = (uint8_t)cause;
-	if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
+	if (s->tls && !s->tls->hs_done) {
+		/* the handshake's failure is the log line (sl_tls_handshake_failed) */
+		if (cause == SL_CLOSE_CLIENT_ERR)
+			sl_tls_handshake_failed(s, SL_TLS_FAIL_CLOSED, "connection error");
+	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
 		const char *srv = s->srv ? s->srv->conf->name : "-";
 
 		if (cause == SL_CLOSE_TIMEOUT)
@@ -496,11 +589,79 @@ void sl_session_arm_recv(struct sl_session *s, int side)
 	struct sl_side *sd = &s->side[side];
 
 	if (s->state == SL_SESS_ST_CLOSING || sd->fd < 0 || sd->rx != SL_RX_OFF ||
-	    sd->rd_eof || sd->starved || sd->q.count >= SL_BUF_QUOTA)
+	    sd->rd_eof || sd->starved || queued_bufs(s, side) >= SL_BUF_QUOTA)
 		return;
 	sl_ring_recv_multishot(&s->w->ring, sd->fd, ud(s, SL_OP_RECV, (unsigned)side));
 	sd->rx = SL_RX_ARMED;
 	s->inflight++;
+}
+
+/* n bytes toward side `to` left their queue: the out buffer's (from_out) or
+ * the other side's received buffers. */
+static void advance(struct sl_session *s, int to, bool from_out, uint32_t n)
+{
+	struct sl_worker *w = s->w;
+	struct sl_bufq *q = &s->side[!to].q;
+
+	if (from_out) {
+		s->side[to].out_off += n;
+		return;
+	}
+	q->off += n;
+	if (q->off >= w->buf_len[q->head])
+		bufq_pop(w, q);
+	if (q->count <= SL_BUF_QUOTA / 2)
+		sl_session_arm_recv(s, !to);
+}
+
+/* Toward a TLS client: once the previous ciphertext is sent, encrypt up to
+ * four records of what waits (protocol output first, then relayed bytes)
+ * and send them in one go. */
+static void tls_pump(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	struct sl_side *dst = &s->side[SL_SIDE_CLI];
+	struct sl_bufq *q = &s->side[SL_SIDE_SRV].q;
+	struct sl_tls_conn *t = s->tls;
+	uint32_t budget = 4 * SL_BUF_SIZE;
+
+	/* cout may not move while a send reads it: encrypt only into an empty one */
+	while (t->cout_off == t->cout_len || budget < 4 * SL_BUF_SIZE) {
+		bool from_out = dst->out_off < dst->out_len;
+		const char *p;
+		uint32_t n;
+
+		if (!budget || !t->hs_done || t->notify_sent)
+			break;
+		if (from_out) {
+			p = dst->out + dst->out_off;
+			n = dst->out_len - dst->out_off;
+		} else if (s->raw && q->count) {
+			p = buf_ptr(w, q->head) + q->off;
+			n = w->buf_len[q->head] - q->off;
+		} else {
+			break;
+		}
+		if (n > budget)
+			n = budget;
+		if (n > SL_BUF_SIZE)
+			n = SL_BUF_SIZE;
+		if (!sl_tls_encrypt(s, p, n)) {
+			sl_log("frontend %s: TLS encryption failed, closing the connection",
+			       s->fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+			return;
+		}
+		budget -= n;
+		advance(s, SL_SIDE_CLI, from_out, n);
+	}
+	if (t->cout_off < t->cout_len) {
+		sl_ring_send(&w->ring, dst->fd, t->cout + t->cout_off, t->cout_len - t->cout_off,
+			     ud(s, SL_OP_SEND, SL_SIDE_CLI));
+		dst->tx_out = false;
+		dst->tx_busy = true;
+		s->inflight++;
+	}
 }
 
 void sl_session_pump(struct sl_session *s, int to)
@@ -511,12 +672,16 @@ void sl_session_pump(struct sl_session *s, int to)
 
 	if (dst->tx_busy || dst->fd < 0 || !dst->connected || s->state == SL_SESS_ST_CLOSING)
 		return;
+	if (to == SL_SIDE_CLI && s->tls) {
+		tls_pump(s);
+		return;
+	}
 	if (dst->out_off < dst->out_len) {
 		sl_ring_send(&w->ring, dst->fd, dst->out + dst->out_off,
 			     dst->out_len - dst->out_off, ud(s, SL_OP_SEND, (unsigned)to));
 		dst->tx_out = true;
 	} else if (s->raw && q->count) {
-		sl_ring_send(&w->ring, dst->fd, sl_ring_buf(&w->ring, q->head) + q->off,
+		sl_ring_send(&w->ring, dst->fd, buf_ptr(w, q->head) + q->off,
 			     w->buf_len[q->head] - q->off, ud(s, SL_OP_SEND, (unsigned)to));
 		dst->tx_out = false;
 	} else {
@@ -561,7 +726,7 @@ int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t 
 
 	if (!q->count)
 		return 0;
-	*data = (const char *)sl_ring_buf(&w->ring, q->head) + q->off;
+	*data = buf_ptr(w, q->head) + q->off;
 	*len = w->buf_len[q->head] - q->off;
 	return 1;
 }
@@ -579,6 +744,84 @@ void sl_session_consume(struct sl_session *s, int side, uint32_t n)
 		sl_session_arm_recv(s, side);
 }
 
+static void shutdown_now(struct sl_session *s, int side)
+{
+	struct sl_side *sd = &s->side[side];
+
+	if (sd->fd < 0 || s->state == SL_SESS_ST_CLOSING)
+		return;
+	sd->shut_busy[sd->epoch & 1] = true;
+	sl_ring_shutdown_wr(&s->w->ring, sd->fd, ud(s, SL_OP_SHUTDOWN, (unsigned)side));
+	s->inflight++;
+}
+
+uint32_t sl_session_cin_read(struct sl_session *s, char *dst, uint32_t n)
+{
+	struct sl_worker *w = s->w;
+	struct sl_bufq *q = &s->tls->cin;
+	uint32_t done = 0;
+
+	while (done < n && q->count) {
+		uint32_t k = w->buf_len[q->head] - q->off;
+
+		if (k > n - done)
+			k = n - done;
+		memcpy(dst + done, buf_ptr(w, q->head) + q->off, k);
+		done += k;
+		q->off += k;
+		if (q->off >= w->buf_len[q->head])
+			bufq_pop(w, q);
+	}
+	return done;
+}
+
+/* Plaintext goes at the end of the client queue's last buffer when that is
+ * a plaintext buffer with room (small records are packed), else into a new
+ * one. Nothing reads past a buffer's length, so appending there is safe even
+ * while a send reads the bytes before it. */
+static bool plain_tail(struct sl_session *s)
+{
+	const struct sl_bufq *q = &s->side[SL_SIDE_CLI].q;
+
+	return q->count && q->tail >= SL_BUF_COUNT && s->w->buf_len[q->tail] < SL_BUF_SIZE;
+}
+
+char *sl_session_plain_room(struct sl_session *s, uint32_t *room)
+{
+	struct sl_worker *w = s->w;
+	struct sl_bufq *q = &s->side[SL_SIDE_CLI].q;
+	struct sl_tls_conn *t = s->tls;
+	int id;
+
+	if (plain_tail(s)) {
+		*room = SL_BUF_SIZE - w->buf_len[q->tail];
+		return buf_ptr(w, q->tail) + w->buf_len[q->tail];
+	}
+	if (t->spare < 0) {
+		if ((id = pbuf_get(w)) < 0)
+			return NULL;
+		t->spare = id;
+	}
+	*room = SL_BUF_SIZE;
+	return buf_ptr(w, (uint16_t)t->spare);
+}
+
+void sl_session_plain_commit(struct sl_session *s, uint32_t n)
+{
+	struct sl_worker *w = s->w;
+	struct sl_bufq *q = &s->side[SL_SIDE_CLI].q;
+	struct sl_tls_conn *t = s->tls;
+
+	if (!n)
+		return;
+	if (plain_tail(s)) {
+		w->buf_len[q->tail] += n;
+		return;
+	}
+	bufq_push(w, q, (uint16_t)t->spare, n);
+	t->spare = -1;
+}
+
 void sl_session_shutdown(struct sl_session *s, int side)
 {
 	struct sl_side *sd = &s->side[side];
@@ -586,15 +829,29 @@ void sl_session_shutdown(struct sl_session *s, int side)
 	if (sd->wr_shut || sd->fd < 0 || s->state == SL_SESS_ST_CLOSING)
 		return;
 	sd->wr_shut = true;
-	sd->shut_busy[sd->epoch & 1] = true;
-	sl_ring_shutdown_wr(&s->w->ring, sd->fd, ud(s, SL_OP_SHUTDOWN, (unsigned)side));
-	s->inflight++;
+	if (side == SL_SIDE_CLI && s->tls && s->tls->hs_done) {
+		/* TLS: close_notify first, then the FIN once it is sent */
+		sl_tls_close_notify(s);
+		sl_session_pump(s, side);
+		if (sd->tx_busy) {
+			s->tls->shut_wanted = true;
+			return;
+		}
+	}
+	shutdown_now(s, side);
 }
 
 /* The protocol's deadline, or the queue's when that comes first. */
 static uint64_t deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
-	uint64_t at = s->ops->deadline(s, kind), q;
+	uint64_t at, q;
+
+	if (s->tls && !s->tls->hs_done) {
+		/* the whole handshake, from accept, is bounded */
+		*kind = sl_tls_handshake_timeout(s);
+		return s->start_ms + s->fe->timeouts.ms[*kind];
+	}
+	at = s->ops->deadline(s, kind);
 
 	if (s->queued) {
 		q = s->queue_ms + s->be->conf->timeouts.ms[SL_TO_QUEUE];
@@ -651,7 +908,16 @@ static void on_timer(struct sl_session *s, int res)
 			SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
 			dequeue(s);
-		s->ops->on_timeout(s, kind);
+		if (s->tls && !s->tls->hs_done) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "not done within %s",
+				 sl_conf_timeout_name(kind));
+			sl_tls_handshake_failed(s, SL_TLS_FAIL_TIMEOUT, why);
+			sl_session_close(s, SL_CLOSE_TIMEOUT);
+		} else {
+			s->ops->on_timeout(s, kind);
+		}
 		if (s->state != SL_SESS_ST_CLOSING && !s->timer_armed)
 			timer_arm(s, deadline(s, &kind));
 	} else {
@@ -710,16 +976,17 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 {
 	struct sl_worker *w = s->w;
 	struct sl_side *sd = &s->side[side];
+	struct sl_tls_conn *tls = side == SL_SIDE_CLI ? s->tls : NULL;
 	int res = cqe->res;
 
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
 		sl_ring_buf_taken(&w->ring);
-		if (res > 0 && s->state != SL_SESS_ST_CLOSING)
-			bufq_push(w, &sd->q, bid, (uint32_t)res);
+		if (res > 0 && s->state != SL_SESS_ST_CLOSING && !(tls && tls->eof))
+			bufq_push(w, tls ? &tls->cin : &sd->q, bid, (uint32_t)res);
 		else
-			sl_ring_buf_recycle(&w->ring, bid);
+			sl_ring_buf_recycle(&w->ring, bid); /* after close_notify: ignored */
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		sd->rx = SL_RX_OFF;
@@ -731,21 +998,26 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 		count_bytes(s, side, true, res);
 		sd->bytes_in += (uint64_t)res;
 		sd->last_ms = w->now_ms;
-		if (sd->q.count >= SL_BUF_QUOTA && sd->rx == SL_RX_ARMED) {
+		if (queued_bufs(s, side) >= SL_BUF_QUOTA && sd->rx == SL_RX_ARMED) {
 			/* over quota: pause this side until the queue drains */
 			sl_ring_cancel_ud(&w->ring, ud(s, SL_OP_RECV, (unsigned)side),
 					  ud(s, SL_OP_RECV_CANCEL, (unsigned)side));
 			sd->rx = SL_RX_CANCELING;
 			s->inflight++;
 		}
-		if (s->raw)
+		if (tls)
+			sl_tls_input(s); /* handshake, decryption, then the protocol */
+		else if (s->raw)
 			sl_session_pump(s, !side);
 		else
 			s->ops->on_data(s, side);
 		sl_session_arm_recv(s, side); /* multishot ended (CQ overflow): re-arm */
 	} else if (res == 0) {
 		sd->rd_eof = true;
-		s->ops->on_eof(s, side);
+		if (tls)
+			sl_tls_input(s); /* tells the protocol after the last plaintext */
+		else
+			s->ops->on_eof(s, side);
 	} else if (res == -ENOBUFS) {
 		bool listed = s->side[0].starved || s->side[1].starved;
 
@@ -755,7 +1027,9 @@ static void on_recv(struct sl_session *s, int side, const struct io_uring_cqe *c
 			w->starved = s;
 		}
 	} else if (res != -ECANCELED) {
-		if (!s->ops->on_error || !s->ops->on_error(s, side, res))
+		if (s->tls && !s->tls->hs_done)
+			sl_session_close(s, SL_CLOSE_CLIENT_ERR);
+		else if (!s->ops->on_error || !s->ops->on_error(s, side, res))
 			sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
 					 SL_CLOSE_SERVER_ERR);
 	} else {
@@ -773,7 +1047,9 @@ static void on_send(struct sl_session *s, int to, int res)
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
 	if (res < 0) {
-		if (!s->ops->on_error || !s->ops->on_error(s, to, res))
+		if (s->tls && !s->tls->hs_done)
+			sl_session_close(s, SL_CLOSE_CLIENT_ERR);
+		else if (!s->ops->on_error || !s->ops->on_error(s, to, res))
 			sl_session_close(s, to == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
 					 SL_CLOSE_SERVER_ERR);
 		return;
@@ -781,6 +1057,28 @@ static void on_send(struct sl_session *s, int to, int res)
 	dst->last_ms = w->now_ms;
 	dst->bytes_out += (uint64_t)res;
 	count_bytes(s, to, false, res);
+	if (to == SL_SIDE_CLI && s->tls) {
+		struct sl_tls_conn *t = s->tls;
+
+		t->cout_off += (uint32_t)res; /* the plaintext left its queue when encrypted */
+		sl_session_pump(s, to);
+		if (dst->tx_busy)
+			return;
+		if (t->cout_cap > 4096) {
+			/* idle: keep no ciphertext memory (records of a stream refill
+			 * it before we get here) */
+			free(t->cout);
+			t->cout = NULL;
+			t->cout_cap = t->cout_len = t->cout_off = 0;
+		}
+		if (t->shut_wanted) {
+			t->shut_wanted = false;
+			shutdown_now(s, to);
+		}
+		if (t->hs_done)
+			s->ops->on_drained(s, to);
+		return;
+	}
 	if (dst->tx_out) {
 		dst->out_off += (uint32_t)res;
 	} else {

@@ -53,6 +53,15 @@ int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t 
  * when fully used. */
 void sl_session_consume(struct sl_session *s, int side, uint32_t n);
 
+/* TLS client connections (proto/tls.c): copy up to n bytes of received
+ * ciphertext to dst, releasing the buffers read; returns the count. */
+uint32_t sl_session_cin_read(struct sl_session *s, char *dst, uint32_t n);
+/* Room for plaintext at the end of the client queue (*room bytes, at least
+ * one); NULL when no plaintext buffer is left. sl_session_plain_commit()
+ * queues n bytes written there. */
+char *sl_session_plain_room(struct sl_session *s, uint32_t *room);
+void sl_session_plain_commit(struct sl_session *s, uint32_t n);
+
 /* Choose a server for this session with a free slot (server maxconn,
  * divided between workers). Returns 0 with *out, -ENOENT when no server is
  * usable, or -EAGAIN when all are full: the session then waits in its

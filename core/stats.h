@@ -44,6 +44,7 @@ struct sl_fe_stats {
 	uint64_t reqs[SL_CAUSES][SL_REQS_BUCKETS + 1];
 	uint64_t reqs_sum[SL_CAUSES];
 	uint64_t refused_source;
+	uint64_t tls_hs, tls_resumed, tls_fail[3]; /* by enum sl_tls_fail */
 };
 
 struct sl_be_stats {

@@ -17,6 +17,7 @@
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/stats.h"
+#include "proto/tls.h"
 
 extern const uint64_t sl_life_bounds_ms[SL_LIFE_BUCKETS];
 extern const uint64_t sl_reqs_bounds[SL_REQS_BUCKETS];
@@ -165,6 +166,14 @@ static void prom_fe_hist(struct sbuf *b, const char *fe, const struct sl_fe_stat
 
 #define U(x) ((unsigned long long)(x))
 
+static bool has_ssl(const struct sl_frontend_conf *fe)
+{
+	for (int i = 0; i < fe->nbinds; i++)
+		if (fe->binds[i].ssl)
+			return true;
+	return false;
+}
+
 static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
 {
 	for (int i = 0; i < px->conf->nfrontends; i++) {
@@ -194,6 +203,16 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 			    "%llu\n", n, req_err_names[k], U(f->req_err[k]));
 		out(b, "sluice_frontend_refused_per_source_total{frontend=\"%s\"} %llu\n", n,
 		    U(f->refused_source));
+		if (has_ssl(&px->conf->frontends[i])) {
+			out(b, "sluice_frontend_tls_handshakes_total{frontend=\"%s\"} %llu\n", n,
+			    U(f->tls_hs));
+			out(b, "sluice_frontend_tls_resumed_total{frontend=\"%s\"} %llu\n", n,
+			    U(f->tls_resumed));
+			for (int k = 0; k < SL_TLS_FAIL_COUNT; k++)
+				out(b, "sluice_frontend_tls_handshake_failures_total{frontend=\"%s\","
+				    "reason=\"%s\"} %llu\n", n, sl_tls_fail_names[k],
+				    U(f->tls_fail[k]));
+		}
 		prom_fe_hist(b, n, f);
 	}
 }
@@ -310,7 +329,16 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 		out(b, "},\"request_errors\":{");
 		for (int k = 0; k < 6; k++)
 			out(b, "%s\"%s\":%llu", k ? "," : "", req_err_names[k], U(f->req_err[k]));
-		out(b, "},\"refused_per_source\":%llu}", U(f->refused_source));
+		out(b, "},\"refused_per_source\":%llu", U(f->refused_source));
+		if (has_ssl(&px->conf->frontends[i])) {
+			out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
+			    U(f->tls_hs), U(f->tls_resumed));
+			for (int k = 0; k < SL_TLS_FAIL_COUNT; k++)
+				out(b, "%s\"%s\":%llu", k ? "," : "", sl_tls_fail_names[k],
+				    U(f->tls_fail[k]));
+			out(b, "}}");
+		}
+		out(b, "}");
 	}
 	out(b, "],\"backends\":[");
 	for (int i = 0; i < px->conf->nbackends; i++) {

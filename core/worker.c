@@ -351,14 +351,22 @@ static int worker_init(struct sl_worker *w)
 	if (w->nslots > SL_UD_SLOT_MAX)
 		w->nslots = SL_UD_SLOT_MAX;
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
-	w->buf_next = calloc(SL_BUF_COUNT, sizeof(*w->buf_next));
-	w->buf_len = calloc(SL_BUF_COUNT, sizeof(*w->buf_len));
+	w->buf_next = calloc(SL_BUF_COUNT + SL_PBUF_COUNT, sizeof(*w->buf_next));
+	w->buf_len = calloc(SL_BUF_COUNT + SL_PBUF_COUNT, sizeof(*w->buf_len));
+	w->pbuf = calloc(SL_PBUF_COUNT, sizeof(*w->pbuf));
+	w->pbuf_free = calloc(SL_PBUF_COUNT, sizeof(*w->pbuf_free));
+	if (w->pbuf_free) {
+		for (uint32_t i = 0; i < SL_PBUF_COUNT; i++)
+			w->pbuf_free[i] = (uint16_t)(SL_PBUF_COUNT - 1 - i);
+		w->npbuf_free = SL_PBUF_COUNT;
+	}
 	w->fe_conn = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->fe_conn));
 	w->q_head = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_head));
 	w->q_tail = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_tail));
 	w->pending_cap = 1024;
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
-	if (!w->sessions || !w->buf_next || !w->buf_len || sl_pool_init(w) < 0 ||
+	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
+	    sl_pool_init(w) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
 	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
@@ -400,6 +408,13 @@ static void worker_cleanup(struct sl_worker *w)
 	free(w->sessions);
 	free(w->buf_next);
 	free(w->buf_len);
+	if (w->pbuf)
+		for (uint32_t i = 0; i < SL_PBUF_COUNT; i++)
+			free(w->pbuf[i]);
+	free(w->pbuf);
+	free(w->pbuf_free);
+	w->pbuf = NULL;
+	w->pbuf_free = NULL;
 	w->sessions = NULL;
 	w->buf_next = NULL;
 	w->buf_len = NULL;
