@@ -324,8 +324,8 @@ static int bind_option(struct loader *ld, const char *key, const char *value,
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
 				    "got '%s'", key, tok, value);
 	} else if (crt) {
-		return sl_conf_bad_value(ld, key, "crt=PATH[,PATH...]: paths of 1 to 255 "
-					 "characters, 1023 in all", value);
+		return sl_conf_bad_value(ld, key, "crt=PATH[,PATH...] with no empty path",
+					 value);
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
 				    "expected ssl or crt=PATH, got '%s'", key, tok, value);

@@ -376,13 +376,13 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
 		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
-		     "max_headers, route or timeout_*");
+		     "max_headers, route, ssl_min_version or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
 		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
-		     "expected workers, maxconn, stats, log, log_format or grace");
+		     "expected workers, maxconn, stats, log, log_format, grace or ssl_ticket_rotate");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
