@@ -28,7 +28,7 @@ INTEG_LIB := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_OBJ := $(INTEG_LIB:%.c=$(BUILD)/%.o)
 
 DEB_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev \
-	    libcriterion-dev node-llhttp python3 curl procps util-linux chromium
+	    libcriterion-dev node-llhttp python3 curl procps util-linux chromium openssl
 
 .PHONY: all deps test unit integration asan run clean check-deps bench bench-quick
 
