@@ -442,7 +442,7 @@ static int on_request_head(struct sl_session *s)
 	hs->close_after = false;
 	hs->rsp_started = false;
 	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
-	rw.proto = s->fe->forwardfor_off ? NULL : "http";
+	rw.proto = s->fe->forwardfor_off ? NULL : s->tls ? "https" : "http";
 	if (hs->upgrade_req)
 		rw.connection = "upgrade";
 	else if (!hs->keep_srv)

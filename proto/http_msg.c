@@ -199,10 +199,22 @@ static bool tok_is(const char *t, uint32_t len, const char *s)
 	return len == strlen(s) && !strncasecmp(t, s, len);
 }
 
+/* Byte classes as tables: one load per byte on the hot path of every head. */
+static const bool tchar[256] = {
+	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+	['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+	['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+	['`'] = true, ['|'] = true, ['~'] = true,
+};
+
+/* not allowed in a field value: controls but HTAB (CR and LF included), DEL */
+static const bool bad_value_char[256] = {
+	[0x00 ... 0x08] = true, [0x0a ... 0x1f] = true, [0x7f] = true,
+};
+
 static bool is_tchar(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	return tchar[c];
 }
 
 static int fail(struct sl_http_parser *p, const char *why)
@@ -272,8 +284,7 @@ static int check_header(struct sl_http_parser *p, const struct sl_http_hdr *h, i
 		if (!is_tchar(n[i]))
 			return fail(p, "invalid character in header name");
 	for (uint32_t i = 0; i < h->val_len; i++)
-		if (v[i] == 0 || v[i] == '\r' || v[i] == '\n' || (v[i] < 0x20 && v[i] != '\t') ||
-		    v[i] == 0x7f)
+		if (bad_value_char[v[i]])
 			return fail(p, "invalid character in header value (obs-fold?)");
 	if (name_is(p, h, "content-length"))
 		return check_content_length(p, h);
@@ -295,16 +306,18 @@ static int check_header(struct sl_http_parser *p, const struct sl_http_hdr *h, i
  * with a blank), whatever llhttp let through. */
 static int check_line_endings(struct sl_http_parser *p)
 {
-	const char *b = p->buf;
+	const char *b = p->buf, *end = b + p->len, *c;
 
-	for (uint32_t i = 0; i < p->len; i++) {
-		if (b[i] == '\n' && (i == 0 || b[i - 1] != '\r'))
+	/* memchr from line end to line end rather than a test of every byte */
+	for (c = b; (c = memchr(c, '\n', (size_t)(end - c))) != NULL; c++) {
+		if (c == b || c[-1] != '\r')
 			return fail(p, "bare LF in head");
-		if (b[i] == '\r' && (i + 1 >= p->len || b[i + 1] != '\n'))
-			return fail(p, "bare CR in head");
-		if (b[i] == '\n' && i + 1 < p->len && (b[i + 1] == ' ' || b[i + 1] == '\t'))
+		if (c + 1 < end && (c[1] == ' ' || c[1] == '\t'))
 			return fail(p, "obs-fold in head");
 	}
+	for (c = b; (c = memchr(c, '\r', (size_t)(end - c))) != NULL; c++)
+		if (c + 1 >= end || c[1] != '\n')
+			return fail(p, "bare CR in head");
 	return 0;
 }
 

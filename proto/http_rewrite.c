@@ -34,23 +34,53 @@ static void puts0(struct out *o, const char *s)
 	put(o, s, (uint32_t)strlen(s));
 }
 
-static bool hdr_is(const struct sl_http_parser *p, const struct sl_http_hdr *h, const char *n)
+/* a string literal: its length is known at compile time */
+#define PUTL(o, lit) put(o, lit, sizeof(lit) - 1)
+
+/* The header names the rewrite cares about, told apart by length first: one
+ * comparison per header instead of one per name. */
+enum hname {
+	HN_OTHER = 0, HN_CONNECTION, HN_PROXY_CONNECTION, HN_KEEP_ALIVE, HN_TE, HN_UPGRADE,
+	HN_XFF, HN_XFP, HN_CONTENT_LENGTH, HN_TRANSFER_ENCODING, HN_HOST,
+};
+
+static enum hname classify(const char *n, uint32_t len)
 {
-	return h->name_len == strlen(n) && !strncasecmp(p->buf + h->name_off, n, h->name_len);
+#define IS(lit) (!strncasecmp(n, lit, sizeof(lit) - 1))
+	switch (len) {
+	case 2:
+		return IS("te") ? HN_TE : HN_OTHER;
+	case 4:
+		return IS("host") ? HN_HOST : HN_OTHER;
+	case 7:
+		return IS("upgrade") ? HN_UPGRADE : HN_OTHER;
+	case 10:
+		return IS("connection") ? HN_CONNECTION : IS("keep-alive") ? HN_KEEP_ALIVE :
+		       HN_OTHER;
+	case 14:
+		return IS("content-length") ? HN_CONTENT_LENGTH : HN_OTHER;
+	case 15:
+		return IS("x-forwarded-for") ? HN_XFF : HN_OTHER;
+	case 16:
+		return IS("proxy-connection") ? HN_PROXY_CONNECTION : HN_OTHER;
+	case 17:
+		return IS("transfer-encoding") ? HN_TRANSFER_ENCODING :
+		       IS("x-forwarded-proto") ? HN_XFP : HN_OTHER;
+	default:
+		return HN_OTHER;
+	}
+#undef IS
 }
 
-/* Is header h named by a token of any Connection header? */
-static bool named_by_connection(const struct sl_http_parser *p, const struct sl_http_hdr *h)
+#define MAX_CONN_HDRS 16 /* Connection headers looked at (more are refused by
+			  * nobody, but their extra tokens are ignored) */
+
+/* Is header h named by a token of one of the Connection headers conn[]? */
+static bool named_by_connection(const struct sl_http_parser *p, const struct sl_http_hdr *h,
+				const uint32_t *conn, int nconn)
 {
-	/* framing and routing headers are never dropped, whatever Connection
-	 * says: dropping them would let a client change how the next hop frames
-	 * the message (a smuggling vector) */
-	if (hdr_is(p, h, "content-length") || hdr_is(p, h, "transfer-encoding") ||
-	    hdr_is(p, h, "host"))
-		return false;
-	for (int i = sl_http_find(p, "connection", 0); i >= 0;
-	     i = sl_http_find(p, "connection", i + 1)) {
-		const struct sl_http_hdr *c = &p->hdrs[i];
+	for (int k = 0; k < nconn; k++) {
+		const struct sl_http_hdr *c = &p->hdrs[conn[k]];
 		const char *s = p->buf + c->val_off, *end = s + c->val_len;
 
 		while (s < end) {
@@ -70,79 +100,104 @@ static bool named_by_connection(const struct sl_http_parser *p, const struct sl_
 	return false;
 }
 
-static bool hop_by_hop(const struct sl_http_parser *p, const struct sl_http_hdr *h,
-		       const struct sl_http_rewrite *rw)
+/* Should header h (named kind) be left out of the next hop's head? */
+static bool dropped(const struct sl_http_parser *p, const struct sl_http_hdr *h,
+		    enum hname kind, const struct sl_http_rewrite *rw, const uint32_t *conn,
+		    int nconn)
 {
-	if (hdr_is(p, h, "connection") || hdr_is(p, h, "proxy-connection") ||
-	    hdr_is(p, h, "keep-alive") || hdr_is(p, h, "te"))
-		return true;
-	if (hdr_is(p, h, "upgrade"))
+	switch (kind) {
+	case HN_CONNECTION:
+	case HN_PROXY_CONNECTION:
+	case HN_KEEP_ALIVE:
+	case HN_TE:
+		return true; /* hop-by-hop */
+	case HN_UPGRADE:
 		return !rw->keep_upgrade;
-	return named_by_connection(p, h);
+	case HN_XFF:
+		if (rw->client_ip)
+			return true; /* merged into ours */
+		break;
+	case HN_XFP:
+		if (rw->proto)
+			return true; /* a client must not choose it */
+		break;
+	case HN_CONTENT_LENGTH:
+	case HN_TRANSFER_ENCODING:
+	case HN_HOST:
+		/* framing and routing headers are never dropped, whatever
+		 * Connection says: dropping them would let a client change how
+		 * the next hop frames the message (a smuggling vector) */
+		return false;
+	case HN_OTHER:
+		break;
+	}
+	return nconn && named_by_connection(p, h, conn, nconn);
 }
 
 static void put_xff(struct out *o, const struct sl_http_parser *p, const char *client_ip)
 {
 	bool first = true;
 
-	puts0(o, "X-Forwarded-For: ");
+	PUTL(o, "X-Forwarded-For: ");
 	for (int i = sl_http_find(p, "x-forwarded-for", 0); i >= 0;
 	     i = sl_http_find(p, "x-forwarded-for", i + 1)) {
 		if (!p->hdrs[i].val_len)
 			continue;
 		if (!first)
-			puts0(o, ", ");
+			PUTL(o, ", ");
 		put(o, p->buf + p->hdrs[i].val_off, p->hdrs[i].val_len);
 		first = false;
 	}
 	if (!first)
-		puts0(o, ", ");
+		PUTL(o, ", ");
 	puts0(o, client_ip);
-	puts0(o, "\r\n");
+	PUTL(o, "\r\n");
 }
 
 int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewrite *rw,
 		       char *outbuf, uint32_t cap)
 {
 	struct out o = { .p = outbuf, .cap = cap };
+	uint32_t conn[MAX_CONN_HDRS];
+	int nconn = 0;
 
 	if (p->response) {
 		/* an intermediary sends its own version (RFC 9110 6.2) */
 		const char *sp = memchr(p->buf, ' ', p->line_len);
 		uint32_t skip = sp ? (uint32_t)(sp - p->buf) : 0;
 
-		puts0(&o, "HTTP/1.1");
+		PUTL(&o, "HTTP/1.1");
 		put(&o, p->buf + skip, p->line_len - skip);
 	} else {
 		put(&o, p->buf, p->line_len);
 	}
-	puts0(&o, "\r\n");
+	PUTL(&o, "\r\n");
+	for (uint32_t i = 0; i < p->nhdrs && nconn < MAX_CONN_HDRS; i++)
+		if (p->hdrs[i].name_len == 10 &&
+		    classify(p->buf + p->hdrs[i].name_off, 10) == HN_CONNECTION)
+			conn[nconn++] = i;
 	for (uint32_t i = 0; i < p->nhdrs; i++) {
 		const struct sl_http_hdr *h = &p->hdrs[i];
 
-		if (hop_by_hop(p, h, rw))
-			continue;
-		if (rw->client_ip && hdr_is(p, h, "x-forwarded-for"))
-			continue;
-		if (rw->proto && hdr_is(p, h, "x-forwarded-proto"))
+		if (dropped(p, h, classify(p->buf + h->name_off, h->name_len), rw, conn, nconn))
 			continue;
 		put(&o, p->buf + h->name_off, h->name_len);
-		puts0(&o, ": ");
+		PUTL(&o, ": ");
 		put(&o, p->buf + h->val_off, h->val_len);
-		puts0(&o, "\r\n");
+		PUTL(&o, "\r\n");
 	}
 	if (rw->client_ip)
 		put_xff(&o, p, rw->client_ip);
 	if (rw->proto) {
-		puts0(&o, "X-Forwarded-Proto: ");
+		PUTL(&o, "X-Forwarded-Proto: ");
 		puts0(&o, rw->proto);
-		puts0(&o, "\r\n");
+		PUTL(&o, "\r\n");
 	}
 	if (rw->connection) {
-		puts0(&o, "Connection: ");
+		PUTL(&o, "Connection: ");
 		puts0(&o, rw->connection);
-		puts0(&o, "\r\n");
+		PUTL(&o, "\r\n");
 	}
-	puts0(&o, "\r\n");
+	PUTL(&o, "\r\n");
 	return o.err ? o.err : (int)o.len;
 }
