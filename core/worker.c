@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "proto/tls.h"
 #include "core/session.h"
 #include "core/stats.h"
 #include "ring/udata.h"
@@ -441,6 +442,7 @@ static void *worker_main(void *arg)
 	if (ret == 0)
 		loop(w);
 	worker_cleanup(w);
+	sl_tls_thread_exit();
 	return NULL;
 }
 

@@ -28,6 +28,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "conf/conf.h"
 #include "core/log.h"
@@ -441,6 +442,14 @@ void sl_tls_free(void)
 	if (wolf_up)
 		wolfSSL_Cleanup();
 	wolf_up = false;
+}
+
+void sl_tls_thread_exit(void)
+{
+#ifdef FP_ECC
+	if (wolf_up)
+		wc_ecc_fp_free();
+#endif
 }
 
 struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b)

@@ -36,6 +36,9 @@ int sl_tls_init(const struct sl_config *c, char *err, size_t len);
 void sl_tls_free(void);
 /* The TLS setup of an ssl bind (NULL for a plain one). */
 struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b);
+/* A worker thread ends: free what wolfSSL cached for it (the ECC
+ * fixed-point cache of this build is per thread). */
+void sl_tls_thread_exit(void);
 
 /* Session hooks, called by core/session.c for sessions with s->tls. */
 /* Create the connection state; -ENOMEM on failure (nothing to undo). */
