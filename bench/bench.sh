@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/bench.sh [--quick|--full] [run.py options]: what `make bench` and
 # `make bench-quick` run after building build/sluice. Installs the missing
-# benchmark peers (haproxy, nginx + stream module, wrk, h2load, strace),
+# benchmark peers (haproxy, nginx + stream module, wrk, h2load, strace,
+# openssl for the TLS scenarios' certificate),
 # builds bench/idle_client, raises the fd limit and runs bench/run.py under a
 # time limit. A trap stops every process run.py started (pids in RUN/pids).
 set -euo pipefail
@@ -16,7 +17,7 @@ limit=3600
 [[ $mode = --quick ]] && limit=300
 
 # --- peers: install only what is missing
-pkgs="haproxy nginx libnginx-mod-stream wrk nghttp2-client strace"
+pkgs="haproxy nginx libnginx-mod-stream wrk nghttp2-client strace openssl"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -43,7 +44,8 @@ run=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 ours() {
 	local comm
 	comm=$(ps -o comm= -p "$1" 2>/dev/null) || return 1
-	[[ $comm =~ ^(nginx|haproxy|sluice|idle_client|strace|wrk|h2load)$ ]] &&
+	# python3: run.py's TLS handshake client (run.py --tls-client)
+	[[ $comm =~ ^(nginx|haproxy|sluice|idle_client|strace|wrk|h2load|openssl|python3)$ ]] &&
 		[[ $(ps -o pgid= -p "$1" | tr -d ' ') = "$1" ]]
 }
 cleanup() {

@@ -11,6 +11,14 @@ of the proxy, from /proc/PID/stat, before and after each run), memory and fds
 per idle client connection (bench/idle_client), and syscalls per request
 under `strace -c -f` over a fixed request count (h2load --h1 -n).
 
+TLS scenarios (tls-keepalive, tls-handshake, tls-resume) terminate TLS on
+every proxy with one certificate made per run (openssl, EC P-256, a CA and a
+leaf in the run directory). tls-keepalive is wrk over https; the handshake
+scenarios use this file's own client (`run.py --tls-client`, forked
+processes, one request per connection) because wrk and h2load resume the
+TLS session when they reconnect: tls-handshake never offers a session, so
+every connection is a full handshake; tls-resume offers the last one.
+
 Everything listens on 127.0.0.1 on fixed high ports (--port-base), every
 child runs in its own process group with a time limit, and all of them are
 stopped on exit (bench/bench.sh adds a trap for the pids in RUN/pids).
@@ -42,6 +50,15 @@ LARGE_SIZE = 1 << 20
 PROXIES = ["sluice", "haproxy", "nginx"]
 TARGETS = PROXIES + ["direct"]
 SCENARIOS = ["tcp", "close", "reuse", "churn", "large"]
+TLS_SCENARIOS = ["tls-keepalive", "tls-handshake", "tls-resume"]
+ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
+# scenarios driven by the handshake client (one request per TLS connection)
+HS_SCENARIOS = {"tls-handshake": "full", "tls-resume": "resume"}
+TLS_NAME = "bench.example.test"
+# The TLS 1.3 suite order (server preference) of sluice (proto/tls.c: ChaCha20
+# first, as Debian's wolfSSL has no AES-NI code); HAProxy and nginx get the same
+# (@TLS13_SUITES@ in bench/conf/), so that all negotiate the same suite.
+TLS13_SUITES = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
 SCENARIO_DOC = {
     "tcp": "L4 forwarding of keep-alive HTTP (sluice mode=tcp, HAProxy mode tcp, nginx stream)",
     "close": "client keep-alive, new server connection per request "
@@ -50,6 +67,12 @@ SCENARIO_DOC = {
              "(sluice http-keep-alive, HAProxy http-reuse always, nginx upstream keepalive)",
     "churn": "a new client connection per request (wrk -H 'Connection: close') to the pooled frontend",
     "large": "1 MiB responses through the pooled frontend",
+    "tls-keepalive": "TLS termination, client keep-alive (wrk over https, one handshake per "
+                     "client connection), pooled server connections to the small origin",
+    "tls-handshake": "a new TLS connection with a full handshake for every request "
+                     "(run.py --tls-client: never offers a session), same frontend",
+    "tls-resume": "a new TLS connection per request resuming the previous session "
+                  "(TLS 1.3 ticket, run.py --tls-client), same frontend",
 }
 # scenario -> (proxy port key, origin port key, extra wrk args)
 SCEN_PORTS = {
@@ -58,17 +81,23 @@ SCEN_PORTS = {
     "reuse": ("P_REUSE", "P_ORIGIN_SMALL"),
     "churn": ("P_REUSE", "P_ORIGIN_SMALL"),
     "large": ("P_LARGE", "P_ORIGIN_LARGE"),
+    "tls-keepalive": ("P_TLS", "P_ORIGIN_SMALL"),
+    "tls-handshake": ("P_TLS", "P_ORIGIN_SMALL"),
+    "tls-resume": ("P_TLS", "P_ORIGIN_SMALL"),
 }
 # the direct-to-origin traffic equivalent to each scenario (measured once per round)
-DIRECT_KEY = {"tcp": "small", "close": "small", "reuse": "small", "churn": "churn", "large": "large"}
-PORT_OFFSETS = {"P_TCP": 0, "P_CLOSE": 1, "P_REUSE": 2, "P_LARGE": 3}
+# (None: no direct equivalent, the origin does not speak TLS)
+DIRECT_KEY = {"tcp": "small", "close": "small", "reuse": "small", "churn": "churn", "large": "large",
+              "tls-keepalive": None, "tls-handshake": None, "tls-resume": None}
+PORT_OFFSETS = {"P_TCP": 0, "P_CLOSE": 1, "P_REUSE": 2, "P_LARGE": 3, "P_TLS": 4}
+STATS_OFFSET = 9  # sluice's stats listener: base + 19
 PROXY_PORT_BASE = {"sluice": 10, "haproxy": 20, "nginx": 30}
 
 MODES = {
     "quick": dict(rounds=2, duration=2, workers=["1"], idle=10000, strace_n=10000,
-                  strace_scenarios=["reuse"], warm_n=2000),
+                  strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS),
     "full": dict(rounds=4, duration=6, workers=["1", "auto"], idle=10000, strace_n=20000,
-                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000),
+                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS),
 }
 
 
@@ -242,6 +271,24 @@ def run_cmd(argv, timeout, **kw):
         return -1, out + f"\n(timed out after {timeout}s)"
 
 
+def run_group(bench, argv, timeout):
+    """run_cmd for a client that forks: its own process group, noted for
+    bench.sh's trap, killed as a group if it overruns."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    bench.note_pid(p.pid)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = p.communicate(timeout=10)
+        return -1, out.decode(errors="replace") + f"\n(timed out after {timeout}s)"
+
+
 def tool_version(argv, pattern=None):
     rc, out = run_cmd(argv, 10)
     line = out.strip().splitlines()[0] if out.strip() else "?"
@@ -273,7 +320,12 @@ class Bench:
         self.strace_n = args.strace_n or m["strace_n"]
         self.strace_scenarios = m["strace_scenarios"]
         self.warm_n = m["warm_n"]
-        self.scenarios = args.scenarios.split(",") if args.scenarios else SCENARIOS
+        self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
+        if args.tls:
+            self.scenarios += [s for s in TLS_SCENARIOS if s not in self.scenarios]
+        bad = [s for s in self.scenarios if s not in ALL_SCENARIOS]
+        if bad:
+            raise SystemExit(f"bench: unknown scenario(s) {bad}; known: {','.join(ALL_SCENARIOS)}")
         self.targets = args.targets.split(",") if args.targets else TARGETS
         self.run = args.run_dir or tempfile.mkdtemp(prefix="sluice-bench.")
         os.makedirs(self.run, exist_ok=True)
@@ -291,6 +343,8 @@ class Bench:
         self.results = []      # one dict per wrk run
         self.idle = []         # one dict per proxy and worker set
         self.syscalls = []     # one dict per proxy, scenario and worker set
+        self.tls_params = {}   # proxy -> negotiated protocol, suite, group, ALPN
+        self.cert = None       # the combined PEM (certificate, then its key)
         self.events = []       # failures: crashes, errors, non-2xx, bad starts
         self.started = datetime.datetime.now().astimezone()
 
@@ -308,10 +362,108 @@ class Bench:
         b = self.base + PROXY_PORT_BASE[proxy]
         return {k: b + off for k, off in PORT_OFFSETS.items()}
 
-    def url(self, target, scenario):
+    def stats_port(self):
+        return self.base + PROXY_PORT_BASE["sluice"] + STATS_OFFSET
+
+    def port(self, target, scenario):
         pkey, okey = SCEN_PORTS[scenario]
-        port = self.ports[okey] if target == "direct" else self.proxy_ports(target)[pkey]
-        return f"http://127.0.0.1:{port}/"
+        return self.ports[okey] if target == "direct" else self.proxy_ports(target)[pkey]
+
+    def url(self, target, scenario):
+        scheme = "https" if scenario in TLS_SCENARIOS else "http"
+        return f"{scheme}://127.0.0.1:{self.port(target, scenario)}/"
+
+    # -- TLS
+
+    def make_cert(self):
+        """A CA and an EC P-256 leaf for TLS_NAME (and 127.0.0.1), made with the
+        openssl CLI in the run directory; every proxy serves tls.pem (leaf
+        certificate, then its PKCS#8 key)."""
+        d = os.path.join(self.run, "tls")
+        os.makedirs(d, exist_ok=True)
+        f = {k: os.path.join(d, k) for k in ("ca.key", "ca.pem", "leaf.key", "leaf.csr",
+                                              "leaf.pem", "leaf.ext", "ca.srl")}
+        with open(f["leaf.ext"], "w") as e:
+            e.write(f"subjectAltName = DNS:{TLS_NAME}, IP:127.0.0.1\n"
+                    "basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature\n"
+                    "extendedKeyUsage = serverAuth\n")
+        ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        steps = [
+            ["openssl", "genpkey"] + ec + ["-out", f["ca.key"]],
+            ["openssl", "req", "-x509", "-new", "-key", f["ca.key"], "-sha256", "-days", "2",
+             "-subj", "/CN=sluice bench CA", "-out", f["ca.pem"]],
+            ["openssl", "genpkey"] + ec + ["-out", f["leaf.key"]],
+            ["openssl", "req", "-new", "-key", f["leaf.key"], "-subj", f"/CN={TLS_NAME}",
+             "-out", f["leaf.csr"]],
+            ["openssl", "x509", "-req", "-in", f["leaf.csr"], "-CA", f["ca.pem"], "-CAkey",
+             f["ca.key"], "-CAserial", f["ca.srl"], "-CAcreateserial", "-days", "2", "-sha256",
+             "-extfile", f["leaf.ext"], "-out", f["leaf.pem"]],
+        ]
+        for argv in steps:
+            rc, out = run_cmd(argv, 30)
+            if rc != 0:
+                raise BenchError(f"{' '.join(argv)} failed:\n{out}")
+        self.cert = os.path.join(d, "tls.pem")
+        with open(self.cert, "w") as out:
+            for k in ("leaf.pem", "leaf.key"):
+                with open(f[k]) as src:
+                    out.write(src.read())
+        os.chmod(self.cert, 0o600)
+        self.ca = f["ca.pem"]
+        with open(f["leaf.pem"]) as src:
+            import ssl
+            self.leaf_der = ssl.PEM_cert_to_DER_cert(src.read())
+
+    def tls_probe(self, proxy):
+        """What proxy negotiates with an OpenSSL 3 client offering its defaults
+        (openssl s_client): protocol, suite, key exchange group, ALPN."""
+        port = self.proxy_ports(proxy)["P_TLS"]
+        rc, out = run_cmd(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                           "-servername", TLS_NAME, "-alpn", "http/1.1", "-CAfile", self.ca,
+                           "-verify_return_error"], 15)
+        got = {}
+        for key, pat in (("protocol", r"^New, (\S+), Cipher is (\S+)"),
+                         ("group", r"^(?:Server Temp Key|Negotiated TLS1\.3 group): ([^,\n]+)"),
+                         ("alpn", r"^ALPN protocol: (\S+)"),
+                         ("verify", r"Verify return code: (\d+)")):
+            m = re.search(pat, out, re.M)
+            if m and key == "protocol":
+                got["protocol"], got["suite"] = m.group(1), m.group(2)
+            elif m:
+                got[key] = m.group(1)
+        self.tls_params[proxy] = got
+        if got.get("verify") != "0" or got.get("protocol") != "TLSv1.3" or \
+                got.get("alpn") != "http/1.1" or not got.get("suite"):
+            self.event(f"{proxy}: TLS probe (openssl s_client): {got}, want TLSv1.3, "
+                       "ALPN http/1.1, a verified chain\n" + out[-1500:])
+        # every proxy must negotiate what the others do (sluice's suite order
+        # is its own; --tls-suites sets HAProxy's and nginx's)
+        key = ("protocol", "suite", "group")
+        for other, v in self.tls_params.items():
+            if other != proxy and tuple(v.get(k) for k in key) != tuple(got.get(k) for k in key):
+                self.event(f"{proxy} negotiated {[got.get(k) for k in key]} but {other} "
+                           f"{[v.get(k) for k in key]}: not the same TLS for every proxy "
+                           "(sluice's TLS 1.3 suite order may have changed: see --tls-suites)")
+                break
+
+    def sluice_tls_counters(self):
+        """(handshakes, resumed) of sluice's tls frontend, or None."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.stats_port()), timeout=3) as s:
+                s.sendall(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None
+        text = data.decode(errors="replace")
+        hs = re.search(r'^sluice_frontend_tls_handshakes_total\{frontend="tls"\} (\d+)', text, re.M)
+        res = re.search(r'^sluice_frontend_tls_resumed_total\{frontend="tls"\} (\d+)', text, re.M)
+        return (int(hs.group(1)), int(res.group(1))) if hs and res else None
 
     # -- configuration
 
@@ -332,6 +484,7 @@ class Bench:
         ports = list(self.ports.values())
         for p in PROXIES:
             ports += list(self.proxy_ports(p).values())
+        ports.append(self.stats_port())
         busy = [p for p in ports if not port_free(p)]
         if busy:
             raise BenchError(f"ports already in use on 127.0.0.1: {busy} (try --port-base)")
@@ -360,7 +513,10 @@ class Bench:
 
     def proxy_server(self, proxy, workers):
         values = dict(self.ports, RUN=self.run, MAXCONN=self.maxconn, NOFILE=self.nofile,
-                      WORKER_CONNECTIONS=self.nofile - 100, **self.proxy_ports(proxy))
+                      WORKER_CONNECTIONS=self.nofile - 100, CERT=self.cert,
+                      TLS13_SUITES=self.args.tls_suites,
+                      P_STATS=self.stats_port(), **self.proxy_ports(proxy))
+        ports = list(self.proxy_ports(proxy).values())
         nw = str(os.cpu_count() or 1) if workers == "auto" else workers
         if proxy == "sluice":
             values["WORKERS"] = workers
@@ -369,6 +525,7 @@ class Bench:
             if rc != 0:
                 raise BenchError(f"sluice -c -f {conf} failed:\n{out}")
             argv = [self.sluice_bin, "-f", conf]
+            ports.append(self.stats_port())
         elif proxy == "haproxy":
             values["WORKERS"] = nw
             conf = self.render("haproxy.cfg", f"haproxy-w{workers}.cfg", values)
@@ -386,22 +543,33 @@ class Bench:
             if rc != 0:
                 raise BenchError(f"nginx -t -c {conf} failed:\n{out}")
             argv = ["nginx", "-p", self.run, "-c", conf, "-e", err]
-        return Server(self, proxy, argv, list(self.proxy_ports(proxy).values()))
+        return Server(self, proxy, argv, ports)
 
     # -- checks and warm-up
 
     def sanity(self, target, scenario):
         """One request with http.client: status 200 and the expected body."""
         import http.client
+        import ssl
         pkey, okey = SCEN_PORTS[scenario]
-        port = int(self.url(target, scenario).rsplit(":", 1)[1].strip("/"))
+        port = self.port(target, scenario)
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            if scenario in TLS_SCENARIOS:
+                # the chain must verify against the run's CA, for the bench
+                # name, and be the very certificate every proxy was given
+                ctx = ssl.create_default_context(cafile=self.ca)
+                c = http.client.HTTPSConnection(TLS_NAME, port, timeout=5, context=ctx)
+                c.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                                         server_hostname=TLS_NAME)
+                if c.sock.getpeercert(binary_form=True) != self.leaf_der:
+                    return f"{target} {scenario}: served another certificate than {self.cert}"
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/", headers={"Host": "bench"})
             r = c.getresponse()
             body = r.read()
             c.close()
-        except (OSError, http.client.HTTPException) as e:
+        except (OSError, http.client.HTTPException, ssl.SSLError) as e:
             return f"{target} {scenario}: request failed: {e!r}"
         want = LARGE_SIZE if okey == "P_ORIGIN_LARGE" else len(SMALL_BODY)
         if r.status != 200 or len(body) != want:
@@ -426,12 +594,21 @@ class Bench:
         return res
 
     def warm_up(self, workers):
+        warmed = set()
         for scenario in self.scenarios:
             if scenario == "churn":
                 continue
             for target in self.targets:
+                if target == "direct" and DIRECT_KEY[scenario] is None:
+                    continue
+                # the TLS scenarios share one frontend: warm it once
+                if (target, self.port(target, scenario)) in warmed:
+                    continue
+                warmed.add((target, self.port(target, scenario)))
                 if target != "direct" and not self.ensure_alive(target, workers, f"warm-up {scenario}"):
                     continue
+                if scenario in TLS_SCENARIOS:
+                    self.tls_probe(target)
                 err = self.sanity(target, scenario)
                 if err:
                     self.event(f"workers={workers}: sanity check: {err}")
@@ -464,6 +641,8 @@ class Bench:
             return False
 
     def wrk(self, workers, rnd, scenario, target):
+        if scenario in HS_SCENARIOS:
+            return self.hs_run(workers, rnd, scenario, target)
         url = self.url(target, scenario)
         argv = ["wrk", "-t", str(self.args.threads), "-c", str(self.args.connections),
                 "-d", f"{self.duration}s", "--timeout", "5s", "--latency",
@@ -474,6 +653,7 @@ class Bench:
         srv = self.servers.get(target) if target != "direct" else None
         if srv and not self.ensure_alive(target, workers, f"{scenario} round {rnd}"):
             return
+        ctr0 = self.sluice_tls_counters() if target == "sluice" and scenario in TLS_SCENARIOS else None
         pids = srv.pids() if srv else []
         t0 = cpu_ticks(pids)
         rc, out = run_cmd(argv, self.duration + 30)
@@ -488,6 +668,7 @@ class Bench:
                  rps=r["requests"] * 1e6 / max(1, r["duration_us"]))
         if srv:
             r["cpu_us_per_req"] = (t1 - t0) * 1e6 / CLK_TCK / max(1, r["requests"])
+        self.note_sluice_tls(r, ctr0)
         errs = {k[4:]: r[k] for k in ("err_connect", "err_read", "err_write", "err_status",
                                       "err_timeout") if r[k]}
         # A server that closes after a Connection: close response makes wrk
@@ -503,13 +684,80 @@ class Bench:
             + (f" cpu {r['cpu_us_per_req']:.1f} us/req" if srv else "")
             + (f" errors {errs}" if errs else ""))
 
+    def note_sluice_tls(self, r, ctr0):
+        """sluice's own count of the run's handshakes, full and resumed."""
+        if ctr0 is None:
+            return
+        ctr1 = self.sluice_tls_counters()
+        if ctr1 is None:
+            self.event(f"workers={r['workers']} round {r['round']} {r['scenario']}: "
+                       "sluice's /metrics did not answer")
+            return
+        r["sluice_handshakes"] = ctr1[0] - ctr0[0]
+        r["sluice_resumed"] = ctr1[1] - ctr0[1]
+
+    def hs_run(self, workers, rnd, scenario, target):
+        """One run of the handshake client: every request on a new TLS
+        connection, full handshakes (tls-handshake) or resumed (tls-resume)."""
+        srv = self.servers.get(target)
+        if not srv or not self.ensure_alive(target, workers, f"{scenario} round {rnd}"):
+            return
+        label = f"workers={workers} round {rnd} {scenario} {target}"
+        argv = [sys.executable, os.path.abspath(__file__), "--tls-client",
+                "--tls-port", str(self.port(target, scenario)), "--tls-mode", HS_SCENARIOS[scenario],
+                "--tls-clients", str(self.args.tls_clients), "--duration", str(self.duration)]
+        ctr0 = self.sluice_tls_counters() if target == "sluice" else None
+        t0 = cpu_ticks(srv.pids())
+        rc, out = run_group(self, argv, self.duration + 30)
+        t1 = cpu_ticks(srv.pids())
+        m = re.search(r"^BENCHJSON (\{.*\})$", out, re.M)
+        if rc != 0 or not m:
+            self.event(f"{label}: tls client failed (rc {rc}):\n{out[-1500:]}")
+            return
+        r = json.loads(m.group(1))
+        r.update(workers=workers, round=rnd, scenario=scenario, target=target,
+                 rps=r["requests"] * 1e6 / max(1, r["duration_us"]),
+                 hs_per_s=r["handshakes"] * 1e6 / max(1, r["duration_us"]))
+        # one request per connection: CPU per request is CPU per handshake
+        r["cpu_us_per_req"] = (t1 - t0) * 1e6 / CLK_TCK / max(1, r["requests"])
+        r["cpu_us_per_hs"] = (t1 - t0) * 1e6 / CLK_TCK / max(1, r["handshakes"])
+        self.note_sluice_tls(r, ctr0)
+        errs = {k[4:]: r[k] for k in ("err_connect", "err_read", "err_write", "err_status",
+                                      "err_timeout") if r[k]}
+        if errs:
+            self.event(f"{label}: {r['requests']} responses, errors {errs}\n"
+                       + "\n".join(r.get("samples", [])))
+        # The point of these scenarios: verify the kind of every handshake,
+        # client side for every proxy and server side for sluice.
+        want_resumed = r["handshakes"] if scenario == "tls-resume" else 0
+        slack = 0 if scenario == "tls-handshake" else r["clients"]  # first one per client is full
+        if not want_resumed - slack <= r["resumed"] <= want_resumed:
+            self.event(f"{label}: {r['resumed']} of {r['handshakes']} handshakes resumed "
+                       f"(client side), want {'all but the first per client' if want_resumed else 0}")
+        if "sluice_handshakes" in r and (r["sluice_handshakes"] < r["handshakes"]
+                                         or r["sluice_handshakes"] > r["handshakes"] + r["clients"]
+                                         or r["sluice_resumed"] != r["resumed"]):
+            self.event(f"{label}: sluice counted {r['sluice_handshakes']} handshakes, "
+                       f"{r['sluice_resumed']} resumed; the client {r['handshakes']}, "
+                       f"{r['resumed']} resumed")
+        if not srv.alive():
+            self.event(f"{label}: {target} died during the run (exit status "
+                       f"{srv.proc.returncode}); last output:\n{srv.output_tail()}")
+        self.results.append(r)
+        log(f"{label}: {r['rps']:.0f} req/s p50 {r['p50_us'] / 1000:.3f} ms "
+            f"p99 {r['p99_us'] / 1000:.3f} ms cpu {r['cpu_us_per_hs']:.1f} us/handshake, "
+            f"{r['resumed']}/{r['handshakes']} resumed"
+            + (f" (sluice: {r['sluice_resumed']}/{r['sluice_handshakes']})"
+               if "sluice_handshakes" in r else "")
+            + (f" errors {errs}" if errs else ""))
+
     def round_jobs(self):
         jobs, direct_done = [], set()
         for scenario in self.scenarios:
             for target in self.targets:
                 if target == "direct":
                     key = DIRECT_KEY[scenario]
-                    if key in direct_done:
+                    if key is None or key in direct_done:
                         continue
                     direct_done.add(key)
                 jobs.append((scenario, target))
@@ -688,6 +936,7 @@ class Bench:
     def main(self):
         log(f"run dir {self.run}")
         self.check_ports()
+        self.make_cert()
         self.start_origins()
         try:
             for w in self.worker_sets:
@@ -735,7 +984,14 @@ def summarize(b):
                     p99=med([r["p99_us"] / 1000 for r in runs]),
                     cpu=med([r.get("cpu_us_per_req") for r in runs]),
                     non2xx=sum(r["err_status"] for r in runs), sockerr=errs,
-                    requests=sum(r["requests"] for r in runs))
+                    requests=sum(r["requests"] for r in runs),
+                    cpu_hs=med([r.get("cpu_us_per_hs") for r in runs]),
+                    hs_per_s=med([r.get("hs_per_s") for r in runs]),
+                    handshakes=sum(r.get("handshakes", 0) for r in runs),
+                    resumed=sum(r.get("resumed", 0) for r in runs),
+                    sluice_hs=sum(r.get("sluice_handshakes", 0) for r in runs),
+                    sluice_resumed=sum(r.get("sluice_resumed", 0) for r in runs),
+                    negotiated=next((r["negotiated"] for r in runs if r.get("negotiated")), None))
     return out
 
 
@@ -766,13 +1022,68 @@ def targets_check(b, summ, w):
     line("reuse: CPU/req vs the better peer",
          ratio(get("reuse", "sluice", "cpu"), best("reuse", "cpu", True)), 0.7, True)
     line("tcp: req/s vs the better peer", ratio(get("tcp", "sluice", "rps"), best("tcp", "rps")), 1.2)
-    for s in b.scenarios:
+    for s in [s for s in b.scenarios if s in SCENARIOS]:
         line(f"{s}: p99 vs the best peer", ratio(get(s, "sluice", "p99"), best(s, "p99", True)),
              1.0, True)
     idle = [r for r in b.idle if r["workers"] == w and r["proxy"] == "sluice"]
     if idle:
         line("idle: KiB per idle client connection", idle[0]["bytes_per_conn"] / 1024, 1.0, True)
     return lines
+
+
+def tls_method(b):
+    """How the TLS scenarios ran and what each proxy negotiated."""
+    neg = "; ".join(f"{p}: {v.get('protocol', '?')} {v.get('suite', '?')}, key exchange "
+                    f"{v.get('group', '?')}, ALPN {v.get('alpn', '-')}"
+                    for p, v in b.tls_params.items())
+    return ("TLS: one certificate per run, made with the openssl CLI: a self-signed CA and an EC "
+            f"P-256 leaf for `{TLS_NAME}` (and IP 127.0.0.1), ECDSA-SHA256; every proxy serves "
+            "the same PEM (leaf certificate, then its PKCS#8 key: sluice `ssl crt=`, HAProxy "
+            "`ssl crt`, nginx `ssl_certificate` and `ssl_certificate_key`), checked once per "
+            "proxy (the chain verifies against the CA and the leaf is byte for byte the one "
+            "generated). All allow TLS 1.2 and 1.3; HAProxy and nginx are given sluice's TLS 1.3 "
+            f"suite order, server preference (`{b.args.tls_suites}`); session tickets on "
+            "(every proxy's default). Negotiated with an OpenSSL 3 client's defaults (`openssl s_client`): "
+            f"{neg or 'not probed'}. `tls-keepalive` runs wrk over https "
+            f"(-c{b.args.connections}: one handshake per client connection). `tls-handshake` "
+            f"and `tls-resume` run `run.py --tls-client` ({b.args.tls_clients} processes, "
+            "Python ssl over OpenSSL 3; a new TCP connection, handshake and one request with "
+            "`Connection: close` each, read to EOF): wrk and h2load were not used because they "
+            "resume the session whenever they reconnect (measured: wrk -H 'Connection: close' "
+            "resumed 99.9% of its handshakes against sluice). For tls-handshake the client "
+            "never offers a session; every run checks that it resumed nothing and that "
+            "sluice's `sluice_frontend_tls_handshakes_total` grew by the client's handshake "
+            "count and `sluice_frontend_tls_resumed_total` by its resumed count (0). The "
+            "client is the bottleneck (OpenSSL 3's client side of a handshake costs more CPU "
+            "than the server's, on the same 2 CPUs), so compare CPU µs per handshake more "
+            "than handshakes/s.\n")
+
+
+def tls_table(b, summ, w, nw):
+    rows = [(s, t) for s in b.scenarios if s in HS_SCENARIOS for t in b.targets
+            if (w, s, t) in summ]
+    if not rows:
+        return []
+    L = [f"### TLS handshakes (workers = {nw})\n",
+         "One request per TLS connection, so CPU µs per handshake is also per request: "
+         "TCP accept, handshake, request through the pool and teardown. 'client': handshakes "
+         "and resumptions the handshake client saw over all rounds; 'sluice counted': the "
+         "deltas of sluice's `sluice_frontend_tls_handshakes_total` and "
+         "`sluice_frontend_tls_resumed_total` over the same runs.\n",
+         "| scenario | proxy | handshakes/s | p99 ms | CPU µs/handshake | CPU vs HAProxy "
+         "| CPU vs nginx | handshakes (client) | resumed (client) | sluice counted: handshakes, resumed |",
+         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for s, t in rows:
+        r = summ[(w, s, t)]
+        h, n = (summ.get((w, s, x), {}) for x in ("haproxy", "nginx"))
+        sl = f"{r['sluice_hs']:,}, {r['sluice_resumed']:,}" if t == "sluice" else "-"
+        L.append(f"| {s} | {'**sluice**' if t == 'sluice' else t} | {fmt(r['hs_per_s'], ',.0f')} | "
+                 f"{fmt(r['p99'], '.3f')} | {fmt(r['cpu_hs'], '.1f')} | "
+                 f"{fmt(ratio(r['cpu_hs'], h.get('cpu_hs')), '.2f')} | "
+                 f"{fmt(ratio(r['cpu_hs'], n.get('cpu_hs')), '.2f')} | "
+                 f"{r['handshakes']:,} | {r['resumed']:,} | {sl} |")
+    L.append("")
+    return L
 
 
 def report(b, path, command):
@@ -808,14 +1119,18 @@ def report(b, path, command):
              "`bench/conf/` (`sluice.ini`, `haproxy.cfg`, `nginx-proxy.conf`, origins "
              "`nginx-origin.conf`: nginx, 1 worker, 28-byte body or 1 MiB file).")
     L.append("- **CPU µs/req**: utime+stime of all the proxy's processes and threads "
-             "(/proc/PID/stat) over the run, divided by the responses wrk counted.")
+             "(/proc/PID/stat) over the run, divided by the responses wrk (or, for "
+             "tls-handshake and tls-resume, the TLS client) counted.")
     L.append("- **ratios**: req/s of the row's target divided by HAProxy's, nginx's, the direct "
              "origin's; CPU ratio = row's CPU/req divided by HAProxy's / nginx's.\n")
     L.append("Scenarios:\n")
     for s in b.scenarios:
         L.append(f"- `{s}`: {SCENARIO_DOC[s]}")
     L.append("- `direct`: the same traffic sent to the origin, the ceiling "
-             "(tcp, close and reuse share one direct measurement per round).\n")
+             "(tcp, close and reuse share one direct measurement per round; none for TLS: "
+             "the origin speaks plain HTTP).\n")
+    if any(s in TLS_SCENARIOS for s in b.scenarios):
+        L.append(tls_method(b))
     for w in b.worker_sets:
         nw = os.cpu_count() if w == "auto" else w
         L.append(f"## workers = {nw}" + (" (number of CPUs)" if w == "auto" else "") + "\n")
@@ -838,6 +1153,7 @@ def report(b, path, command):
                          f"{fmt(ratio(r['cpu'], n.get('cpu')), '.2f')} | "
                          f"{r['non2xx']} | {r['sockerr']} |")
         L.append("")
+        L.extend(tls_table(b, summ, w, nw))
         L.append(f"### Targets of issue 5 (workers = {nw})\n")
         L.append("| target | sluice | goal | |")
         L.append("|---|--:|--:|---|")
@@ -897,10 +1213,136 @@ def report(b, path, command):
     with open(path, "w") as f:
         f.write("\n".join(L))
     raw = dict(date=b.started.isoformat(), command=command, versions=versions,
-               results=b.results, idle=b.idle, syscalls=b.syscalls, events=b.events)
+               results=b.results, idle=b.idle, syscalls=b.syscalls, events=b.events,
+               tls=b.tls_params)
     with open(os.path.splitext(path)[0] + ".json", "w") as f:
         json.dump(raw, f, indent=1)
     log(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- TLS client
+
+def tls_client_loop(port, mode, deadline):
+    """One client process: until deadline, a new TCP connection and TLS
+    handshake per request (GET, Connection: close), read to EOF. mode "full"
+    never offers a session (nothing is kept between connections), "resume"
+    offers the session of its previous connection (TLS 1.3: the newest
+    ticket). The chain is not verified here (sanity() does it once); the
+    handshake still checks the server's CertificateVerify signature."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    req = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    st = dict(requests=0, handshakes=0, resumed=0, bytes=0, err_connect=0, err_read=0,
+              err_write=0, err_status=0, err_timeout=0, lat=[], samples=[], negotiated=None)
+    session = None
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        stage, conn, tls = "connect", None, None
+        try:
+            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tls = ctx.wrap_socket(conn, server_hostname=TLS_NAME,
+                                  session=session if mode == "resume" else None)
+            st["handshakes"] += 1
+            st["resumed"] += bool(tls.session_reused)
+            if st["negotiated"] is None:
+                st["negotiated"] = f"{tls.version()} {tls.cipher()[0]} ALPN {tls.selected_alpn_protocol()}"
+            stage = "write"
+            tls.sendall(req)
+            stage = "read"
+            data = b""
+            while True:
+                chunk = tls.recv(16384)
+                if not chunk:
+                    break
+                data += chunk
+            st["bytes"] += len(data)
+            if data.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")) and data.endswith(SMALL_BODY):
+                st["requests"] += 1
+                st["lat"].append(int((time.perf_counter() - t0) * 1e6))
+            else:
+                st["err_status"] += 1
+                if len(st["samples"]) < 3:
+                    st["samples"].append(f"bad response: {data[:200]!r}")
+            if mode == "resume":
+                session = tls.session
+        except (socket.timeout, TimeoutError) as e:
+            st["err_timeout"] += 1
+            if len(st["samples"]) < 3:
+                st["samples"].append(f"{stage}: {e!r}")
+        except (OSError, ssl.SSLError) as e:
+            st["err_" + stage] += 1
+            if len(st["samples"]) < 3:
+                st["samples"].append(f"{stage}: {e!r}")
+            time.sleep(0.001)
+        finally:
+            if tls is not None:
+                tls.close()
+            elif conn is not None:
+                conn.close()
+    return st
+
+
+def tls_client_main(args):
+    """run.py --tls-client: forks --tls-clients processes running
+    tls_client_loop for --duration seconds; prints one BENCHJSON line with
+    the same fields as bench/report.lua plus handshake counts."""
+    n, mode = args.tls_clients, args.tls_mode
+    start = time.monotonic()
+    deadline = start + (args.duration or 2)
+    kids = []
+    for _ in range(n):
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rfd)
+            code = 0
+            try:
+                st = tls_client_loop(args.tls_port, mode, deadline)
+                data = json.dumps(st).encode()
+                while data:
+                    data = data[os.write(wfd, data):]
+            except BaseException:
+                code = 1
+            os._exit(code)
+        os.close(wfd)
+        kids.append((pid, rfd))
+    total = dict(requests=0, handshakes=0, resumed=0, bytes=0, err_connect=0, err_read=0,
+                 err_write=0, err_status=0, err_timeout=0)
+    lat, samples, negotiated, failed = [], [], None, 0
+    for pid, rfd in kids:
+        chunks = []
+        while True:
+            c = os.read(rfd, 65536)
+            if not c:
+                break
+            chunks.append(c)
+        os.close(rfd)
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not chunks:
+            failed += 1
+            continue
+        st = json.loads(b"".join(chunks))
+        for k in total:
+            total[k] += st[k]
+        lat += st["lat"]
+        samples += st["samples"]
+        negotiated = negotiated or st["negotiated"]
+    elapsed = time.monotonic() - start
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p / 100))] if lat else 0
+
+    total.update(duration_us=int(elapsed * 1e6), clients=n, mode=mode, p50_us=pct(50),
+                 p90_us=pct(90), p99_us=pct(99), max_us=lat[-1] if lat else 0,
+                 mean_us=sum(lat) / len(lat) if lat else 0, samples=samples[:5],
+                 negotiated=negotiated, failed_clients=failed)
+    print("BENCHJSON " + json.dumps(total), flush=True)
+    return 1 if failed else 0
 
 
 # ---------------------------------------------------------------- entry
@@ -924,13 +1366,25 @@ def main():
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")
     ap.add_argument("--idle", type=int, help="idle client connections (0: skip)")
     ap.add_argument("--strace-n", type=int, help="requests under strace (0: skip)")
-    ap.add_argument("--scenarios", help="comma list of " + ",".join(SCENARIOS))
+    ap.add_argument("--scenarios", help="comma list of " + ",".join(ALL_SCENARIOS)
+                    + " (default: all in --full, the plain ones in --quick)")
+    ap.add_argument("--tls", action="store_true",
+                    help="add the TLS scenarios (" + ",".join(TLS_SCENARIOS) + ") to the list")
+    ap.add_argument("--tls-suites", default=TLS13_SUITES,
+                    help="TLS 1.3 suites of HAProxy and nginx, server's order (default: sluice's)")
+    ap.add_argument("--tls-clients", type=int, default=8,
+                    help="processes of the handshake client (tls-handshake, tls-resume)")
+    ap.add_argument("--tls-client", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tls-port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--tls-mode", choices=("full", "resume"), default="full", help=argparse.SUPPRESS)
     ap.add_argument("--targets", help="comma list of " + ",".join(TARGETS))
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 18000)))
     ap.add_argument("--run-dir")
     ap.add_argument("--out", default=os.path.join(BENCH, "results", "latest.md"))
     ap.add_argument("--command", help="command line quoted in the report")
     args = ap.parse_args()
+    if args.tls_client:
+        return tls_client_main(args)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, on_signal)
     # Children inherit the limit. Without CAP_SYS_RESOURCE the hard limit
@@ -941,7 +1395,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    for tool in ("wrk", "h2load", "haproxy", "nginx"):
+    for tool in ("wrk", "h2load", "haproxy", "nginx", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} not found (make bench installs it)")
     b = Bench(args)
