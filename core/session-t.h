@@ -102,7 +102,13 @@ struct sl_side {
 	uint8_t epoch;       /* server side: flips on each new connection, so
 			      * completions of a previous socket are told apart */
 	bool connected;      /* sends may go out */
-	bool tx_out;         /* the send in flight comes from out, not the queue */
+	bool tx_out;         /* the send in flight reads out (first) */
+	bool tx_q;           /* ... and/or buffers of the other side's queue */
+	/* bytes of the other side's queue the protocol lets go to this side as
+	 * they are (an http body of known length), without copying or parsing;
+	 * counted down as they are sent (tcp mode relays everything: s->raw) */
+	uint64_t relay;
+	struct sl_txv *txv;  /* iovecs of a send from several queued buffers */
 	bool shut_busy[2];   /* an IORING_OP_SHUTDOWN is in flight, by epoch */
 	int deferred_fd[2];  /* closed when that shutdown completes, by epoch */
 	uint8_t rx;          /* enum sl_rx_state */
@@ -135,6 +141,14 @@ struct sl_tls_conn {
 	bool shut_wanted;    /* shutdown(SHUT_WR) once cout is sent */
 	bool failed;         /* a handshake failure was counted */
 	bool busy;           /* sl_tls_input is running (no re-entry) */
+};
+
+/* One send from up to SL_TXV_MAX queued buffers (allocated when first
+ * needed, freed with the session). */
+#define SL_TXV_MAX 8
+struct sl_txv {
+	struct msghdr mh;
+	struct iovec iov[SL_TXV_MAX];
 };
 
 struct sl_session;
@@ -200,6 +214,10 @@ struct sl_session {
 	struct sockaddr_storage peer; /* client address (ss_family 0 if unknown) */
 	void *proto;         /* protocol state, owned by the protocol module */
 	struct sl_tls_conn *tls; /* TLS client connection (ssl binds), or NULL */
+	/* server-side buffers an in-flight send toward the client still reads
+	 * when the server side was reset (DESIGN rule 2): released by that
+	 * send's completion */
+	struct sl_bufq tx_stash;
 	struct __kernel_timespec ts_timer;
 	struct __kernel_timespec ts_connect;
 };

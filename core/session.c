@@ -148,6 +148,12 @@ static void bufq_pop(struct sl_worker *w, struct sl_bufq *q)
 	buf_release(w, bid);
 }
 
+static void release_stash(struct sl_session *s)
+{
+	while (s->tx_stash.count)
+		bufq_pop(s->w, &s->tx_stash);
+}
+
 /* Buffers queued on a side, ciphertext waiting for TLS included. */
 static uint32_t queued_bufs(const struct sl_session *s, int side)
 {
@@ -296,7 +302,10 @@ static void maybe_release(struct sl_session *s)
 			bufq_pop(w, &s->side[i].q);
 		free(s->side[i].out);
 		s->side[i].out = NULL;
+		free(s->side[i].txv);
+		s->side[i].txv = NULL;
 	}
+	release_stash(s);
 	if (s->tls) {
 		while (s->tls->cin.count)
 			bufq_pop(w, &s->tls->cin);
@@ -474,10 +483,24 @@ static void on_shutdown(struct sl_session *s, int side, unsigned epoch)
  * forget what was received on it and start a new epoch. */
 static void reset_server_side(struct sl_session *s)
 {
-	struct sl_side *sd = &s->side[SL_SIDE_SRV];
+	struct sl_side *sd = &s->side[SL_SIDE_SRV], *c = &s->side[SL_SIDE_CLI];
+	struct sl_worker *w = s->w;
 
+	if (c->tx_busy && c->tx_q && !s->tls) {
+		/* a send toward the client reads these buffers: they stay out of
+		 * the ring until it completes (DESIGN rule 2) */
+		while (sd->q.count) {
+			uint16_t bid = sd->q.head;
+
+			sd->q.head = w->buf_next[bid];
+			sd->q.count--;
+			bufq_push(w, &s->tx_stash, bid, w->buf_len[bid]);
+		}
+		sd->q.off = 0;
+	}
 	while (sd->q.count)
-		bufq_pop(s->w, &sd->q);
+		bufq_pop(w, &sd->q);
+	c->relay = 0;
 	if (sd->starved) {
 		sd->starved = false;
 		if (!s->side[SL_SIDE_CLI].starved)
@@ -607,11 +630,74 @@ static void advance(struct sl_session *s, int to, bool from_out, uint32_t n)
 		s->side[to].out_off += n;
 		return;
 	}
-	q->off += n;
-	if (q->off >= w->buf_len[q->head])
-		bufq_pop(w, q);
+	if (!s->raw)
+		s->side[to].relay -= n;
+	while (n && q->count) {
+		uint32_t k = w->buf_len[q->head] - q->off;
+
+		if (k > n)
+			k = n;
+		q->off += k;
+		n -= k;
+		if (q->off >= w->buf_len[q->head])
+			bufq_pop(w, q);
+	}
 	if (q->count <= SL_BUF_QUOTA / 2)
 		sl_session_arm_recv(s, !to);
+}
+
+/* Send what waits toward `to` in one go: the out buffer first (protocol
+ * output: a rewritten head), then buffers of the other side's queue as they
+ * are, all of them in tcp mode, up to dst->relay bytes otherwise. Several
+ * buffers go in one sendmsg, so relaying a body costs no more sends than
+ * copying it behind the head would. Returns false when nothing waits. */
+static bool queue_send(struct sl_session *s, int to)
+{
+	struct sl_worker *w = s->w;
+	struct sl_side *dst = &s->side[to];
+	const struct sl_bufq *q = &s->side[!to].q;
+	uint64_t limit = s->raw ? UINT64_MAX : dst->relay;
+	struct iovec iov[SL_TXV_MAX];
+	uint16_t bid = q->head;
+	uint32_t off = q->off, n = 0;
+
+	dst->tx_out = dst->out_off < dst->out_len;
+	if (dst->tx_out) {
+		iov[n].iov_base = dst->out + dst->out_off;
+		iov[n++].iov_len = dst->out_len - dst->out_off;
+	}
+	dst->tx_q = false;
+	for (uint32_t i = 0; i < q->count && n < SL_TXV_MAX && limit; i++) {
+		uint32_t len = w->buf_len[bid] - off;
+
+		if (len > limit)
+			len = (uint32_t)limit;
+		iov[n].iov_base = buf_ptr(w, bid) + off;
+		iov[n++].iov_len = len;
+		limit -= len;
+		off = 0;
+		bid = w->buf_next[bid];
+		dst->tx_q = true;
+	}
+	if (!n)
+		return false;
+	if (n > 1 && !dst->txv)
+		dst->txv = calloc(1, sizeof(*dst->txv));
+	if (n > 1 && dst->txv) {
+		memcpy(dst->txv->iov, iov, n * sizeof(iov[0]));
+		dst->txv->mh.msg_iov = dst->txv->iov;
+		dst->txv->mh.msg_iovlen = n;
+		sl_ring_sendmsg(&w->ring, dst->fd, &dst->txv->mh, ud(s, SL_OP_SEND, (unsigned)to));
+	} else {
+		sl_ring_send(&w->ring, dst->fd, iov[0].iov_base, iov[0].iov_len,
+			     ud(s, SL_OP_SEND, (unsigned)to));
+		if (n > 1) { /* no memory for iovecs: the first part alone */
+			dst->tx_q = !dst->tx_out;
+		}
+	}
+	dst->tx_busy = true;
+	s->inflight++;
+	return true;
 }
 
 /* Toward a TLS client: once the previous ciphertext is sent, encrypt up to
@@ -636,9 +722,11 @@ static void tls_pump(struct sl_session *s)
 		if (from_out) {
 			p = dst->out + dst->out_off;
 			n = dst->out_len - dst->out_off;
-		} else if (s->raw && q->count) {
+		} else if ((s->raw || dst->relay) && q->count) {
 			p = buf_ptr(w, q->head) + q->off;
 			n = w->buf_len[q->head] - q->off;
+			if (!s->raw && n > dst->relay)
+				n = (uint32_t)dst->relay;
 		} else {
 			break;
 		}
@@ -658,7 +746,7 @@ static void tls_pump(struct sl_session *s)
 	if (t->cout_off < t->cout_len) {
 		sl_ring_send(&w->ring, dst->fd, t->cout + t->cout_off, t->cout_len - t->cout_off,
 			     ud(s, SL_OP_SEND, SL_SIDE_CLI));
-		dst->tx_out = false;
+		dst->tx_out = dst->tx_q = false; /* it reads cout */
 		dst->tx_busy = true;
 		s->inflight++;
 	}
@@ -667,8 +755,6 @@ static void tls_pump(struct sl_session *s)
 void sl_session_pump(struct sl_session *s, int to)
 {
 	struct sl_side *dst = &s->side[to];
-	struct sl_bufq *q = &s->side[!to].q;
-	struct sl_worker *w = s->w;
 
 	if (dst->tx_busy || dst->fd < 0 || !dst->connected || s->state == SL_SESS_ST_CLOSING)
 		return;
@@ -676,19 +762,7 @@ void sl_session_pump(struct sl_session *s, int to)
 		tls_pump(s);
 		return;
 	}
-	if (dst->out_off < dst->out_len) {
-		sl_ring_send(&w->ring, dst->fd, dst->out + dst->out_off,
-			     dst->out_len - dst->out_off, ud(s, SL_OP_SEND, (unsigned)to));
-		dst->tx_out = true;
-	} else if (s->raw && q->count) {
-		sl_ring_send(&w->ring, dst->fd, buf_ptr(w, q->head) + q->off,
-			     w->buf_len[q->head] - q->off, ud(s, SL_OP_SEND, (unsigned)to));
-		dst->tx_out = false;
-	} else {
-		return;
-	}
-	dst->tx_busy = true;
-	s->inflight++;
+	queue_send(s, to);
 }
 
 char *sl_session_out_reserve(struct sl_session *s, int to, uint32_t n)
@@ -1041,7 +1115,6 @@ static void on_send(struct sl_session *s, int to, int res)
 {
 	struct sl_worker *w = s->w;
 	struct sl_side *dst = &s->side[to];
-	struct sl_bufq *q = &s->side[!to].q;
 
 	dst->tx_busy = false;
 	if (s->state == SL_SESS_ST_CLOSING)
@@ -1080,14 +1153,17 @@ static void on_send(struct sl_session *s, int to, int res)
 		return;
 	}
 	if (dst->tx_out) {
-		dst->out_off += (uint32_t)res;
-	} else {
-		q->off += (uint32_t)res;
-		if (q->off >= w->buf_len[q->head])
-			bufq_pop(w, q);
-		if (q->count <= SL_BUF_QUOTA / 2)
-			sl_session_arm_recv(s, !to);
+		uint32_t k = dst->out_len - dst->out_off;
+
+		if (k > (uint32_t)res)
+			k = (uint32_t)res;
+		dst->out_off += k;
+		res -= (int)k;
 	}
+	if (dst->tx_q && to == SL_SIDE_CLI && s->tx_stash.count)
+		release_stash(s); /* the server side was reset meanwhile */
+	else if (dst->tx_q && res)
+		advance(s, to, false, (uint32_t)res);
 	sl_session_pump(s, to);
 	if (!dst->tx_busy)
 		s->ops->on_drained(s, to);

@@ -35,6 +35,7 @@
 #include "proto/tcp.h"
 
 #define STAGE_MAX (64u * 1024)  /* bytes copied ahead of the socket per direction */
+#define RELAY_MIN 4096u         /* response bodies longer than this are relayed */
 
 enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
 enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
@@ -45,6 +46,7 @@ struct http_sess {
 	bool cli_keep;      /* the client connection may serve another request */
 	bool close_after;   /* close the client once this response is delivered */
 	bool rsp_started;   /* a final response head went to the client */
+	bool rsp_relay;     /* the response body is relayed without parsing */
 	bool lingering;     /* shut down toward the client, waiting for its FIN */
 	bool upgrade_req;
 	bool cli_eof_done, srv_eof_done;
@@ -695,6 +697,16 @@ static int on_response_head(struct sl_session *s)
 		return -1;
 	}
 	hs->rsp_st = RSP_BODY;
+	if (r->has_cl && !r->chunked && !r->has_te && !r->no_body &&
+	    r->content_length > RELAY_MIN) {
+		/* A body of known length needs no parsing: the core sends it
+		 * from the receive buffers as they are (no copy), exactly
+		 * content_length bytes; whatever a server sends beyond is never
+		 * forwarded. Small bodies are cheaper copied behind the head
+		 * (one plain send). */
+		hs->rsp_relay = true;
+		s->side[SL_SIDE_CLI].relay = r->content_length;
+	}
 	sl_session_timer_kick(s);
 	return 0;
 }
@@ -714,7 +726,10 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 			http_error(s, 502, hs->rsp.err_reason);
 			return 0;
 		}
-		return r == SL_HTTP_HEAD_DONE ? on_response_head(s) == 0 : 1;
+		if (r != SL_HTTP_HEAD_DONE)
+			return 1;
+		/* a relayed body is the core's to send (feed_response waits) */
+		return on_response_head(s) == 0 && !hs->rsp_relay;
 	}
 	room = stage_room(s, SL_SIDE_CLI, len);
 	if (!room)
@@ -805,6 +820,19 @@ static void feed_response(struct sl_session *s)
 	const char *data;
 	uint32_t len;
 
+	if (hs->rsp_relay && s->state != SL_SESS_ST_CLOSING) {
+		if (s->side[SL_SIDE_CLI].relay) {
+			sl_session_pump(s, SL_SIDE_CLI);
+			if (s->side[SL_SIDE_SRV].rd_eof && s->side[SL_SIDE_SRV].fd >= 0 &&
+			    !sl_session_queued(s, SL_SIDE_SRV))
+				server_eof(s); /* short of content_length: truncated */
+			return;
+		}
+		/* every body byte left the queue: sent, or (TLS) encrypted */
+		hs->rsp_relay = false;
+		sl_http_body_relayed(&hs->rsp);
+		finish_response(s);
+	}
 	while (s->state != SL_SESS_ST_CLOSING && !s->raw &&
 	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {
 		if (hs->rsp_st == RSP_BODY && hs->rsp.msg_done) {

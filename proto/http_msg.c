@@ -588,6 +588,11 @@ bool sl_http_body_until_close(const struct sl_http_parser *p)
 	return p->response && !p->no_body && !p->has_cl && !p->chunked;
 }
 
+void sl_http_body_relayed(struct sl_http_parser *p)
+{
+	p->msg_done = true;
+}
+
 void sl_http_next(struct sl_http_parser *p)
 {
 	/* A fresh llhttp state per message: what came before (a Connection:

@@ -85,6 +85,9 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
  * end of this message), or SL_HTTP_ERROR. */
 enum sl_http_res sl_http_feed_body(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used);
+/* The body of known length (Content-Length) went through without being fed
+ * here: the message is complete. */
+void sl_http_body_relayed(struct sl_http_parser *p);
 /* The peer closed: a close-delimited body ends here. SL_HTTP_MSG_DONE or
  * SL_HTTP_ERROR (truncated message). */
 enum sl_http_res sl_http_finish(struct sl_http_parser *p);

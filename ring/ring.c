@@ -232,6 +232,14 @@ void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void sl_ring_sendmsg(struct sl_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_sendmsg(sqe, fd, msg, MSG_WAITALL | MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, socklen_t len,
 		     struct __kernel_timespec *ts, uint64_t ud)
 {
