@@ -104,6 +104,7 @@ struct sl_side {
 	bool connected;      /* sends may go out */
 	bool tx_out;         /* the send in flight reads out (first) */
 	bool tx_q;           /* ... and/or buffers of the other side's queue */
+	uint32_t tx_out_n;   /* bytes of out in the send in flight */
 	/* bytes of the other side's queue the protocol lets go to this side as
 	 * they are (an http body of known length), without copying or parsing;
 	 * counted down as they are sent (tcp mode relays everything: s->raw) */
@@ -133,6 +134,9 @@ struct sl_tls_conn {
 	struct sl_bufq cin;  /* ciphertext received, not yet read by wolfSSL */
 	char *cout;          /* ciphertext wolfSSL wrote, to send to the client */
 	uint32_t cout_len, cout_off, cout_cap;
+	bool cout_busy;      /* a send reads cout: it may not move */
+	char *cout_old;      /* the buffer that send reads after cout had to grow
+			      * under it (freed by its completion) */
 	int32_t spare;       /* plaintext buffer id taken but not queued, -1 */
 	bool hs_done;        /* handshake complete: the protocol has started */
 	bool eof;            /* close_notify seen: no more plaintext */

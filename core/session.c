@@ -443,8 +443,11 @@ static void close_side(struct sl_session *s, int side)
 
 		sl_tls_close_notify(s);
 		if (t->cout_off < t->cout_len) {
-			sl_ring_send(&s->w->ring, fd, t->cout + t->cout_off, t->cout_len - t->cout_off,
-				     ud(s, SL_OP_SEND, SL_SIDE_CLI));
+			/* best effort: a client that does not read gets no alert
+			 * rather than a send that never completes */
+			sl_ring_send_nowait(&s->w->ring, fd, t->cout + t->cout_off,
+					    t->cout_len - t->cout_off, ud(s, SL_OP_SEND, SL_SIDE_CLI));
+			t->cout_busy = true;
 			s->inflight++;
 		}
 	}
@@ -662,9 +665,10 @@ static bool queue_send(struct sl_session *s, int to)
 	uint32_t off = q->off, n = 0;
 
 	dst->tx_out = dst->out_off < dst->out_len;
+	dst->tx_out_n = dst->out_len - dst->out_off;
 	if (dst->tx_out) {
 		iov[n].iov_base = dst->out + dst->out_off;
-		iov[n++].iov_len = dst->out_len - dst->out_off;
+		iov[n++].iov_len = dst->tx_out_n;
 	}
 	dst->tx_q = false;
 	for (uint32_t i = 0; i < q->count && n < SL_TXV_MAX && limit; i++) {
@@ -747,6 +751,7 @@ static void tls_pump(struct sl_session *s)
 		sl_ring_send(&w->ring, dst->fd, t->cout + t->cout_off, t->cout_len - t->cout_off,
 			     ud(s, SL_OP_SEND, SL_SIDE_CLI));
 		dst->tx_out = dst->tx_q = false; /* it reads cout */
+		t->cout_busy = true;
 		dst->tx_busy = true;
 		s->inflight++;
 	}
@@ -880,6 +885,16 @@ char *sl_session_plain_room(struct sl_session *s, uint32_t *room)
 	return buf_ptr(w, (uint16_t)t->spare);
 }
 
+void sl_session_plain_unused(struct sl_session *s)
+{
+	struct sl_tls_conn *t = s->tls;
+
+	if (t->spare >= 0) {
+		buf_release(s->w, (uint16_t)t->spare);
+		t->spare = -1;
+	}
+}
+
 void sl_session_plain_commit(struct sl_session *s, uint32_t n)
 {
 	struct sl_worker *w = s->w;
@@ -978,7 +993,7 @@ static void on_timer(struct sl_session *s, int res)
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
 		SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
-		if (!s->fe->stats)
+		if (!s->fe->stats && !(s->tls && !s->tls->hs_done))
 			SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
 			dequeue(s);
@@ -1134,6 +1149,9 @@ static void on_send(struct sl_session *s, int to, int res)
 		struct sl_tls_conn *t = s->tls;
 
 		t->cout_off += (uint32_t)res; /* the plaintext left its queue when encrypted */
+		t->cout_busy = false;
+		free(t->cout_old);
+		t->cout_old = NULL;
 		sl_session_pump(s, to);
 		if (dst->tx_busy)
 			return;
@@ -1153,7 +1171,7 @@ static void on_send(struct sl_session *s, int to, int res)
 		return;
 	}
 	if (dst->tx_out) {
-		uint32_t k = dst->out_len - dst->out_off;
+		uint32_t k = dst->tx_out_n; /* what was in out when the send left */
 
 		if (k > (uint32_t)res)
 			k = (uint32_t)res;

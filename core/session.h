@@ -61,6 +61,9 @@ uint32_t sl_session_cin_read(struct sl_session *s, char *dst, uint32_t n);
  * queues n bytes written there. */
 char *sl_session_plain_room(struct sl_session *s, uint32_t *room);
 void sl_session_plain_commit(struct sl_session *s, uint32_t n);
+/* Give back a plaintext buffer taken for a read that produced nothing (a
+ * connection waiting for its next record holds none). */
+void sl_session_plain_unused(struct sl_session *s);
 
 /* Choose a server for this session with a free slot (server maxconn,
  * divided between workers). Returns 0 with *out, -ENOENT when no server is

@@ -792,6 +792,17 @@ static int http_on_error(struct sl_session *s, int side, int res)
 	return 1;
 }
 
+/* Every relayed body byte left the server queue (sent, or encrypted into the
+ * TLS output): the response is complete. */
+static void relay_done(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	hs->rsp_relay = false;
+	sl_http_body_relayed(&hs->rsp);
+	finish_response(s);
+}
+
 static void server_eof(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
@@ -803,6 +814,16 @@ static void server_eof(struct sl_session *s)
 		return;
 	if (hs->rsp_st == RSP_HEAD) {
 		http_error(s, 502, "server closed before a complete response head");
+	} else if (hs->rsp_st == RSP_BODY && hs->rsp_relay) {
+		if (!s->side[SL_SIDE_CLI].relay) {
+			relay_done(s);
+		} else {
+			sl_log("backend %s server %s: response truncated: closed %llu bytes short "
+			       "of its Content-Length", s->be->conf->name,
+			       s->srv ? s->srv->conf->name : "-",
+			       (unsigned long long)s->side[SL_SIDE_CLI].relay);
+			sl_session_close(s, SL_CLOSE_SERVER_ERR);
+		}
 	} else if (hs->rsp_st == RSP_BODY) {
 		if (sl_http_finish(&hs->rsp) == SL_HTTP_MSG_DONE) {
 			finish_response(s);
@@ -821,17 +842,15 @@ static void feed_response(struct sl_session *s)
 	uint32_t len;
 
 	if (hs->rsp_relay && s->state != SL_SESS_ST_CLOSING) {
+		/* a TLS pump encrypts at once: the relay may end right here */
+		sl_session_pump(s, SL_SIDE_CLI);
 		if (s->side[SL_SIDE_CLI].relay) {
-			sl_session_pump(s, SL_SIDE_CLI);
 			if (s->side[SL_SIDE_SRV].rd_eof && s->side[SL_SIDE_SRV].fd >= 0 &&
 			    !sl_session_queued(s, SL_SIDE_SRV))
 				server_eof(s); /* short of content_length: truncated */
 			return;
 		}
-		/* every body byte left the queue: sent, or (TLS) encrypted */
-		hs->rsp_relay = false;
-		sl_http_body_relayed(&hs->rsp);
-		finish_response(s);
+		relay_done(s);
 	}
 	while (s->state != SL_SESS_ST_CLOSING && !s->raw &&
 	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {

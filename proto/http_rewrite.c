@@ -72,8 +72,8 @@ static enum hname classify(const char *n, uint32_t len)
 #undef IS
 }
 
-#define MAX_CONN_HDRS 16 /* Connection headers looked at (more are refused by
-			  * nobody, but their extra tokens are ignored) */
+#define MAX_CONN_HDRS 16 /* Connection headers collected once per head (with
+			  * more, every header is looked at again) */
 
 /* Is header h named by a token of one of the Connection headers conn[]? */
 static bool named_by_connection(const struct sl_http_parser *p, const struct sl_http_hdr *h,
@@ -130,6 +130,14 @@ static bool dropped(const struct sl_http_parser *p, const struct sl_http_hdr *h,
 		return false;
 	case HN_OTHER:
 		break;
+	}
+	if (nconn == MAX_CONN_HDRS) {
+		/* more Connection headers than collected: look at all of them */
+		for (uint32_t i = 0; i < p->nhdrs; i++)
+			if (classify(p->buf + p->hdrs[i].name_off, p->hdrs[i].name_len) ==
+			    HN_CONNECTION && named_by_connection(p, h, &i, 1))
+				return true;
+		return false;
 	}
 	return nconn && named_by_connection(p, h, conn, nconn);
 }

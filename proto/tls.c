@@ -208,11 +208,21 @@ static int tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 
 		while (cap < t->cout_len + (uint32_t)sz)
 			cap *= 2;
-		/* the core never grows cout while a send reads it: it encrypts
-		 * only when the previous cout is fully sent */
-		p = realloc(t->cout, cap);
-		if (!p)
-			return WOLFSSL_CBIO_ERR_GENERAL;
+		if (t->cout_busy && !t->cout_old) {
+			/* a send reads cout (wolfSSL_read can write a record, an
+			 * alert or a key update reply, at any time): it keeps the old
+			 * buffer until its completion, we go on in a copy */
+			p = malloc(cap);
+			if (!p)
+				return WOLFSSL_CBIO_ERR_GENERAL;
+			memcpy(p, t->cout, t->cout_len);
+			t->cout_old = t->cout;
+			t->cout_busy = false;
+		} else {
+			p = realloc(t->cout, cap);
+			if (!p)
+				return WOLFSSL_CBIO_ERR_GENERAL;
+		}
 		t->cout = p;
 		t->cout_cap = cap;
 	}
@@ -359,8 +369,16 @@ static int load_cert(const struct sl_config *conf, struct sl_tls_bind *tb, const
 	wolfSSL_CTX_SetIORecv(c->ctx, tls_recv_cb);
 	wolfSSL_CTX_SetIOSend(c->ctx, tls_send_cb);
 	wolfSSL_CTX_set_TicketEncCb(c->ctx, ticket_cb);
-	/* what a client may keep a ticket for: two key periods */
-	wolfSSL_CTX_set_TicketHint(c->ctx, (int)(2 * conf->ssl_ticket_rotate_ms / 1000));
+	/* what a client may keep a ticket for: two key periods, at most the 7
+	 * days RFC 8446 allows; wolfSSL's own session lifetime follows */
+	{
+		uint64_t life = 2 * conf->ssl_ticket_rotate_ms / 1000;
+
+		if (life > 7 * 24 * 3600)
+			life = 7 * 24 * 3600;
+		wolfSSL_CTX_set_TicketHint(c->ctx, (int)life);
+		wolfSSL_CTX_set_timeout(c->ctx, (unsigned)life);
+	}
 	load_names(c, path);
 	return 0;
 }
@@ -503,6 +521,7 @@ void sl_tls_session_free(struct sl_session *s)
 		return;
 	wolfSSL_free(t->ssl);
 	free(t->cout);
+	free(t->cout_old);
 	free(t);
 	s->tls = NULL;
 }
@@ -609,6 +628,7 @@ static int decrypt(struct sl_session *s)
 		sl_session_close(s, SL_CLOSE_CLIENT_ERR);
 		return -1;
 	}
+	sl_session_plain_unused(s); /* no buffer held while waiting for a record */
 	return got;
 }
 

@@ -232,6 +232,14 @@ void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void sl_ring_send_nowait(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_send(sqe, fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 void sl_ring_sendmsg(struct sl_ring *r, int fd, const struct msghdr *msg, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);

@@ -76,6 +76,8 @@ static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
 void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
 void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
+/* A send that fails with -EAGAIN rather than wait for the peer to read. */
+void sl_ring_send_nowait(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
 /* The same with several buffers (msg and what it points to stay valid until
  * the completion). */
 void sl_ring_sendmsg(struct sl_ring *r, int fd, const struct msghdr *msg, uint64_t ud);
