@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define SL_CONF_NAME_MAX 64
@@ -15,6 +16,14 @@
 #define SL_CONF_CRT_MAX 1024
 
 /* A resolved socket address: what bind(2)/connect(2) take. */
+/* A peer's address, IPv4 or IPv6: 28 bytes where a sockaddr_storage takes
+ * 128 (one per client connection). */
+union sl_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
 struct sl_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;

@@ -35,18 +35,18 @@ void sl_alog_free(struct sl_worker *w)
 	w->alog.buf[0] = w->alog.buf[1] = NULL;
 }
 
-static void addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
+static void addr_str(const union sl_sockaddr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN] = "-";
 	unsigned port = 0;
 
-	if (a && a->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in *)a)->sin_port);
+	if (a && a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->in4.sin_addr, ip, sizeof(ip));
+		port = ntohs(a->in4.sin_port);
 		snprintf(buf, len, "%s:%u", ip, port);
-	} else if (a && a->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+	} else if (a && a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		port = ntohs(a->in6.sin6_port);
 		snprintf(buf, len, "[%s]:%u", ip, port);
 	} else {
 		snprintf(buf, len, "-");

@@ -18,7 +18,7 @@
  * happen. */
 struct sl_alog_rec {
 	uint64_t wall_ms;          /* start of the request or session, epoch ms */
-	const struct sockaddr_storage *client;
+	const union sl_sockaddr *client;
 	const char *frontend, *backend, *server;
 	int64_t th, tw, tc, tr, tt;
 	int status;                /* -1: none (tcp, or no response) */

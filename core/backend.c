@@ -211,14 +211,14 @@ static double ln_unit(double u)
 }
 
 /* The client's IP address (not its port), IPv4-mapped IPv6 as IPv4. */
-static uint64_t client_hash(const struct sockaddr_storage *c)
+static uint64_t client_hash(const union sl_sockaddr *c)
 {
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)c;
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)c;
+	const struct sockaddr_in6 *s6 = &c->in6;
+	const struct sockaddr_in *s4 = &c->in4;
 
-	if (c->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+	if (c->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 		return fnv1a(FNV_INIT, &s6->sin6_addr.s6_addr[12], 4);
-	if (c->ss_family == AF_INET6)
+	if (c->sa.sa_family == AF_INET6)
 		return fnv1a(FNV_INIT, &s6->sin6_addr, sizeof(s6->sin6_addr));
 	return fnv1a(FNV_INIT, &s4->sin_addr, sizeof(s4->sin_addr));
 }
@@ -232,7 +232,7 @@ static double rendezvous_cost(uint64_t ch, const struct sl_server *s)
 }
 
 static struct sl_server *source(struct sl_backend *be, const struct pick *p,
-				const struct sockaddr_storage *client)
+				const union sl_sockaddr *client)
 {
 	uint64_t ch = client_hash(client);
 	struct sl_server *best = NULL;
@@ -309,7 +309,7 @@ static struct sl_server *random2(struct sl_backend *be, const struct pick *p)
 	return lighter(b, a, 0) ? b : a;
 }
 
-struct sl_server *sl_backend_pick(struct sl_backend *be, const struct sockaddr_storage *client,
+struct sl_server *sl_backend_pick(struct sl_backend *be, const union sl_sockaddr *client,
 				  const struct sl_server *exclude)
 {
 	struct sl_server *s = NULL;

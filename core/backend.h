@@ -62,7 +62,7 @@ void sl_backends_free(struct sl_backend *bes, int n);
  * lifetime. The caller counts the new session in the server's `sessions`
  * (leastconn and random read it).
  */
-struct sl_server *sl_backend_pick(struct sl_backend *be, const struct sockaddr_storage *client,
+struct sl_server *sl_backend_pick(struct sl_backend *be, const union sl_sockaddr *client,
 				  const struct sl_server *exclude);
 
 static inline enum sl_srv_state sl_server_state(const struct sl_server *s)

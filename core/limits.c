@@ -25,14 +25,14 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct src *table[BUCKETS];
 static uint32_t nsrc;
 
-static void key_of(const struct sockaddr_storage *a, uint8_t *fam, uint8_t ip[16])
+static void key_of(const union sl_sockaddr *a, uint8_t *fam, uint8_t ip[16])
 {
 	memset(ip, 0, 16);
-	*fam = (uint8_t)a->ss_family;
-	if (a->ss_family == AF_INET)
-		memcpy(ip, &((const struct sockaddr_in *)a)->sin_addr, 4);
-	else if (a->ss_family == AF_INET6)
-		memcpy(ip, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+	*fam = (uint8_t)a->sa.sa_family;
+	if (a->sa.sa_family == AF_INET)
+		memcpy(ip, &a->in4.sin_addr, 4);
+	else if (a->sa.sa_family == AF_INET6)
+		memcpy(ip, &a->in6.sin6_addr, 16);
 }
 
 static uint32_t hash(int fe, uint8_t fam, const uint8_t ip[16])
@@ -53,7 +53,7 @@ static struct src **find(int fe, uint8_t fam, const uint8_t ip[16])
 	return pp;
 }
 
-bool sl_limits_source_get(int fe_idx, const struct sockaddr_storage *addr, uint32_t limit)
+bool sl_limits_source_get(int fe_idx, const union sl_sockaddr *addr, uint32_t limit)
 {
 	uint8_t fam, ip[16];
 	struct src **pp, *e;
@@ -81,7 +81,7 @@ bool sl_limits_source_get(int fe_idx, const struct sockaddr_storage *addr, uint3
 	return ok;
 }
 
-void sl_limits_source_put(int fe_idx, const struct sockaddr_storage *addr)
+void sl_limits_source_put(int fe_idx, const union sl_sockaddr *addr)
 {
 	uint8_t fam, ip[16];
 	struct src **pp, *e;

@@ -12,11 +12,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "conf/conf-t.h"
+
 /* Count one more connection from addr on frontend fe_idx unless it already
  * has limit; returns true when counted (the caller must call
  * sl_limits_source_put() later), false when over the limit. */
-bool sl_limits_source_get(int fe_idx, const struct sockaddr_storage *addr, uint32_t limit);
-void sl_limits_source_put(int fe_idx, const struct sockaddr_storage *addr);
+bool sl_limits_source_get(int fe_idx, const union sl_sockaddr *addr, uint32_t limit);
+void sl_limits_source_put(int fe_idx, const union sl_sockaddr *addr);
 /* Sources currently tracked (for tests and stats). */
 uint32_t sl_limits_source_count(void);
 void sl_limits_free(void);

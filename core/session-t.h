@@ -215,7 +215,7 @@ struct sl_session {
 	struct sl_server *srv;
 	struct sl_session *next; /* free list or starved list */
 	const struct sl_proto_ops *ops;
-	struct sockaddr_storage peer; /* client address (ss_family 0 if unknown) */
+	union sl_sockaddr peer; /* client address (sa_family 0 if unknown) */
 	void *proto;         /* protocol state, owned by the protocol module */
 	struct sl_tls_conn *tls; /* TLS client connection (ssl binds), or NULL */
 	/* server-side buffers an in-flight send toward the client still reads

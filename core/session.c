@@ -254,7 +254,7 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 {
 	struct sl_worker *w = s->w;
 	struct sl_backend *be = s->be;
-	struct sl_server *srv = sl_backend_pick(be, s->peer.ss_family ? &s->peer : NULL, exclude);
+	struct sl_server *srv = sl_backend_pick(be, s->peer.sa.sa_family ? &s->peer : NULL, exclude);
 	int first;
 
 	if (!srv)
@@ -366,10 +366,10 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	{
 		socklen_t len = sizeof(s->peer);
 
-		if (getpeername(cfd, (struct sockaddr *)&s->peer, &len) < 0)
-			s->peer.ss_family = 0;
+		if (getpeername(cfd, &s->peer.sa, &len) < 0)
+			s->peer.sa.sa_family = 0;
 	}
-	if (l->fe->maxconn_per_source && s->peer.ss_family) {
+	if (l->fe->maxconn_per_source && s->peer.sa.sa_family) {
 		s->src_counted = sl_limits_source_get(l->fe_idx, &s->peer,
 						      l->fe->maxconn_per_source);
 		s->over_source = !s->src_counted;

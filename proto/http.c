@@ -983,14 +983,13 @@ static void http_on_connect(struct sl_session *s, int res)
 
 static void client_ip(const struct sl_session *s, char *buf, size_t len)
 {
-	const struct sockaddr_storage *ss = &s->peer;
+	const union sl_sockaddr *a = &s->peer;
 
 	snprintf(buf, len, "unknown");
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)len);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
-			  (socklen_t)len);
+	if (a->sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &a->in4.sin_addr, buf, (socklen_t)len);
+	else if (a->sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, buf, (socklen_t)len);
 }
 
 static void http_start(struct sl_session *s)

@@ -528,7 +528,9 @@ void sl_tls_session_free(struct sl_session *s)
 
 static void peer_str(const struct sl_session *s, char *buf, size_t len)
 {
-	struct sl_addr a = { .ss = s->peer, .len = sizeof(s->peer) };
+	struct sl_addr a = { .len = sizeof(s->peer) };
+
+	memcpy(&a.ss, &s->peer, sizeof(s->peer));
 
 	sl_conf_addr_str(&a, buf, len);
 }

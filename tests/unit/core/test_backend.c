@@ -90,9 +90,9 @@ static void count_picks(int *count, int n, bool hold)
 	}
 }
 
-static struct sockaddr_storage v4(uint32_t host_order, uint16_t port)
+static union sl_sockaddr v4(uint32_t host_order, uint16_t port)
 {
-	struct sockaddr_storage ss;
+	union sl_sockaddr ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 	memset(&ss, 0, sizeof(ss));
@@ -104,7 +104,7 @@ static struct sockaddr_storage v4(uint32_t host_order, uint16_t port)
 
 static int pick_for(uint32_t client)
 {
-	struct sockaddr_storage ss = v4(client, 40000);
+	union sl_sockaddr ss = v4(client, 40000);
 
 	return idx(sl_backend_pick(&bes[0], &ss, NULL));
 }
@@ -176,7 +176,7 @@ Test(backend, exclude_moves_a_retry_to_another_server, .fini = teardown_backend)
 	for (size_t a = 0; a < sizeof(all_algos) / sizeof(all_algos[0]); a++) {
 		setup_balance(all_algos[a], (int[]){ 1, 1, 1 }, NULL, NULL, 3);
 		for (uint32_t i = 0; i < 30; i++) {
-			struct sockaddr_storage ss = v4(0x0a000000 + i, 1);
+			union sl_sockaddr ss = v4(0x0a000000 + i, 1);
 			struct sl_server *first = sl_backend_pick(&bes[0], &ss, NULL);
 			struct sl_server *retry = sl_backend_pick(&bes[0], &ss, first);
 
@@ -306,7 +306,7 @@ Test(backend, source_keeps_each_client_on_one_server, .fini = teardown_backend)
 {
 	setup_balance(SL_BAL_SOURCE, (int[]){ 1, 1, 1, 1 }, NULL, NULL, 4);
 	for (uint32_t c = 0; c < 500; c++) {
-		struct sockaddr_storage a = v4(0xc0a80000 + c, 1000), b = v4(0xc0a80000 + c, 2000);
+		union sl_sockaddr a = v4(0xc0a80000 + c, 1000), b = v4(0xc0a80000 + c, 2000);
 		struct sl_server *s = sl_backend_pick(&bes[0], &a, NULL);
 
 		/* the port changes with every connection; it must not matter */
@@ -319,7 +319,7 @@ Test(backend, source_treats_ipv4_mapped_ipv6_as_ipv4, .fini = teardown_backend)
 {
 	setup_balance(SL_BAL_SOURCE, (int[]){ 1, 1, 1, 1 }, NULL, NULL, 4);
 	for (uint32_t c = 0; c < 100; c++) {
-		struct sockaddr_storage a = v4(0x0a000000 + c * 7, 1), m;
+		union sl_sockaddr a = v4(0x0a000000 + c * 7, 1), m;
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&m;
 
 		memset(&m, 0, sizeof(m));
