@@ -1,12 +1,16 @@
 /*
- * Server connection pools (core/ layer). Entries live in a per-worker table;
- * each idle entry has two requests in the ring: a multishot recv (any
- * completion means the connection is no longer reusable) and a timeout at
- * min(idle since + pool_idle_timeout, created + pool_max_lifetime). Handing
- * an entry out cancels both (the cancel is submitted before the new owner's
- * first request on the fd, so the two never overlap) and the entry drains
- * until its last completion. Ownership rule 1 holds: the fd belongs to the
- * entry while idle, to the session after sl_pool_get().
+ * Server connection pools (core/ layer). Entries live in a per-worker table.
+ * An entry is a server connection of an http-keep-alive backend from its
+ * first return to the pool until it is closed, and it owns that
+ * connection's multishot recv for the whole time: while the connection is
+ * idle, any completion means it is no longer reusable; while a session uses
+ * it (sl_pool_get .. sl_pool_put), completions go to that session. Handing
+ * an entry out or taking it back therefore submits nothing.
+ * pool_idle_timeout and pool_max_lifetime are enforced by one io_uring
+ * timeout per worker, armed for the earliest expiry, that sweeps the idle
+ * entries (an idle connection is closed at most POOL_SWEEP_SLACK late, and
+ * never handed out once expired). Ownership rule 1 holds: the fd belongs to
+ * the entry while idle, to the session between get and put.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,12 +21,18 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "core/session.h"
 #include "core/stats.h"
 #include "ring/udata.h"
 
-enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING };
+enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING, ENT_OWNED };
 
 #define POOL_ENTRIES_MAX 65536u
+
+/* The sweep timer fires no sooner than this after its last sweep, so that
+ * entries expiring one after another cost one scan, not one each. */
+#define POOL_SWEEP_SLACK_MIN 10u
+#define POOL_SWEEP_SLACK_MAX 1000u
 
 uint32_t sl_pool_max_idle(const struct sl_backend_conf *bc)
 {
@@ -62,7 +72,21 @@ int sl_pool_init(struct sl_worker *w)
 				(uint64_t)c->backends[i].nservers;
 	}
 	p->base[c->nbackends] = nsrv; /* the total: sizes per-server arrays */
+	if (want)
+		want += w->nslots; /* connections in use keep their entry */
 	p->nconns = want > POOL_ENTRIES_MAX ? POOL_ENTRIES_MAX : (uint32_t)want;
+	p->slack = POOL_SWEEP_SLACK_MAX;
+	for (int i = 0; i < c->nbackends; i++) {
+		const struct sl_backend_conf *bc = &c->backends[i];
+		uint64_t t = sl_pool_idle_timeout(bc) / 32;
+
+		if (bc->mode != SL_BE_MODE_HTTP_KEEP_ALIVE)
+			continue;
+		if (sl_pool_max_lifetime(bc) / 32 < t)
+			t = sl_pool_max_lifetime(bc) / 32;
+		if (t < p->slack)
+			p->slack = t < POOL_SWEEP_SLACK_MIN ? POOL_SWEEP_SLACK_MIN : t;
+	}
 	p->idle = calloc(nsrv ? nsrv : 1, sizeof(*p->idle));
 	p->nidle = calloc(nsrv ? nsrv : 1, sizeof(*p->nidle));
 	p->conns = p->nconns ? calloc(p->nconns, sizeof(*p->conns)) : NULL;
@@ -101,6 +125,9 @@ static uint64_t ud(const struct sl_pool *p, const struct sl_pool_conn *e, unsign
 	return sl_ud_make((uint32_t)(e - p->conns), e->gen, op, 0);
 }
 
+#define UD_TIMER     sl_ud_make(0, 0, SL_OP_POOL_TIMER, 0)
+#define UD_TIMER_CTL sl_ud_make(0, 0, SL_OP_POOL_TIMER, 1)
+
 static void unlink_idle(struct sl_pool *p, struct sl_pool_conn *e)
 {
 	if (e->prev)
@@ -111,6 +138,7 @@ static void unlink_idle(struct sl_pool *p, struct sl_pool_conn *e)
 		e->next->prev = e->prev;
 	e->prev = e->next = NULL;
 	p->nidle[e->sidx]--;
+	p->owned--;
 }
 
 static void maybe_release(struct sl_pool *p, struct sl_pool_conn *e)
@@ -122,23 +150,87 @@ static void maybe_release(struct sl_pool *p, struct sl_pool_conn *e)
 	p->free = e;
 }
 
+void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *e, int fd)
+{
+	sl_ring_recv_multishot(&w->ring, fd, ud(&w->pool, e, SL_OP_POOL_RECV));
+	e->rx_armed = true;
+	e->inflight++;
+}
+
+void sl_pool_cancel_recv(struct sl_worker *w, struct sl_pool_conn *e)
+{
+	struct sl_pool *p = &w->pool;
+
+	sl_ring_cancel_ud(&w->ring, ud(p, e, SL_OP_POOL_RECV), ud(p, e, SL_OP_POOL_CTL));
+	e->inflight++;
+}
+
+void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *e)
+{
+	e->owner = NULL;
+	e->state = ENT_DRAINING;
+	maybe_release(&w->pool, e);
+}
+
 /* Leave the pool because the connection is no longer reusable. */
-static void retire(struct sl_worker *w, struct sl_pool_conn *e, const char *why)
+static void retire(struct sl_worker *w, struct sl_pool_conn *e)
 {
 	struct sl_pool *p = &w->pool;
 	int fd = e->fd;
 
-	(void)why;
 	unlink_idle(p, e);
 	e->state = ENT_DRAINING;
 	e->fd = -1;
+	/* cancels the recv (if still armed), then closes */
 	sl_ring_cancel_close(&w->ring, fd, ud(p, e, SL_OP_POOL_CTL), ud(p, e, SL_OP_POOL_CLOSE));
-	sl_ring_timeout_remove(&w->ring, ud(p, e, SL_OP_POOL_TIMER), ud(p, e, SL_OP_POOL_CTL));
-	e->inflight += 3;
-	p->owned--;
+	e->inflight += 2;
 }
 
-int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_pool_meta *meta)
+/* The sweep timer fires at `at` or earlier (never later). */
+static void timer_set(struct sl_worker *w, uint64_t at)
+{
+	struct sl_pool *p = &w->pool;
+
+	if (p->timer_armed && p->timer_at <= at)
+		return;
+	sl_ring_ts(&p->ts, at > w->now_ms ? at - w->now_ms : 1);
+	if (p->timer_armed) {
+		sl_ring_timeout_update(&w->ring, &p->ts, UD_TIMER, UD_TIMER_CTL);
+	} else {
+		sl_ring_timeout(&w->ring, &p->ts, UD_TIMER);
+		p->timer_armed = true;
+	}
+	p->timer_inflight++;
+	p->timer_at = at;
+}
+
+/* Retire every expired idle entry and arm the timer for the earliest of the
+ * others, but no sooner than p->slack from now: a connection may be closed
+ * that much late, never early. */
+static void sweep(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t i = 0; i < p->hwm; i++) {
+		struct sl_pool_conn *e = &p->conns[i];
+
+		if (e->state != ENT_IDLE)
+			continue;
+		if (e->expire_ms <= w->now_ms)
+			retire(w, e);
+		else if (e->expire_ms < next)
+			next = e->expire_ms;
+	}
+	if (next == UINT64_MAX || w->stopping)
+		return;
+	if (next < w->now_ms + p->slack)
+		next = w->now_ms + p->slack;
+	timer_set(w, next);
+}
+
+int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *owner,
+		struct sl_pool_conn **pc, struct sl_pool_meta *meta)
 {
 	struct sl_pool *p = &w->pool;
 	struct sl_pool_conn *e;
@@ -146,19 +238,18 @@ int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_pool_meta 
 
 	if (!p->nconns)
 		return -1;
-	e = p->idle[server_index(w, srv)];
+	while ((e = p->idle[server_index(w, srv)]) && e->expire_ms <= w->now_ms)
+		retire(w, e); /* the sweep has not come by yet */
 	if (!e)
 		return -1;
 	unlink_idle(p, e);
 	fd = e->fd;
 	e->fd = -1;
-	e->state = ENT_DRAINING;
-	sl_ring_cancel_ud(&w->ring, ud(p, e, SL_OP_POOL_RECV), ud(p, e, SL_OP_POOL_CTL));
-	sl_ring_timeout_remove(&w->ring, ud(p, e, SL_OP_POOL_TIMER), ud(p, e, SL_OP_POOL_CTL));
-	e->inflight += 2;
-	p->owned--;
+	e->state = ENT_OWNED;
+	e->owner = owner;
 	meta->created_ms = e->created_ms;
 	meta->requests = e->requests;
+	*pc = e;
 	return fd;
 }
 
@@ -180,26 +271,29 @@ static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
 	return e;
 }
 
-void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd,
+void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *e,
 		 const struct sl_pool_meta *meta)
 {
 	const struct sl_backend_conf *bc = srv->be->conf;
 	struct sl_pool *p = &w->pool;
 	uint32_t sidx = server_index(w, srv);
-	struct sl_pool_conn *e = NULL;
-	uint64_t at, end;
+	bool keep = !w->stopping && p->nidle[sidx] < sl_pool_max_idle(bc);
+	uint64_t end;
 
-	if (!w->stopping && p->nidle[sidx] < sl_pool_max_idle(bc))
+	if (!e && keep) {
 		e = entry_alloc(p);
+		if (e)
+			e->created_ms = meta->created_ms;
+	}
 	if (!e) {
 		sl_ring_close(&w->ring, fd, sl_ud_make(0, 0, SL_OP_FD_CLOSED, 0));
 		return;
 	}
+	e->owner = NULL;
 	e->state = ENT_IDLE;
 	e->fd = fd;
 	e->srv = srv;
 	e->sidx = sidx;
-	e->created_ms = meta->created_ms;
 	e->requests = meta->requests;
 	e->next = p->idle[sidx];
 	if (e->next)
@@ -207,14 +301,17 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd,
 	p->idle[sidx] = e;
 	p->nidle[sidx]++;
 	p->owned++;
-	at = w->now_ms + sl_pool_idle_timeout(bc);
-	end = meta->created_ms + sl_pool_max_lifetime(bc);
-	if (end < at)
-		at = end;
-	sl_ring_ts(&e->ts, at > w->now_ms ? at - w->now_ms : 1);
-	sl_ring_recv_multishot(&w->ring, fd, ud(p, e, SL_OP_POOL_RECV));
-	sl_ring_timeout(&w->ring, &e->ts, ud(p, e, SL_OP_POOL_TIMER));
-	e->inflight += 2;
+	if (!keep) {
+		retire(w, e);
+		return;
+	}
+	e->expire_ms = w->now_ms + sl_pool_idle_timeout(bc);
+	end = e->created_ms + sl_pool_max_lifetime(bc);
+	if (end < e->expire_ms)
+		e->expire_ms = end;
+	if (!e->rx_armed)
+		sl_pool_arm_recv(w, e, fd);
+	timer_set(w, e->expire_ms);
 }
 
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
@@ -222,25 +319,44 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	struct sl_pool *p = &w->pool;
 	uint32_t slot = sl_ud_slot(cqe->user_data);
 	unsigned op = sl_ud_op(cqe->user_data);
-	struct sl_pool_conn *e;
+	struct sl_pool_conn *e = NULL;
 
+	if (op == SL_OP_POOL_TIMER) {
+		p->timer_inflight--;
+		if (!sl_ud_dir(cqe->user_data)) {
+			p->timer_armed = false;
+			if (cqe->res == -ETIME)
+				sweep(w);
+		}
+		return;
+	}
+	if (op == SL_OP_POOL_CLOSE)
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+	if (slot < p->hwm && p->conns[slot].gen == sl_ud_gen(cqe->user_data))
+		e = &p->conns[slot];
+	if (e && op == SL_OP_POOL_RECV) {
+		bool ended = !(cqe->flags & IORING_CQE_F_MORE);
+
+		if (ended) {
+			e->rx_armed = false;
+			e->inflight--;
+		}
+		if (e->state == ENT_OWNED) {
+			/* the session owns the buffer now */
+			sl_session_on_pool_recv(e->owner, cqe);
+			return;
+		}
+	} else if (e) {
+		e->inflight--;
+	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		sl_ring_buf_taken(&w->ring);
 		sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 	}
-	if (op == SL_OP_POOL_CLOSE)
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
-	if (slot >= p->hwm || p->conns[slot].gen != sl_ud_gen(cqe->user_data))
+	if (!e)
 		return;
-	e = &p->conns[slot];
-	if (op != SL_OP_POOL_RECV || !(cqe->flags & IORING_CQE_F_MORE))
-		e->inflight--;
-	if (e->state == ENT_IDLE) {
-		if (op == SL_OP_POOL_RECV)
-			retire(w, e, cqe->res == 0 ? "closed by server" : "unexpected data");
-		else if (op == SL_OP_POOL_TIMER && cqe->res == -ETIME)
-			retire(w, e, "idle timeout or lifetime");
-	}
+	if (e->state == ENT_IDLE && op == SL_OP_POOL_RECV)
+		retire(w, e); /* closed by the server, or unasked data */
 	maybe_release(p, e);
 }
 
@@ -250,7 +366,12 @@ void sl_pool_close_all(struct sl_worker *w)
 
 	for (uint32_t i = 0; i < p->hwm; i++)
 		if (p->conns[i].state == ENT_IDLE)
-			retire(w, &p->conns[i], "stopping");
+			retire(w, &p->conns[i]);
+	if (p->timer_armed) {
+		sl_ring_timeout_remove(&w->ring, UD_TIMER, UD_TIMER_CTL);
+		p->timer_inflight++;
+		p->timer_armed = false; /* once: this runs on every loop while stopping */
+	}
 }
 
 uint32_t sl_pool_count(const struct sl_worker *w)
@@ -264,5 +385,5 @@ uint32_t sl_pool_active(const struct sl_worker *w)
 
 	for (uint32_t i = 0; i < w->pool.hwm; i++)
 		n += w->pool.conns[i].state != ENT_FREE;
-	return n;
+	return n + w->pool.timer_inflight;
 }

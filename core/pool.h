@@ -1,9 +1,11 @@
 /*
  * Server connection pools (core/ layer), for http-keep-alive backends: idle
  * server connections kept per server and per worker, reused across requests
- * and clients. An idle connection keeps a multishot recv armed, so a server
- * that closes it (or sends anything unasked) is seen at once and the
- * connection leaves the pool; one io_uring timeout per connection enforces
+ * and clients. A pooled connection keeps one multishot recv armed from its
+ * first return to the pool until it closes: while idle, a server that closes
+ * it (or sends anything unasked) is seen at once and the connection leaves
+ * the pool; while a session uses it, the session receives through that same
+ * recv (sl_session_on_pool_recv). One io_uring timeout per worker enforces
  * pool_idle_timeout and pool_max_lifetime. pool_max_idle bounds each
  * server's idle list; pool_max_requests is checked by the caller on put.
  */
@@ -24,14 +26,23 @@ struct sl_pool_meta {
 int sl_pool_init(struct sl_worker *w);
 void sl_pool_free(struct sl_worker *w);
 
-/* Take an idle connection to srv: returns its fd (the caller owns it from
- * now on) and fills meta, or -1 when none is idle. */
-int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_pool_meta *meta);
+/* Take an idle connection to srv for `owner`: returns its fd (the session
+ * owns it from now on, and closes it unless it gives it back), sets *pc to
+ * its entry and fills meta; -1 when none is idle. The entry's recv stays
+ * armed (pc->rx_armed): its completions go to the owner. */
+int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *owner,
+		struct sl_pool_conn **pc, struct sl_pool_meta *meta);
 /* Give a connection to the pool (the pool owns fd from now on, and closes
- * it if it cannot keep it). The caller must have cancelled its own requests
- * on fd in an SQE before this call. */
-void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd,
+ * it if it cannot keep it). pc is its entry if it came from the pool (its
+ * recv may still be armed), else NULL: the caller must then have cancelled
+ * its own requests on fd in an SQE before this call. */
+void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *pc,
 		 const struct sl_pool_meta *meta);
+/* For the owner of an entry: arm its recv on fd, cancel it, or give the
+ * entry up when the owner closes fd itself (after cancelling the recv). */
+void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *pc, int fd);
+void sl_pool_cancel_recv(struct sl_worker *w, struct sl_pool_conn *pc);
+void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *pc);
 /* Route a pool completion (ops SL_OP_POOL_*). */
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
 /* Close every idle connection (worker stopping). */

@@ -36,26 +36,31 @@ enum sl_op {
 	SL_OP_CANCEL,        /* dir = side */
 	SL_OP_CLOSE,         /* dir = side */
 	SL_OP_RECV_CANCEL,   /* pause of a side's multishot recv, dir = side */
-	SL_OP_POOL_RECV,     /* slot = pool entry: its idle recv */
-	SL_OP_POOL_TIMER,    /* pool entry idle/lifetime timer */
-	SL_OP_POOL_CTL,      /* pool entry cancel, timer removal */
+	SL_OP_POOL_RECV,     /* slot = pool entry: its recv, idle or in use */
+	SL_OP_POOL_TIMER,    /* the worker's pool sweep timer (dir 1: its control) */
+	SL_OP_POOL_CTL,      /* pool entry recv cancel */
 	SL_OP_POOL_CLOSE,    /* pool entry close */
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 	SL_OP_ALOG,          /* access log buffer write */
 	SL_OP_COUNT          /* must stay within SL_UD_OP_BITS (6 bits) */
 };
 
+struct sl_session;
+
+/* A pooled server connection (core/pool.c). */
 struct sl_pool_conn {
-	int fd;
+	int fd;              /* while idle; -1 while a session owns it */
 	uint32_t gen;
-	uint8_t state;       /* 0 free, 1 idle, 2 draining */
+	uint8_t state;       /* free, idle, draining, owned */
+	bool rx_armed;       /* its multishot recv is in the ring */
 	uint32_t inflight;
 	uint32_t requests;
 	uint32_t sidx;       /* server index in the worker's idle lists */
 	uint64_t created_ms;
+	uint64_t expire_ms;  /* idle: pool_idle_timeout or pool_max_lifetime */
 	struct sl_server *srv;
+	struct sl_session *owner; /* the session using it (state owned) */
 	struct sl_pool_conn *prev, *next;
-	struct __kernel_timespec ts;
 };
 
 struct sl_pool {
@@ -65,7 +70,12 @@ struct sl_pool {
 	struct sl_pool_conn **idle;  /* per server (global index): most recent first */
 	uint32_t *nidle;
 	uint32_t *base;              /* per backend: global index of its first server */
-	uint32_t owned;              /* entries holding an fd */
+	uint32_t owned;              /* idle entries (they hold an fd) */
+	bool timer_armed;            /* the sweep timer */
+	uint32_t timer_inflight;     /* its requests (timeout, update, removal) */
+	uint64_t timer_at;
+	uint64_t slack;              /* ms: sweeps are at least this far apart */
+	struct __kernel_timespec ts;
 };
 
 enum sl_sess_state {
@@ -213,6 +223,8 @@ struct sl_session {
 	int fe_idx;
 	struct sl_backend *be;
 	struct sl_server *srv;
+	/* the pooled connection the server side uses: its recv is the entry's */
+	struct sl_pool_conn *pconn;
 	struct sl_session *next; /* free list or starved list */
 	const struct sl_proto_ops *ops;
 	union sl_sockaddr peer; /* client address (sa_family 0 if unknown) */

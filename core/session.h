@@ -10,6 +10,8 @@
 
 #include "core/session-t.h"
 
+struct sl_pool_meta;
+
 /* Take ownership of accepted fd cfd and start a session for listener l.
  * On failure the fd is closed here and NULL returned. */
 struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l);
@@ -75,11 +77,16 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 /* Leave the backend queue (the request was answered otherwise). */
 void sl_session_unqueue(struct sl_session *s);
 
-/* Use an already connected socket (from a pool) as the server side. */
-void sl_session_attach_server(struct sl_session *s, struct sl_server *srv, int fd);
-/* Give up the server socket without closing it: its recv is cancelled and
- * the fd returned to the caller, who owns it now (-1 if there is none). */
-int sl_session_detach_server(struct sl_session *s);
+/* Use an idle pooled connection to srv as the server side: returns false
+ * when the pool has none (meta is filled otherwise). */
+bool sl_session_take_pooled(struct sl_session *s, struct sl_server *srv,
+			    struct sl_pool_meta *meta);
+/* Give the server connection to the pool (which closes it if it cannot keep
+ * it); the session has no server side afterwards. */
+void sl_session_pool_server(struct sl_session *s, const struct sl_pool_meta *meta);
+/* A completion of the recv of the pooled connection s uses (core/pool.c,
+ * which counts that recv in flight, not the session). */
+void sl_session_on_pool_recv(struct sl_session *s, const struct io_uring_cqe *cqe);
 
 /* Re-arm recvs that ran out of buffers, once enough are free again. */
 void sl_session_feed_starved(struct sl_worker *w);

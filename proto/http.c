@@ -251,11 +251,8 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 	hs->srv_eof_done = false;
 	hs->srv_reused = false;
 	if (hs->keep_srv && !exclude) {
-		int fd = sl_pool_get(s->w, srv, &hs->srv_meta);
-
-		if (fd >= 0) {
-			hs->srv_reused = true;
-			sl_session_attach_server(s, srv, fd); /* the caller pumps */
+		if (sl_session_take_pooled(s, srv, &hs->srv_meta)) {
+			hs->srv_reused = true; /* the caller pumps */
 			return;
 		}
 	}
@@ -628,11 +625,8 @@ static void finish_response(struct sl_session *s)
 	}
 	if (s->side[SL_SIDE_SRV].fd >= 0) {
 		if (server_reusable(s)) {
-			struct sl_server *srv = s->srv;
-			int fd = sl_session_detach_server(s);
-
 			hs->srv_meta.requests++;
-			sl_pool_put(s->w, srv, fd, &hs->srv_meta);
+			sl_session_pool_server(s, &hs->srv_meta);
 		} else {
 			sl_session_drop_server(s);
 		}
