@@ -32,7 +32,6 @@ enum sl_op {
 	SL_OP_CONNECT,
 	SL_OP_TIMER,         /* the session's inactivity timer */
 	SL_OP_TIMER_CTL,     /* update/remove of that timer */
-	SL_OP_SHUTDOWN,      /* dir = side */
 	SL_OP_CANCEL,        /* dir = side */
 	SL_OP_CLOSE,         /* dir = side */
 	SL_OP_RECV_CANCEL,   /* pause of a side's multishot recv, dir = side */
@@ -120,8 +119,6 @@ struct sl_side {
 	 * counted down as they are sent (tcp mode relays everything: s->raw) */
 	uint64_t relay;
 	struct sl_txv *txv;  /* iovecs of a send from several queued buffers */
-	bool shut_busy[2];   /* an IORING_OP_SHUTDOWN is in flight, by epoch */
-	int deferred_fd[2];  /* closed when that shutdown completes, by epoch */
 	uint8_t rx;          /* enum sl_rx_state */
 	bool starved;        /* recv ended with -ENOBUFS; waits for buffers */
 	bool rd_eof;         /* peer sent FIN */

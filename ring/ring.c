@@ -20,7 +20,6 @@ static const struct sl_ring_op required_ops[] = {
 	{ IORING_OP_SEND, "SEND" },
 	{ IORING_OP_CONNECT, "CONNECT" },
 	{ IORING_OP_CLOSE, "CLOSE" },
-	{ IORING_OP_SHUTDOWN, "SHUTDOWN" },
 	{ IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
 	{ IORING_OP_TIMEOUT, "TIMEOUT" },
 	{ IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE" },
@@ -262,14 +261,6 @@ void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, sockl
 	io_uring_prep_link_timeout(sqe, ts, 0);
 	io_uring_sqe_set_data64(sqe, 0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-}
-
-void sl_ring_shutdown_wr(struct sl_ring *r, int fd, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = sl_ring_sqe(r);
-
-	io_uring_prep_shutdown(sqe, fd, SHUT_WR);
-	io_uring_sqe_set_data64(sqe, ud);
 }
 
 void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close)

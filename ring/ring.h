@@ -85,7 +85,6 @@ void sl_ring_sendmsg(struct sl_ring *r, int fd, const struct msghdr *msg, uint64
  * connect completes with -ECANCELED. ts must live until submission. */
 void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, socklen_t len,
 		     struct __kernel_timespec *ts, uint64_t ud);
-void sl_ring_shutdown_wr(struct sl_ring *r, int fd, uint64_t ud);
 /* Cancel every request on fd, then close it (hard-linked: the close runs
  * whatever the cancel returns). Two CQEs: ud_cancel, then ud_close. */
 void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close);
