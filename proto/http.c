@@ -40,8 +40,17 @@
 enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
 enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
 
-struct http_sess {
+/* What only a request in progress needs: allocated when its first byte
+ * arrives, freed when the connection is idle again, so an idle keep-alive
+ * client holds none of it (about 730 bytes). */
+struct http_msgs {
 	struct sl_http_parser req, rsp;
+	uint32_t line_len;
+	char line[256];     /* request line, for the access log */
+};
+
+struct http_sess {
+	struct http_msgs *m; /* NULL while idle */
 	uint8_t req_st, rsp_st;
 	bool cli_keep;      /* the client connection may serve another request */
 	bool close_after;   /* close the client once this response is delivered */
@@ -61,8 +70,6 @@ struct http_sess {
 	char term[3];       /* set by an error response, else computed */
 	uint64_t wall_ms, t_head, t_rsp; /* request start (epoch ms), head, response head */
 	uint64_t in0, out0; /* client byte counts at the request start */
-	uint32_t line_len;
-	char line[256];     /* request line */
 	uint32_t requests;
 	uint64_t req_start_ms;
 	uint64_t idle_since_ms;
@@ -93,6 +100,34 @@ static const char *status_text(int st)
 
 static void feed_request(struct sl_session *s);
 
+static int msgs_open(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	uint32_t mh = s->fe->max_header_size ? s->fe->max_header_size : SL_HTTP_MAX_HEADER_SIZE;
+	uint32_t mn = s->fe->max_headers ? s->fe->max_headers : SL_HTTP_MAX_HEADERS;
+
+	if (hs->m)
+		return 0;
+	hs->m = malloc(sizeof(*hs->m));
+	if (!hs->m)
+		return -ENOMEM;
+	sl_http_parser_init(&hs->m->req, false, mh, mn);
+	/* the frontend's limits are for clients; server responses get their own */
+	sl_http_parser_init(&hs->m->rsp, true, SL_HTTP_RSP_MAX_HEADER_SIZE, SL_HTTP_RSP_MAX_HEADERS);
+	hs->m->line_len = 0;
+	return 0;
+}
+
+static void msgs_close(struct http_sess *hs)
+{
+	if (!hs->m)
+		return;
+	sl_http_parser_free(&hs->m->req);
+	sl_http_parser_free(&hs->m->rsp);
+	free(hs->m);
+	hs->m = NULL;
+}
+
 /* One access log line for the current request. */
 static void log_request(struct sl_session *s, char phase)
 {
@@ -111,7 +146,8 @@ static void log_request(struct sl_session *s, char phase)
 		.tt = (int64_t)(now - start),
 		.status = hs->status ? hs->status : -1,
 		.bytes_in = c->bytes_in - hs->in0, .bytes_out = c->bytes_out - hs->out0,
-		.request = hs->line, .request_len = hs->line_len,
+		.request = hs->m ? hs->m->line : NULL,
+		.request_len = hs->m ? hs->m->line_len : 0,
 	};
 
 	if (!hs->log_pending)
@@ -135,9 +171,9 @@ static void keep_line(struct http_sess *hs, const char *buf, uint32_t len)
 		len = (uint32_t)(eol - buf);
 	if (len && buf && buf[len - 1] == '\r')
 		len--;
-	hs->line_len = len < sizeof(hs->line) ? len : sizeof(hs->line);
-	if (hs->line_len)
-		memcpy(hs->line, buf, hs->line_len);
+	hs->m->line_len = len < sizeof(hs->m->line) ? len : sizeof(hs->m->line);
+	if (hs->m->line_len)
+		memcpy(hs->m->line, buf, hs->m->line_len);
 }
 
 static void set_term(struct http_sess *hs, char who, char phase)
@@ -416,7 +452,7 @@ static int serve_stats(struct sl_session *s, const struct sl_http_parser *r)
 static int on_request_head(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
-	struct sl_http_parser *r = &hs->req;
+	struct sl_http_parser *r = &hs->m->req;
 	struct sl_http_rewrite rw = { 0 };
 	uint32_t cap = r->len + 512;
 	char *p;
@@ -465,8 +501,8 @@ static int on_request_head(struct sl_session *s)
 	}
 	sl_session_out_commit(s, SL_SIDE_SRV, (uint32_t)n);
 	sl_http_release_head(r); /* an idle or streaming client holds no head copy */
-	sl_http_next(&hs->rsp);
-	hs->rsp.request_was_head = r->method == HTTP_HEAD;
+	sl_http_next(&hs->m->rsp);
+	hs->m->rsp.request_was_head = r->method == HTTP_HEAD;
 	hs->rsp_st = RSP_HEAD;
 	hs->req_st = REQ_BODY;
 	s->retries = 0;
@@ -486,13 +522,18 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 	if (hs->req_st == REQ_IDLE) {
 		struct timespec ts;
 
+		if (msgs_open(s) < 0) {
+			sl_log("frontend %s: out of memory for a request", s->fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+			return 0;
+		}
 		hs->req_st = REQ_HEAD;
 		s->idle = false;
 		hs->log_pending = true;
 		hs->status = 0;
 		hs->term[0] = 0;
 		hs->t_head = hs->t_rsp = 0;
-		hs->line_len = 0;
+		hs->m->line_len = 0;
 		s->t_queue = 0;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		hs->wall_ms = hs->requests ? (uint64_t)ts.tv_sec * 1000 +
@@ -501,11 +542,11 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 			hs->req_start_ms = s->w->now_ms;
 		sl_session_timer_kick(s);
 	}
-	r = sl_http_feed_head(&hs->req, data, len, &used);
+	r = sl_http_feed_head(&hs->m->req, data, len, &used);
 	sl_session_consume(s, SL_SIDE_CLI, used);
 	if (r == SL_HTTP_ERROR) {
-		keep_line(hs, hs->req.buf, hs->req.len);
-		http_error(s, hs->req.err_status, hs->req.err_reason);
+		keep_line(hs, hs->m->req.buf, hs->m->req.len);
+		http_error(s, hs->m->req.err_status, hs->m->req.err_reason);
 		return 0;
 	}
 	if (r == SL_HTTP_HEAD_DONE)
@@ -524,9 +565,9 @@ static int request_body_step(struct sl_session *s, const char *data, uint32_t le
 		return 0; /* staging full: resume when the server side drains */
 	if (len > room)
 		len = room;
-	r = sl_http_feed_body(&hs->req, data, len, &used);
+	r = sl_http_feed_body(&hs->m->req, data, len, &used);
 	if (r == SL_HTTP_ERROR) {
-		http_error(s, 400, hs->req.err_reason);
+		http_error(s, 400, hs->m->req.err_reason);
 		return 0;
 	}
 	stage(s, SL_SIDE_SRV, data, used);
@@ -571,7 +612,7 @@ static void feed_request(struct sl_session *s)
 	       (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD || hs->req_st == REQ_BODY)) {
 		int go;
 
-		if (hs->req_st == REQ_BODY && !hs->req.msg_done) {
+		if (hs->req_st == REQ_BODY && !hs->m->req.msg_done) {
 			if (!sl_session_peek(s, SL_SIDE_CLI, &data, &len))
 				break;
 			go = request_body_step(s, data, len);
@@ -596,7 +637,7 @@ static void feed_request(struct sl_session *s)
 static bool server_reusable(const struct sl_session *s)
 {
 	const struct http_sess *hs = hs_of(s);
-	const struct sl_http_parser *r = &hs->rsp;
+	const struct sl_http_parser *r = &hs->m->rsp;
 	const struct sl_side *v = &s->side[SL_SIDE_SRV];
 	const struct sl_backend_conf *bc = s->be->conf;
 
@@ -641,7 +682,7 @@ static void finish_response(struct sl_session *s)
 static int on_response_head(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
-	struct sl_http_parser *r = &hs->rsp;
+	struct sl_http_parser *r = &hs->m->rsp;
 	struct sl_http_rewrite rw = { 0 };
 	uint32_t cap = r->len + 128;
 	bool info = r->status / 100 == 1 && r->status != 101;
@@ -660,7 +701,7 @@ static int on_response_head(struct sl_session *s)
 				  hs->req_st != REQ_DONE ||
 				  sl_session_out_pending(s, SL_SIDE_SRV);
 		rw.connection = hs->close_after ? "close" :
-				hs->req.major == 1 && hs->req.minor == 0 ? "keep-alive" : NULL;
+				hs->m->req.major == 1 && hs->m->req.minor == 0 ? "keep-alive" : NULL;
 	}
 	p = sl_session_out_reserve(s, SL_SIDE_CLI, cap);
 	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
@@ -714,10 +755,10 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 	if (hs->rsp_st == RSP_HEAD) {
 		if (sl_session_out_pending(s, SL_SIDE_CLI))
 			return 0; /* heads are built only onto an empty out buffer */
-		r = sl_http_feed_head(&hs->rsp, data, len, &used);
+		r = sl_http_feed_head(&hs->m->rsp, data, len, &used);
 		sl_session_consume(s, SL_SIDE_SRV, used);
 		if (r == SL_HTTP_ERROR) {
-			http_error(s, 502, hs->rsp.err_reason);
+			http_error(s, 502, hs->m->rsp.err_reason);
 			return 0;
 		}
 		if (r != SL_HTTP_HEAD_DONE)
@@ -730,10 +771,10 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 		return 0; /* resume when the client side drains */
 	if (len > room)
 		len = room;
-	r = sl_http_feed_body(&hs->rsp, data, len, &used);
+	r = sl_http_feed_body(&hs->m->rsp, data, len, &used);
 	if (r == SL_HTTP_ERROR) {
 		sl_log("backend %s server %s: bad response body: %s", s->be->conf->name,
-		       s->srv ? s->srv->conf->name : "-", hs->rsp.err_reason);
+		       s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
 		sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		return 0;
 	}
@@ -754,7 +795,7 @@ static bool retry_fresh(struct sl_session *s)
 	struct sl_server *srv = s->srv;
 	uint32_t room;
 
-	if (!hs->srv_reused || !hs->retry_head || hs->rsp.len || hs->rsp_started ||
+	if (!hs->srv_reused || !hs->retry_head || hs->m->rsp.len || hs->rsp_started ||
 	    s->side[SL_SIDE_SRV].tx_busy || hs->rsp_st != RSP_HEAD)
 		return false;
 	sl_log("backend %s server %s: reused connection closed before a response, "
@@ -793,7 +834,7 @@ static void relay_done(struct sl_session *s)
 	struct http_sess *hs = hs_of(s);
 
 	hs->rsp_relay = false;
-	sl_http_body_relayed(&hs->rsp);
+	sl_http_body_relayed(&hs->m->rsp);
 	finish_response(s);
 }
 
@@ -819,11 +860,11 @@ static void server_eof(struct sl_session *s)
 			sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		}
 	} else if (hs->rsp_st == RSP_BODY) {
-		if (sl_http_finish(&hs->rsp) == SL_HTTP_MSG_DONE) {
+		if (sl_http_finish(&hs->m->rsp) == SL_HTTP_MSG_DONE) {
 			finish_response(s);
 		} else {
 			sl_log("backend %s server %s: response truncated: %s", s->be->conf->name,
-			       s->srv ? s->srv->conf->name : "-", hs->rsp.err_reason);
+			       s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
 			sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		}
 	}
@@ -848,7 +889,7 @@ static void feed_response(struct sl_session *s)
 	}
 	while (s->state != SL_SESS_ST_CLOSING && !s->raw &&
 	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {
-		if (hs->rsp_st == RSP_BODY && hs->rsp.msg_done) {
+		if (hs->rsp_st == RSP_BODY && hs->m->rsp.msg_done) {
 			data = "";
 			len = 0; /* a bodiless response completes without more bytes */
 		} else if (!sl_session_peek(s, SL_SIDE_SRV, &data, &len)) {
@@ -890,8 +931,7 @@ static void response_delivered(struct sl_session *s)
 		sl_session_timer_kick(s);
 		return;
 	}
-	sl_http_next(&hs->req);
-	sl_http_next(&hs->rsp);
+	msgs_close(hs); /* the next request starts afresh */
 	for (int i = 0; i < 2; i++) {
 		struct sl_side *d = &s->side[i];
 
@@ -988,8 +1028,6 @@ static void client_ip(const struct sl_session *s, char *buf, size_t len)
 
 static void http_start(struct sl_session *s)
 {
-	uint32_t mh = s->fe->max_header_size ? s->fe->max_header_size : SL_HTTP_MAX_HEADER_SIZE;
-	uint32_t mn = s->fe->max_headers ? s->fe->max_headers : SL_HTTP_MAX_HEADERS;
 	struct http_sess *hs = calloc(1, sizeof(*hs));
 
 	if (!hs) {
@@ -998,9 +1036,6 @@ static void http_start(struct sl_session *s)
 	}
 	s->proto = hs;
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
-	sl_http_parser_init(&hs->req, false, mh, mn);
-	/* the frontend's limits are for clients; server responses get their own */
-	sl_http_parser_init(&hs->rsp, true, SL_HTTP_RSP_MAX_HEADER_SIZE, SL_HTTP_RSP_MAX_HEADERS);
 	hs->req_start_ms = s->w->now_ms;
 	client_ip(s, hs->client_ip, sizeof(hs->client_ip));
 	s->state = SL_SESS_ST_FORWARD;
@@ -1034,7 +1069,7 @@ static void http_on_log(struct sl_session *s)
 		return;
 	if (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD)
 		phase = 'R';
-	else if (hs->req_st == REQ_BODY && !hs->req.msg_done)
+	else if (hs->req_st == REQ_BODY && !hs->m->req.msg_done)
 		phase = 'D'; /* the request body was still coming */
 	else if (s->queued || (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start))
 		phase = s->queued ? 'Q' : 'C';
@@ -1053,8 +1088,7 @@ static void http_free(struct sl_session *s)
 
 	if (!hs)
 		return;
-	sl_http_parser_free(&hs->req);
-	sl_http_parser_free(&hs->rsp);
+	msgs_close(hs);
 	free(hs->retry_head);
 	free(hs);
 	s->proto = NULL;
