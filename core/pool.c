@@ -320,6 +320,7 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	uint32_t slot = sl_ud_slot(cqe->user_data);
 	unsigned op = sl_ud_op(cqe->user_data);
 	struct sl_pool_conn *e = NULL;
+	bool ended = false;
 
 	if (op == SL_OP_POOL_TIMER) {
 		p->timer_inflight--;
@@ -335,8 +336,7 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	if (slot < p->hwm && p->conns[slot].gen == sl_ud_gen(cqe->user_data))
 		e = &p->conns[slot];
 	if (e && op == SL_OP_POOL_RECV) {
-		bool ended = !(cqe->flags & IORING_CQE_F_MORE);
-
+		ended = !(cqe->flags & IORING_CQE_F_MORE);
 		if (ended) {
 			e->rx_armed = false;
 			e->inflight--;
@@ -355,8 +355,14 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	}
 	if (!e)
 		return;
-	if (e->state == ENT_IDLE && op == SL_OP_POOL_RECV)
-		retire(w, e); /* closed by the server, or unasked data */
+	if (e->state == ENT_IDLE && op == SL_OP_POOL_RECV) {
+		if (ended && cqe->res == -ECANCELED)
+			/* the last owner paused it (its queue was full) and gave
+			 * the connection back before the pause completed */
+			sl_pool_arm_recv(w, e, e->fd);
+		else
+			retire(w, e); /* closed by the server, or unasked data */
+	}
 	maybe_release(p, e);
 }
 

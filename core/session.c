@@ -8,7 +8,10 @@
  *   teardown: cancel all requests on each fd, then close it (hard link);
  *   the slot is released when its in-flight count reaches zero.
  * Every request that produces a CQE increments s->inflight; its CQE
- * decrements it (a multishot recv counts once, until its last CQE).
+ * decrements it (a multishot recv counts once, until its last CQE). The one
+ * exception is the recv of a pooled server connection (s->pconn): it belongs
+ * to the pool entry, which counts it and hands its completions to the
+ * session that uses the connection (sl_session_on_pool_recv).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -543,11 +546,8 @@ void sl_session_pool_server(struct sl_session *s, const struct sl_pool_meta *met
 
 	if (fd < 0)
 		return;
-	if (sd->rx == SL_RX_CANCELING) {
-		/* paused mid-response: rare, and not worth a pool slot */
-		sl_session_drop_server(s);
-		return;
-	}
+	/* a recv of the entry paused for quota (SL_RX_CANCELING) is re-armed by
+	 * the pool when its cancel completes */
 	if (!pc && sd->rx != SL_RX_OFF) {
 		/* the session's own recv: the pool arms its own. Submitted
 		 * before the pool's first request on fd. */
