@@ -180,7 +180,7 @@ static int end_section(struct loader *ld)
 		return sl_conf_fail(ld, ld->key_line[K_CHECK_EXPECT], -EINVAL, "key "
 				    "'check_expect': expected only with an http check (check = "
 				    "http METHOD PATH) in %s", ld->sec_label);
-	return sl_conf_check_mode_keys(ld);
+	return sl_conf_check_ignored_keys(ld);
 }
 
 static int once_section(struct loader *ld, int *first_line)

@@ -3,8 +3,9 @@
  * its keys and the setter that checks one value and stores it into the
  * struct sl_config being built, failing with "FILE:LINE: key 'K': expected
  * ..., got '...'". Also the end-of-section check of keys that only some
- * modes read. The reader, the dispatch and the cross-references are in
- * conf/conf.c; the pure value parsers in conf/conf_value.c.
+ * modes, or only frontends with an ssl bind, read. The reader, the dispatch
+ * and the cross-references are in conf/conf.c; the pure value parsers in
+ * conf/conf_value.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -608,7 +609,7 @@ static const struct key_def frontend_keys[] = {
 	{ "max_header_size", K_MAX_HEADER_SIZE, false, NEED_HTTP_FRONTEND, set_max_header_size },
 	{ "max_headers", K_MAX_HEADERS, false, NEED_HTTP_FRONTEND, set_max_headers },
 	{ "route", K_ROUTE, true, NEED_HTTP_FRONTEND, add_route },
-	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_ANY, set_ssl_min_version },
+	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_SSL_BIND, set_ssl_min_version },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 
@@ -642,24 +643,42 @@ const struct key_def *sl_conf_keys(enum sec_kind sec)
 	return tables[sec];
 }
 
-int sl_conf_check_mode_keys(struct loader *ld)
+/* Whether the current section reads the keys that have NEED. Each need
+ * belongs to keys of one section kind, so cur_fe()/cur_be() is the right one. */
+static bool need_met(struct loader *ld, enum key_need need)
 {
-	enum key_need unmet = NEED_ANY;
+	const struct sl_frontend_conf *fe;
+	int i;
+
+	if (need == NEED_HTTP_FRONTEND)
+		return cur_fe(ld)->mode == SL_FE_MODE_HTTP;
+	if (need == NEED_KEEP_ALIVE_BACKEND)
+		return cur_be(ld)->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
+	if (need == NEED_SSL_BIND) {
+		fe = cur_fe(ld);
+		for (i = 0; i < fe->nbinds && !fe->binds[i].ssl; i++)
+			;
+		return i < fe->nbinds;
+	}
+	return true;
+}
+
+int sl_conf_check_ignored_keys(struct loader *ld)
+{
 	const struct key_def *d, *first = NULL;
 
-	if (ld->sec == SEC_FRONTEND && cur_fe(ld)->mode != SL_FE_MODE_HTTP)
-		unmet = NEED_HTTP_FRONTEND;
-	else if (ld->sec == SEC_BACKEND && cur_be(ld)->mode != SL_BE_MODE_HTTP_KEEP_ALIVE)
-		unmet = NEED_KEEP_ALIVE_BACKEND;
-	if (unmet == NEED_ANY)
-		return 0;
 	for (d = sl_conf_keys(ld->sec); d->name; d++)
-		if (d->need == unmet && ld->key_line[d->id] &&
+		if (ld->key_line[d->id] && !need_met(ld, d->need) &&
 		    (!first || ld->key_line[d->id] < ld->key_line[first->id]))
 			first = d;
 	if (!first)
 		return 0;
-	if (unmet == NEED_KEEP_ALIVE_BACKEND)
+	if (first->need == NEED_SSL_BIND)
+		return sl_conf_fail(ld, ld->key_line[first->id], -EINVAL, "key '%s': has no effect: "
+				    "%s has no ssl bind (expected bind = ADDR:PORT ssl crt=PEM in "
+				    "the section, or no %s)", first->name, ld->sec_label,
+				    first->name);
+	if (first->need == NEED_KEEP_ALIVE_BACKEND)
 		return sl_conf_fail(ld, ld->key_line[first->id], -EINVAL, "key '%s': only for mode "
 				    "http-keep-alive backends; %s has mode %s (expected mode = "
 				    "http-keep-alive)", first->name, ld->sec_label,

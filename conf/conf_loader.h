@@ -50,9 +50,10 @@ struct loader {
 	int global_line, defaults_line;
 };
 
-/* A key only some modes read: elsewhere it would be silently ignored, so
- * the end of its section refuses it (the mode may come after the key). */
-enum key_need { NEED_ANY, NEED_HTTP_FRONTEND, NEED_KEEP_ALIVE_BACKEND };
+/* A key only some sections read (a mode, an ssl bind): elsewhere it would be
+ * silently ignored, so the end of its section refuses it (the mode or the
+ * bind may come after the key; a section cannot be reopened). */
+enum key_need { NEED_ANY, NEED_HTTP_FRONTEND, NEED_KEEP_ALIVE_BACKEND, NEED_SSL_BIND };
 
 struct key_def {
 	const char *name;
@@ -98,8 +99,9 @@ const struct key_def *sl_conf_keys(enum sec_kind sec);
 /* What "workers = auto" means: the online CPUs, 1 to 256. */
 int sl_conf_auto_workers(void);
 
-/* End of a [frontend] or [backend] section: refuses the keys its mode
- * would ignore, at the first such key's line. Returns 0 or -EINVAL. */
-int sl_conf_check_mode_keys(struct loader *ld);
+/* End of a section: refuses the keys it would ignore (for its mode, or for
+ * a frontend without an ssl bind), at the first such key's line. Returns 0
+ * or -EINVAL. */
+int sl_conf_check_ignored_keys(struct loader *ld);
 
 #endif
