@@ -44,7 +44,7 @@ run=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 ours() {
 	local comm
 	comm=$(ps -o comm= -p "$1" 2>/dev/null) || return 1
-	# python3: run.py's TLS handshake client (run.py --tls-client)
+	# python3: the TLS handshake client (bench/tls_client.py)
 	[[ $comm =~ ^(nginx|haproxy|sluice|idle_client|strace|wrk|h2load|openssl|python3)$ ]] &&
 		[[ $(ps -o pgid= -p "$1" | tr -d ' ') = "$1" ]]
 }

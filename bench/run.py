@@ -14,10 +14,11 @@ under `strace -c -f` over a fixed request count (h2load --h1 -n).
 TLS scenarios (tls-keepalive, tls-handshake, tls-resume) terminate TLS on
 every proxy with one certificate made per run (openssl, EC P-256, a CA and a
 leaf in the run directory). tls-keepalive is wrk over https; the handshake
-scenarios use this file's own client (`run.py --tls-client`, forked
-processes, one request per connection) because wrk and h2load resume the
-TLS session when they reconnect: tls-handshake never offers a session, so
-every connection is a full handshake; tls-resume offers the last one.
+scenarios use bench/tls_client.py (forked processes, one request per
+connection) because wrk and h2load resume the TLS session when they
+reconnect: tls-handshake never offers a session, so every connection is a
+full handshake; tls-resume offers the last one. bench/report.py writes the
+report, bench/scenarios.py defines the scenarios, ports and modes.
 
 Everything listens on 127.0.0.1 on fixed high ports (--port-base), every
 child runs in its own process group with a time limit, and all of them are
@@ -35,70 +36,19 @@ import select
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from report import report
+from scenarios import (ALL_SCENARIOS, DIRECT_KEY, HS_SCENARIOS, LARGE_SIZE, MODES, PORT_OFFSETS,
+                       PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SMALL_BODY, STATS_OFFSET, TARGETS,
+                       TLS13_SUITES, TLS_NAME, TLS_SCENARIOS)
+
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SMALL_BODY = b"hello from the bench origin\n"
-LARGE_SIZE = 1 << 20
-
-PROXIES = ["sluice", "haproxy", "nginx"]
-TARGETS = PROXIES + ["direct"]
-SCENARIOS = ["tcp", "close", "reuse", "churn", "large"]
-TLS_SCENARIOS = ["tls-keepalive", "tls-handshake", "tls-resume"]
-ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
-# scenarios driven by the handshake client (one request per TLS connection)
-HS_SCENARIOS = {"tls-handshake": "full", "tls-resume": "resume"}
-TLS_NAME = "bench.example.test"
-# The TLS 1.3 suite order (server preference) of sluice (proto/tls.c: ChaCha20
-# first, as Debian's wolfSSL has no AES-NI code); HAProxy and nginx get the same
-# (@TLS13_SUITES@ in bench/conf/), so that all negotiate the same suite.
-TLS13_SUITES = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
-SCENARIO_DOC = {
-    "tcp": "L4 forwarding of keep-alive HTTP (sluice mode=tcp, HAProxy mode tcp, nginx stream)",
-    "close": "client keep-alive, new server connection per request "
-             "(sluice http-server-close, HAProxy option http-server-close, nginx without upstream keepalive)",
-    "reuse": "client keep-alive, pooled server connections "
-             "(sluice http-keep-alive, HAProxy http-reuse always, nginx upstream keepalive)",
-    "churn": "a new client connection per request (wrk -H 'Connection: close') to the pooled frontend",
-    "large": "1 MiB responses through the pooled frontend",
-    "tls-keepalive": "TLS termination, client keep-alive (wrk over https, one handshake per "
-                     "client connection), pooled server connections to the small origin",
-    "tls-handshake": "a new TLS connection with a full handshake for every request "
-                     "(run.py --tls-client: never offers a session), same frontend",
-    "tls-resume": "a new TLS connection per request resuming the previous session "
-                  "(TLS 1.3 ticket, run.py --tls-client), same frontend",
-}
-# scenario -> (proxy port key, origin port key, extra wrk args)
-SCEN_PORTS = {
-    "tcp": ("P_TCP", "P_ORIGIN_SMALL"),
-    "close": ("P_CLOSE", "P_ORIGIN_SMALL"),
-    "reuse": ("P_REUSE", "P_ORIGIN_SMALL"),
-    "churn": ("P_REUSE", "P_ORIGIN_SMALL"),
-    "large": ("P_LARGE", "P_ORIGIN_LARGE"),
-    "tls-keepalive": ("P_TLS", "P_ORIGIN_SMALL"),
-    "tls-handshake": ("P_TLS", "P_ORIGIN_SMALL"),
-    "tls-resume": ("P_TLS", "P_ORIGIN_SMALL"),
-}
-# the direct-to-origin traffic equivalent to each scenario (measured once per round)
-# (None: no direct equivalent, the origin does not speak TLS)
-DIRECT_KEY = {"tcp": "small", "close": "small", "reuse": "small", "churn": "churn", "large": "large",
-              "tls-keepalive": None, "tls-handshake": None, "tls-resume": None}
-PORT_OFFSETS = {"P_TCP": 0, "P_CLOSE": 1, "P_REUSE": 2, "P_LARGE": 3, "P_TLS": 4}
-STATS_OFFSET = 9  # sluice's stats listener: base + 19
-PROXY_PORT_BASE = {"sluice": 10, "haproxy": 20, "nginx": 30}
-
-MODES = {
-    "quick": dict(rounds=2, duration=2, workers=["1"], idle=10000, strace_n=10000,
-                  strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS),
-    "full": dict(rounds=4, duration=6, workers=["1", "auto"], idle=10000, strace_n=20000,
-                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS),
-}
 
 
 class BenchError(Exception):
@@ -299,6 +249,21 @@ def tool_version(argv, pattern=None):
     return line
 
 
+def tool_versions(b):
+    """What the report quotes: sluice's version, git revision and build time,
+    and the peers' versions."""
+    mtime = datetime.datetime.fromtimestamp(os.path.getmtime(b.sluice_bin)).astimezone()
+    gitrev = f"{b.gitrev}, built {mtime:%Y-%m-%d %H:%M}"
+    return {
+        "sluice": tool_version([b.sluice_bin, "-v"], r"sluice (\S+)") + f" (git {gitrev})",
+        "HAProxy": tool_version(["haproxy", "-v"], r"version (\S+)"),
+        "nginx": tool_version(["nginx", "-v"], r"nginx/(\S+)"),
+        "wrk": tool_version(["wrk", "-v"], r"wrk (\S+)"),
+        "h2load": tool_version(["h2load", "--version"], r"(nghttp2/\S+)"),
+        "strace": tool_version(["strace", "-V"], r"version (\S+)"),
+    }
+
+
 # ---------------------------------------------------------------- the bench
 
 class Bench:
@@ -317,7 +282,7 @@ class Bench:
         if self.idle_n > self.maxconn - 200:
             self.idle_capped = self.idle_n
             self.idle_n = max(0, (self.maxconn - 200) // 500 * 500)
-        self.strace_n = args.strace_n or m["strace_n"]
+        self.strace_n = m["strace_n"] if args.strace_n is None else args.strace_n
         self.strace_scenarios = m["strace_scenarios"]
         self.warm_n = m["warm_n"]
         self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
@@ -703,9 +668,9 @@ class Bench:
         if not srv or not self.ensure_alive(target, workers, f"{scenario} round {rnd}"):
             return
         label = f"workers={workers} round {rnd} {scenario} {target}"
-        argv = [sys.executable, os.path.abspath(__file__), "--tls-client",
-                "--tls-port", str(self.port(target, scenario)), "--tls-mode", HS_SCENARIOS[scenario],
-                "--tls-clients", str(self.args.tls_clients), "--duration", str(self.duration)]
+        argv = [sys.executable, os.path.join(BENCH, "tls_client.py"),
+                "--port", str(self.port(target, scenario)), "--mode", HS_SCENARIOS[scenario],
+                "--clients", str(self.args.tls_clients), "--duration", str(self.duration)]
         ctr0 = self.sluice_tls_counters() if target == "sluice" else None
         t0 = cpu_ticks(srv.pids())
         rc, out = run_group(self, argv, self.duration + 30)
@@ -947,404 +912,6 @@ class Bench:
         self.finished = datetime.datetime.now().astimezone()
 
 
-# ---------------------------------------------------------------- report
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
-
-
-def ratio(a, b):
-    return None if a is None or not b else a / b
-
-
-def summarize(b):
-    """{(workers, scenario, target): medians}"""
-    out = {}
-    for w in b.worker_sets:
-        for s in b.scenarios:
-            for t in b.targets:
-                if t == "direct":
-                    runs = [r for r in b.results if r["workers"] == w and r["target"] == t
-                            and DIRECT_KEY[r["scenario"]] == DIRECT_KEY[s]]
-                else:
-                    runs = [r for r in b.results
-                            if r["workers"] == w and r["scenario"] == s and r["target"] == t]
-                if not runs:
-                    continue
-                errs = sum(r[k] for r in runs for k in ("err_connect", "err_read", "err_write",
-                                                         "err_timeout"))
-                out[(w, s, t)] = dict(
-                    runs=len(runs), rps=med([r["rps"] for r in runs]),
-                    p50=med([r["p50_us"] / 1000 for r in runs]),
-                    p99=med([r["p99_us"] / 1000 for r in runs]),
-                    cpu=med([r.get("cpu_us_per_req") for r in runs]),
-                    non2xx=sum(r["err_status"] for r in runs), sockerr=errs,
-                    requests=sum(r["requests"] for r in runs),
-                    cpu_hs=med([r.get("cpu_us_per_hs") for r in runs]),
-                    hs_per_s=med([r.get("hs_per_s") for r in runs]),
-                    handshakes=sum(r.get("handshakes", 0) for r in runs),
-                    resumed=sum(r.get("resumed", 0) for r in runs),
-                    sluice_hs=sum(r.get("sluice_handshakes", 0) for r in runs),
-                    sluice_resumed=sum(r.get("sluice_resumed", 0) for r in runs),
-                    negotiated=next((r["negotiated"] for r in runs if r.get("negotiated")), None))
-    return out
-
-
-def targets_check(b, summ, w):
-    lines = []
-
-    def get(s, t, k):
-        return summ.get((w, s, t), {}).get(k)
-
-    def best(s, k, lowest=False):
-        vals = [get(s, t, k) for t in ("haproxy", "nginx") if get(s, t, k) is not None]
-        if not vals:
-            return None
-        return min(vals) if lowest else max(vals)
-
-    def line(name, value, goal, ok_if_le=False):
-        if value is None:
-            lines.append(f"| {name} | - | {goal} | not measured |")
-            return
-        met = value <= goal if ok_if_le else value >= goal
-        lines.append(f"| {name} | {value:.3f} | {'<=' if ok_if_le else '>='} {goal} | "
-                     f"{'met' if met else '**not met**'} |")
-
-    line("close: req/s vs HAProxy", ratio(get("close", "sluice", "rps"), get("close", "haproxy", "rps")), 1.5)
-    line("close: CPU/req vs HAProxy", ratio(get("close", "sluice", "cpu"), get("close", "haproxy", "cpu")),
-         0.6, True)
-    line("reuse: req/s vs the better peer", ratio(get("reuse", "sluice", "rps"), best("reuse", "rps")), 1.3)
-    line("reuse: CPU/req vs the better peer",
-         ratio(get("reuse", "sluice", "cpu"), best("reuse", "cpu", True)), 0.7, True)
-    line("tcp: req/s vs the better peer", ratio(get("tcp", "sluice", "rps"), best("tcp", "rps")), 1.2)
-    for s in [s for s in b.scenarios if s in SCENARIOS]:
-        line(f"{s}: p99 vs the best peer", ratio(get(s, "sluice", "p99"), best(s, "p99", True)),
-             1.0, True)
-    idle = [r for r in b.idle if r["workers"] == w and r["proxy"] == "sluice"]
-    if idle:
-        line("idle: KiB per idle client connection", idle[0]["bytes_per_conn"] / 1024, 1.0, True)
-    return lines
-
-
-def tls_method(b):
-    """How the TLS scenarios ran and what each proxy negotiated."""
-    neg = "; ".join(f"{p}: {v.get('protocol', '?')} {v.get('suite', '?')}, key exchange "
-                    f"{v.get('group', '?')}, ALPN {v.get('alpn', '-')}"
-                    for p, v in b.tls_params.items())
-    return ("TLS: one certificate per run, made with the openssl CLI: a self-signed CA and an EC "
-            f"P-256 leaf for `{TLS_NAME}` (and IP 127.0.0.1), ECDSA-SHA256; every proxy serves "
-            "the same PEM (leaf certificate, then its PKCS#8 key: sluice `ssl crt=`, HAProxy "
-            "`ssl crt`, nginx `ssl_certificate` and `ssl_certificate_key`), checked once per "
-            "proxy (the chain verifies against the CA and the leaf is byte for byte the one "
-            "generated). All allow TLS 1.2 and 1.3; HAProxy and nginx are given sluice's TLS 1.3 "
-            f"suite order, server preference (`{b.args.tls_suites}`); session tickets on "
-            "(every proxy's default). Negotiated with an OpenSSL 3 client's defaults (`openssl s_client`): "
-            f"{neg or 'not probed'}. `tls-keepalive` runs wrk over https "
-            f"(-c{b.args.connections}: one handshake per client connection). `tls-handshake` "
-            f"and `tls-resume` run `run.py --tls-client` ({b.args.tls_clients} processes, "
-            "Python ssl over OpenSSL 3; a new TCP connection, handshake and one request with "
-            "`Connection: close` each, read to EOF): wrk and h2load were not used because they "
-            "resume the session whenever they reconnect (measured: wrk -H 'Connection: close' "
-            "resumed 99.9% of its handshakes against sluice). For tls-handshake the client "
-            "never offers a session; every run checks that it resumed nothing and that "
-            "sluice's `sluice_frontend_tls_handshakes_total` grew by the client's handshake "
-            "count and `sluice_frontend_tls_resumed_total` by its resumed count (0). The "
-            "client is the bottleneck (OpenSSL 3's client side of a handshake costs more CPU "
-            "than the server's, on the same 2 CPUs), so compare CPU µs per handshake more "
-            "than handshakes/s.\n")
-
-
-def tls_table(b, summ, w, nw):
-    rows = [(s, t) for s in b.scenarios if s in HS_SCENARIOS for t in b.targets
-            if (w, s, t) in summ]
-    if not rows:
-        return []
-    L = [f"### TLS handshakes (workers = {nw})\n",
-         "One request per TLS connection, so CPU µs per handshake is also per request: "
-         "TCP accept, handshake, request through the pool and teardown. 'client': handshakes "
-         "and resumptions the handshake client saw over all rounds; 'sluice counted': the "
-         "deltas of sluice's `sluice_frontend_tls_handshakes_total` and "
-         "`sluice_frontend_tls_resumed_total` over the same runs.\n",
-         "| scenario | proxy | handshakes/s | p99 ms | CPU µs/handshake | CPU vs HAProxy "
-         "| CPU vs nginx | handshakes (client) | resumed (client) | sluice counted: handshakes, resumed |",
-         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
-    for s, t in rows:
-        r = summ[(w, s, t)]
-        h, n = (summ.get((w, s, x), {}) for x in ("haproxy", "nginx"))
-        sl = f"{r['sluice_hs']:,}, {r['sluice_resumed']:,}" if t == "sluice" else "-"
-        L.append(f"| {s} | {'**sluice**' if t == 'sluice' else t} | {fmt(r['hs_per_s'], ',.0f')} | "
-                 f"{fmt(r['p99'], '.3f')} | {fmt(r['cpu_hs'], '.1f')} | "
-                 f"{fmt(ratio(r['cpu_hs'], h.get('cpu_hs')), '.2f')} | "
-                 f"{fmt(ratio(r['cpu_hs'], n.get('cpu_hs')), '.2f')} | "
-                 f"{r['handshakes']:,} | {r['resumed']:,} | {sl} |")
-    L.append("")
-    return L
-
-
-def report(b, path, command):
-    summ = summarize(b)
-    u = os.uname()
-    cpu_model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"model name\s*:\s*(.*)", f.read())
-            cpu_model = m.group(1) if m else "?"
-    except OSError:
-        pass
-    mtime = datetime.datetime.fromtimestamp(os.path.getmtime(b.sluice_bin)).astimezone()
-    gitrev = f"{b.gitrev}, built {mtime:%Y-%m-%d %H:%M}"
-    versions = {
-        "sluice": tool_version([b.sluice_bin, "-v"], r"sluice (\S+)") + f" (git {gitrev})",
-        "HAProxy": tool_version(["haproxy", "-v"], r"version (\S+)"),
-        "nginx": tool_version(["nginx", "-v"], r"nginx/(\S+)"),
-        "wrk": tool_version(["wrk", "-v"], r"wrk (\S+)"),
-        "h2load": tool_version(["h2load", "--version"], r"(nghttp2/\S+)"),
-        "strace": tool_version(["strace", "-V"], r"version (\S+)"),
-    }
-    L = []
-    L.append("# sluice benchmark results\n")
-    L.append(f"- **date**: {b.started:%Y-%m-%d %H:%M %Z} (took {(b.finished - b.started).seconds} s)")
-    L.append(f"- **command**: `{command}`")
-    L.append(f"- **machine**: {os.cpu_count()} CPUs (nproc), {cpu_model}, Linux {u.release} {u.machine}")
-    L.append("- **versions**: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    L.append(f"- **method**: {b.rounds} rounds of {b.duration} s per target and scenario, "
-             f"interleaved (the job list, then reversed); wrk -t{b.args.threads} "
-             f"-c{b.args.connections} --latency; medians over rounds. Everything on 127.0.0.1, "
-             "client, proxies and origins share the machine's CPUs. Configurations: "
-             "`bench/conf/` (`sluice.ini`, `haproxy.cfg`, `nginx-proxy.conf`, origins "
-             "`nginx-origin.conf`: nginx, 1 worker, 28-byte body or 1 MiB file).")
-    L.append("- **CPU µs/req**: utime+stime of all the proxy's processes and threads "
-             "(/proc/PID/stat) over the run, divided by the responses wrk (or, for "
-             "tls-handshake and tls-resume, the TLS client) counted.")
-    L.append("- **ratios**: req/s of the row's target divided by HAProxy's, nginx's, the direct "
-             "origin's; CPU ratio = row's CPU/req divided by HAProxy's / nginx's.\n")
-    L.append("Scenarios:\n")
-    for s in b.scenarios:
-        L.append(f"- `{s}`: {SCENARIO_DOC[s]}")
-    L.append("- `direct`: the same traffic sent to the origin, the ceiling "
-             "(tcp, close and reuse share one direct measurement per round; none for TLS: "
-             "the origin speaks plain HTTP).\n")
-    if any(s in TLS_SCENARIOS for s in b.scenarios):
-        L.append(tls_method(b))
-    for w in b.worker_sets:
-        nw = os.cpu_count() if w == "auto" else w
-        L.append(f"## workers = {nw}" + (" (number of CPUs)" if w == "auto" else "") + "\n")
-        L.append("| scenario | target | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs HAProxy "
-                 "| vs nginx | vs direct | CPU vs HAProxy | CPU vs nginx | non-2xx | socket errors |")
-        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-        for s in b.scenarios:
-            for t in b.targets:
-                r = summ.get((w, s, t))
-                if not r:
-                    continue
-                h, n, d = (summ.get((w, s, x), {}) for x in ("haproxy", "nginx", "direct"))
-                name = f"**{t}**" if t == "sluice" else t
-                L.append(f"| {s} | {name} | {fmt(r['rps'], ',.0f')} | {fmt(r['p50'], '.3f')} | "
-                         f"{fmt(r['p99'], '.3f')} | {fmt(r['cpu'], '.1f')} | "
-                         f"{fmt(ratio(r['rps'], h.get('rps')), '.2f')} | "
-                         f"{fmt(ratio(r['rps'], n.get('rps')), '.2f')} | "
-                         f"{fmt(ratio(r['rps'], d.get('rps')), '.2f')} | "
-                         f"{fmt(ratio(r['cpu'], h.get('cpu')), '.2f')} | "
-                         f"{fmt(ratio(r['cpu'], n.get('cpu')), '.2f')} | "
-                         f"{r['non2xx']} | {r['sockerr']} |")
-        L.append("")
-        L.extend(tls_table(b, summ, w, nw))
-        L.append(f"### Targets of issue 5 (workers = {nw})\n")
-        L.append("| target | sluice | goal | |")
-        L.append("|---|--:|--:|---|")
-        L.extend(targets_check(b, summ, w))
-        L.append("")
-        idle = [r for r in b.idle if r["workers"] == w]
-        if idle:
-            L.append(f"### Idle client connections (workers = {nw})\n")
-            L.append(f"{idle[0]['n']:,} keep-alive client connections to the `reuse` frontend, each "
-                     "after one request, held idle (bench/idle_client.c). RSS and fds summed over "
-                     "the proxy's processes."
-                     + (f" (Not {b.idle_capped:,}: RLIMIT_NOFILE is {b.nofile} here and cannot be "
-                        f"raised, so every proxy gets maxconn {b.maxconn}.)" if b.idle_capped else "")
-                     + " nginx allocates and initialises its connection array for "
-                     "worker_connections at start, so its baseline already holds most of what an "
-                     "idle connection costs it. 's until fds released': time from the client "
-                     "closing every connection until the proxy's fd count is back at its baseline.\n")
-            L.append("| proxy | connections | RSS before KiB | RSS idle KiB | bytes per idle conn "
-                     "| RSS after close KiB | fds before | fds idle | fds after close "
-                     "| s until fds released |")
-            L.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-            for r in idle:
-                rel = "> 15" if r["release_s"] is None else f"{r['release_s']:.2f}"
-                L.append(f"| {r['proxy']} | {r['opened']:,} | {r['rss_before_kib']:,} | "
-                         f"{r['rss_idle_kib']:,} | {r['bytes_per_conn']:,.0f} | "
-                         f"{r['rss_after_kib']:,} | {r['fds_before']} | "
-                         f"{r['fds_idle']} | {r['fds_after']} | {rel} |")
-            L.append("")
-        sc = [r for r in b.syscalls if r["workers"] == w]
-        if sc:
-            L.append(f"### Syscalls per request (workers = {nw})\n")
-            L.append(f"`strace -c -f -p PID` (nginx: its workers) while `h2load --h1 -n {b.strace_n} "
-                     "-c 10` runs; every syscall of every thread counted, divided by completed "
-                     "requests.\n")
-            L.append("| scenario | proxy | requests | syscalls | per request | most frequent |")
-            L.append("|---|---|--:|--:|--:|---|")
-            for r in sc:
-                top = ", ".join(f"{n} {c}" for n, c in r["top"])
-                L.append(f"| {r['scenario']} | {r['proxy']} | {r['requests']:,} | {r['syscalls']:,} | "
-                         f"{r['per_req']:.2f} | {top} |")
-            L.append("")
-    L.append("## Failures observed\n")
-    if b.events:
-        L.append("wrk socket errors: `read` = the connection was closed (EOF or reset) before a "
-                 "complete response, `connect`/`write`/`timeout` as named; non-2xx = responses "
-                 "with another status (a proxy's 502/503/504). Logs: the run directory printed "
-                 "at the end of the run.\n")
-        for e in b.events:
-            first, _, rest = e.partition("\n")
-            L.append(f"- {first}")
-            if rest.strip():
-                L.append("\n```\n" + rest.strip()[-3000:] + "\n```")
-    else:
-        L.append("None: no crash, no non-2xx response, no socket error, no failed start.")
-    L.append("")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("\n".join(L))
-    raw = dict(date=b.started.isoformat(), command=command, versions=versions,
-               results=b.results, idle=b.idle, syscalls=b.syscalls, events=b.events,
-               tls=b.tls_params)
-    with open(os.path.splitext(path)[0] + ".json", "w") as f:
-        json.dump(raw, f, indent=1)
-    log(f"wrote {path}")
-
-
-# ---------------------------------------------------------------- TLS client
-
-def tls_client_loop(port, mode, deadline):
-    """One client process: until deadline, a new TCP connection and TLS
-    handshake per request (GET, Connection: close), read to EOF. mode "full"
-    never offers a session (nothing is kept between connections), "resume"
-    offers the session of its previous connection (TLS 1.3: the newest
-    ticket). The chain is not verified here (sanity() does it once); the
-    handshake still checks the server's CertificateVerify signature."""
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
-    req = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-    st = dict(requests=0, handshakes=0, resumed=0, bytes=0, err_connect=0, err_read=0,
-              err_write=0, err_status=0, err_timeout=0, lat=[], samples=[], negotiated=None)
-    session = None
-    while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        stage, conn, tls = "connect", None, None
-        try:
-            conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            tls = ctx.wrap_socket(conn, server_hostname=TLS_NAME,
-                                  session=session if mode == "resume" else None)
-            st["handshakes"] += 1
-            st["resumed"] += bool(tls.session_reused)
-            if st["negotiated"] is None:
-                st["negotiated"] = f"{tls.version()} {tls.cipher()[0]} ALPN {tls.selected_alpn_protocol()}"
-            stage = "write"
-            tls.sendall(req)
-            stage = "read"
-            data = b""
-            while True:
-                chunk = tls.recv(16384)
-                if not chunk:
-                    break
-                data += chunk
-            st["bytes"] += len(data)
-            if data.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")) and data.endswith(SMALL_BODY):
-                st["requests"] += 1
-                st["lat"].append(int((time.perf_counter() - t0) * 1e6))
-            else:
-                st["err_status"] += 1
-                if len(st["samples"]) < 3:
-                    st["samples"].append(f"bad response: {data[:200]!r}")
-            if mode == "resume":
-                session = tls.session
-        except (socket.timeout, TimeoutError) as e:
-            st["err_timeout"] += 1
-            if len(st["samples"]) < 3:
-                st["samples"].append(f"{stage}: {e!r}")
-        except (OSError, ssl.SSLError) as e:
-            st["err_" + stage] += 1
-            if len(st["samples"]) < 3:
-                st["samples"].append(f"{stage}: {e!r}")
-            time.sleep(0.001)
-        finally:
-            if tls is not None:
-                tls.close()
-            elif conn is not None:
-                conn.close()
-    return st
-
-
-def tls_client_main(args):
-    """run.py --tls-client: forks --tls-clients processes running
-    tls_client_loop for --duration seconds; prints one BENCHJSON line with
-    the same fields as bench/report.lua plus handshake counts."""
-    n, mode = args.tls_clients, args.tls_mode
-    start = time.monotonic()
-    deadline = start + (args.duration or 2)
-    kids = []
-    for _ in range(n):
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(rfd)
-            code = 0
-            try:
-                st = tls_client_loop(args.tls_port, mode, deadline)
-                data = json.dumps(st).encode()
-                while data:
-                    data = data[os.write(wfd, data):]
-            except BaseException:
-                code = 1
-            os._exit(code)
-        os.close(wfd)
-        kids.append((pid, rfd))
-    total = dict(requests=0, handshakes=0, resumed=0, bytes=0, err_connect=0, err_read=0,
-                 err_write=0, err_status=0, err_timeout=0)
-    lat, samples, negotiated, failed = [], [], None, 0
-    for pid, rfd in kids:
-        chunks = []
-        while True:
-            c = os.read(rfd, 65536)
-            if not c:
-                break
-            chunks.append(c)
-        os.close(rfd)
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not chunks:
-            failed += 1
-            continue
-        st = json.loads(b"".join(chunks))
-        for k in total:
-            total[k] += st[k]
-        lat += st["lat"]
-        samples += st["samples"]
-        negotiated = negotiated or st["negotiated"]
-    elapsed = time.monotonic() - start
-    lat.sort()
-
-    def pct(p):
-        return lat[min(len(lat) - 1, int(len(lat) * p / 100))] if lat else 0
-
-    total.update(duration_us=int(elapsed * 1e6), clients=n, mode=mode, p50_us=pct(50),
-                 p90_us=pct(90), p99_us=pct(99), max_us=lat[-1] if lat else 0,
-                 mean_us=sum(lat) / len(lat) if lat else 0, samples=samples[:5],
-                 negotiated=negotiated, failed_clients=failed)
-    print("BENCHJSON " + json.dumps(total), flush=True)
-    return 1 if failed else 0
-
-
 # ---------------------------------------------------------------- entry
 
 def on_signal(signum, frame):
@@ -1373,18 +940,14 @@ def main():
     ap.add_argument("--tls-suites", default=TLS13_SUITES,
                     help="TLS 1.3 suites of HAProxy and nginx, server's order (default: sluice's)")
     ap.add_argument("--tls-clients", type=int, default=8,
-                    help="processes of the handshake client (tls-handshake, tls-resume)")
-    ap.add_argument("--tls-client", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--tls-port", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--tls-mode", choices=("full", "resume"), default="full", help=argparse.SUPPRESS)
+                    help="processes of the handshake client, bench/tls_client.py "
+                    "(tls-handshake, tls-resume)")
     ap.add_argument("--targets", help="comma list of " + ",".join(TARGETS))
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 18000)))
     ap.add_argument("--run-dir")
     ap.add_argument("--out", default=os.path.join(BENCH, "results", "latest.md"))
     ap.add_argument("--command", help="command line quoted in the report")
     args = ap.parse_args()
-    if args.tls_client:
-        return tls_client_main(args)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, on_signal)
     # Children inherit the limit. Without CAP_SYS_RESOURCE the hard limit
@@ -1417,7 +980,8 @@ def main():
         for srv in list(b.servers.values()):
             srv.stop()
         raise
-    report(b, args.out, command)
+    report(b, args.out, command, tool_versions(b))
+    log(f"wrote {args.out}")
     if b.events:
         with open(os.path.join(b.run, "failures"), "w") as f:
             f.write("\n\n".join(b.events) + "\n")

@@ -1,0 +1,45 @@
+"""What the sluice bench measures: targets, scenarios, their ports, the quick
+and full modes, and what the origins serve (TLS name, suites, bodies).
+Shared by run.py, report.py and tls_client.py. Standard library only.
+"""
+
+SMALL_BODY = b"hello from the bench origin\n"
+LARGE_SIZE = 1 << 20
+
+PROXIES = ["sluice", "haproxy", "nginx"]
+TARGETS = PROXIES + ["direct"]
+SCENARIOS = ["tcp", "close", "reuse", "churn", "large"]
+TLS_SCENARIOS = ["tls-keepalive", "tls-handshake", "tls-resume"]
+ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
+# scenarios driven by the handshake client (one request per TLS connection)
+HS_SCENARIOS = {"tls-handshake": "full", "tls-resume": "resume"}
+TLS_NAME = "bench.example.test"
+# The TLS 1.3 suite order (server preference) of sluice (proto/tls.c: ChaCha20
+# first, as Debian's wolfSSL has no AES-NI code); HAProxy and nginx get the same
+# (@TLS13_SUITES@ in bench/conf/), so that all negotiate the same suite.
+TLS13_SUITES = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"
+# scenario -> (proxy port key, origin port key, extra wrk args)
+SCEN_PORTS = {
+    "tcp": ("P_TCP", "P_ORIGIN_SMALL"),
+    "close": ("P_CLOSE", "P_ORIGIN_SMALL"),
+    "reuse": ("P_REUSE", "P_ORIGIN_SMALL"),
+    "churn": ("P_REUSE", "P_ORIGIN_SMALL"),
+    "large": ("P_LARGE", "P_ORIGIN_LARGE"),
+    "tls-keepalive": ("P_TLS", "P_ORIGIN_SMALL"),
+    "tls-handshake": ("P_TLS", "P_ORIGIN_SMALL"),
+    "tls-resume": ("P_TLS", "P_ORIGIN_SMALL"),
+}
+# the direct-to-origin traffic equivalent to each scenario (measured once per round)
+# (None: no direct equivalent, the origin does not speak TLS)
+DIRECT_KEY = {"tcp": "small", "close": "small", "reuse": "small", "churn": "churn", "large": "large",
+              "tls-keepalive": None, "tls-handshake": None, "tls-resume": None}
+PORT_OFFSETS = {"P_TCP": 0, "P_CLOSE": 1, "P_REUSE": 2, "P_LARGE": 3, "P_TLS": 4}
+STATS_OFFSET = 9  # sluice's stats listener: base + 19
+PROXY_PORT_BASE = {"sluice": 10, "haproxy": 20, "nginx": 30}
+
+MODES = {
+    "quick": dict(rounds=2, duration=2, workers=["1"], idle=10000, strace_n=10000,
+                  strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS),
+    "full": dict(rounds=4, duration=6, workers=["1", "auto"], idle=10000, strace_n=20000,
+                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS),
+}
