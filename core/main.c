@@ -202,7 +202,7 @@ static int setup_workers(struct sl_proxy *px)
 
 /* The built-in stats service is an http frontend of its own, added to the
  * configuration before anything reads it; its requests never reach a
- * backend (proto/http.c serves them). */
+ * backend (proto/http_local.c serves them). */
 static int add_stats_frontend(struct sl_config *c)
 {
 	struct sl_frontend_conf *fes, *fe;

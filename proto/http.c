@@ -10,7 +10,8 @@
  * a server's bad response never reaches the client (502 instead). Closing a
  * client after a response is a lingering close: shutdown, drain its input
  * until its FIN or timeout_client_fin, then close, so a reset cannot destroy
- * the response in flight.
+ * the response in flight. The stats service is in http_local.c, the access
+ * log in http_log.c; the state they share with this file in http-i.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,7 +24,6 @@
 #include <time.h>
 
 #include "conf/conf.h"
-#include "core/alog.h"
 #include "core/backend.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -31,55 +31,12 @@
 #include "core/session.h"
 #include "core/stats.h"
 #include "proto/http.h"
+#include "proto/http-i.h"
 #include "proto/http_msg.h"
 #include "proto/tcp.h"
 
 #define STAGE_MAX (64u * 1024)  /* bytes copied ahead of the socket per direction */
 #define RELAY_MIN 4096u         /* response bodies longer than this are relayed */
-
-enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
-enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
-
-/* What only a request in progress needs: allocated when its first byte
- * arrives, freed when the connection is idle again, so an idle keep-alive
- * client holds none of it (about 730 bytes). */
-struct http_msgs {
-	struct sl_http_parser req, rsp;
-	uint32_t line_len;
-	char line[256];     /* request line, for the access log */
-};
-
-struct http_sess {
-	struct http_msgs *m; /* NULL while idle */
-	uint8_t req_st, rsp_st;
-	bool cli_keep;      /* the client connection may serve another request */
-	bool close_after;   /* close the client once this response is delivered */
-	bool rsp_started;   /* a final response head went to the client */
-	bool rsp_relay;     /* the response body is relayed without parsing */
-	bool lingering;     /* shut down toward the client, waiting for its FIN */
-	bool upgrade_req;
-	bool cli_eof_done, srv_eof_done;
-	bool keep_srv;      /* http-keep-alive backend: pool server connections */
-	bool srv_reused;    /* the server connection came from the pool */
-	struct sl_pool_meta srv_meta;
-	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
-	uint32_t retry_len;
-	/* access log of the current request */
-	bool log_pending;   /* a request head started and is not logged yet */
-	int status;         /* status sent to the client, 0 if none */
-	char term[3];       /* set by an error response, else computed */
-	uint64_t wall_ms, t_head, t_rsp; /* request start (epoch ms), head, response head */
-	uint64_t in0, out0; /* client byte counts at the request start */
-	uint32_t requests;
-	uint64_t req_start_ms;
-	uint64_t idle_since_ms;
-	char client_ip[INET6_ADDRSTRLEN];
-};
-
-static struct http_sess *hs_of(const struct sl_session *s)
-{
-	return s->proto;
-}
 
 static const char *status_text(int st)
 {
@@ -128,62 +85,6 @@ static void msgs_close(struct http_sess *hs)
 	hs->m = NULL;
 }
 
-/* One access log line for the current request. */
-static void log_request(struct sl_session *s, char phase)
-{
-	struct http_sess *hs = hs_of(s);
-	const struct sl_side *c = &s->side[SL_SIDE_CLI];
-	uint64_t now = s->w->now_ms, start = hs->req_start_ms;
-	struct sl_alog_rec r = {
-		.wall_ms = hs->wall_ms, .client = &s->peer, .frontend = s->fe->name,
-		.backend = s->fe->stats ? "<stats>" : s->be->conf->name,
-		.server = s->srv ? s->srv->conf->name : "-",
-		.th = hs->t_head ? (int64_t)(hs->t_head - start) : -1,
-		.tw = (int64_t)s->t_queue,
-		.tc = s->t_connected >= hs->t_head && s->t_connected && hs->t_head ?
-		      (int64_t)(s->t_connected - s->t_conn_start) : -1,
-		.tr = hs->t_rsp && hs->t_head ? (int64_t)(hs->t_rsp - hs->t_head) : -1,
-		.tt = (int64_t)(now - start),
-		.status = hs->status ? hs->status : -1,
-		.bytes_in = c->bytes_in - hs->in0, .bytes_out = c->bytes_out - hs->out0,
-		.request = hs->m ? hs->m->line : NULL,
-		.request_len = hs->m ? hs->m->line_len : 0,
-	};
-
-	if (!hs->log_pending)
-		return;
-	hs->log_pending = false;
-	if (hs->term[0])
-		memcpy(r.term, hs->term, 3);
-	else if (phase == '-')
-		memcpy(r.term, "--", 3);
-	else
-		sl_alog_term(s, phase, r.term);
-	sl_alog_write(s->w, &r);
-}
-
-/* Keep the request line (up to its end of line) for the access log. */
-static void keep_line(struct http_sess *hs, const char *buf, uint32_t len)
-{
-	const char *eol = buf ? memchr(buf, '\n', len) : NULL;
-
-	if (eol)
-		len = (uint32_t)(eol - buf);
-	if (len && buf && buf[len - 1] == '\r')
-		len--;
-	hs->m->line_len = len < sizeof(hs->m->line) ? len : sizeof(hs->m->line);
-	if (hs->m->line_len)
-		memcpy(hs->m->line, buf, hs->m->line_len);
-}
-
-static void set_term(struct http_sess *hs, char who, char phase)
-{
-	if (!hs->term[0]) {
-		hs->term[0] = who;
-		hs->term[1] = phase;
-		hs->term[2] = 0;
-	}
-}
 static void feed_response(struct sl_session *s);
 
 /* Room left in the out buffer toward `to` for want more copied body bytes
@@ -218,7 +119,7 @@ static void stage(struct sl_session *s, int to, const char *data, uint32_t n)
 }
 
 /* Queue an error response and close after it. Nothing more is forwarded. */
-static void http_error(struct sl_session *s, int status, const char *why)
+void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 {
 	struct http_sess *hs = hs_of(s);
 	char body[256], *p;
@@ -250,12 +151,12 @@ static void http_error(struct sl_session *s, int status, const char *why)
 		hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
 	}
 	switch (status) {
-	case 408: set_term(hs, 'c', 'R'); break;
-	case 502: set_term(hs, 'S', hs->t_rsp ? 'D' : 'H'); break;
-	case 503: set_term(hs, 'S', 'C'); break;
-	case 504: set_term(hs, 's', 'H'); break;
-	case 500: set_term(hs, 'R', 'R'); break;
-	default: set_term(hs, 'P', 'R'); break;
+	case 408: sl_http_set_term(hs, 'c', 'R'); break;
+	case 502: sl_http_set_term(hs, 'S', hs->t_rsp ? 'D' : 'H'); break;
+	case 503: sl_http_set_term(hs, 'S', 'C'); break;
+	case 504: sl_http_set_term(hs, 's', 'H'); break;
+	case 500: sl_http_set_term(hs, 'R', 'R'); break;
+	default: sl_http_set_term(hs, 'P', 'R'); break;
 	}
 	sl_stats_status(s, status, true);
 	blen = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
@@ -281,7 +182,7 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 	if (ret == -EAGAIN)
 		return; /* queued until a server slot frees or timeout_queue */
 	if (ret < 0) {
-		http_error(s, 503, "no server available");
+		sl_http_reply_error(s, 503, "no server available");
 		return;
 	}
 	hs->srv_eof_done = false;
@@ -298,7 +199,7 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 	if (ret == -EMFILE || ret == -ENFILE)
 		sl_worker_fd_exhausted(s->w, ret);
 	if (ret < 0)
-		http_error(s, 503, "cannot create a socket");
+		sl_http_reply_error(s, 503, "cannot create a socket");
 }
 
 static int client_keeps(const struct sl_session *s, const struct sl_http_parser *r)
@@ -346,7 +247,7 @@ static bool host_matches(const struct sl_http_parser *r, const char *name)
 
 /* The request target's path: origin-form as is, absolute-form after the
  * authority. */
-static void target_path(const struct sl_http_parser *r, const char **path, uint32_t *len)
+void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_t *len)
 {
 	const char *sp1 = memchr(r->buf, ' ', r->line_len), *t, *end, *sl;
 
@@ -373,7 +274,7 @@ int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser
 	const char *path;
 	uint32_t plen;
 
-	target_path(r, &path, &plen);
+	sl_http_get_path(r, &path, &plen);
 	for (int i = 0; i < fe->nroutes; i++) {
 		const struct sl_route_conf *rt = &fe->routes[i];
 		size_t n = strlen(rt->match);
@@ -383,69 +284,6 @@ int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser
 			return rt->backend;
 	}
 	return fe->backend;
-}
-
-/* The built-in stats service: /metrics, /stats.json, /stats. The response
- * is built here and sent like any other; no server is involved. */
-static int serve_stats(struct sl_session *s, const struct sl_http_parser *r)
-{
-	struct http_sess *hs = hs_of(s);
-	static const struct {
-		const char *path, *type;
-		enum sl_stats_format fmt;
-	} pages[] = {
-		{ "/metrics", "text/plain; version=0.0.4", SL_STATS_PROM },
-		{ "/stats.json", "application/json", SL_STATS_JSON },
-		{ "/stats", "text/html; charset=utf-8", SL_STATS_HTML },
-		{ "/", "text/html; charset=utf-8", SL_STATS_HTML },
-	};
-	const char *path;
-	uint32_t plen;
-	char *body = NULL, *p;
-	size_t blen = 0;
-	int n;
-
-	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-		http_error(s, 405, "stats: only GET and HEAD");
-		return -1;
-	}
-	hs->cli_keep = client_keeps(s, r);
-	target_path(r, &path, &plen);
-	if (memchr(path, '?', plen))
-		plen = (uint32_t)((const char *)memchr(path, '?', plen) - path);
-	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-		if (plen != strlen(pages[i].path) || memcmp(path, pages[i].path, plen))
-			continue;
-		if (sl_stats_render(s->w->px, pages[i].fmt, &body, &blen) < 0) {
-			http_error(s, 500, "stats: out of memory");
-			return -1;
-		}
-		p = sl_session_out_reserve(s, SL_SIDE_CLI, (uint32_t)blen + 256);
-		if (!p) {
-			free(body);
-			http_error(s, 500, "stats: out of memory");
-			return -1;
-		}
-		n = snprintf(p, 256, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			     "Cache-Control: no-cache\r\n%s\r\n", pages[i].type, blen,
-			     hs->cli_keep ? "" : "Connection: close\r\n");
-		if (r->method == HTTP_GET)
-			memcpy(p + n, body, blen);
-		sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n + (r->method == HTTP_GET ?
-								     (uint32_t)blen : 0));
-		free(body);
-		sl_stats_status(s, 200, false);
-		hs->status = 200;
-		hs->t_rsp = s->w->now_ms;
-		hs->rsp_started = true;
-		hs->close_after = !hs->cli_keep || !r->msg_done;
-		hs->req_st = r->msg_done ? REQ_DONE : REQ_ERROR;
-		hs->rsp_st = RSP_DONE;
-		sl_session_pump(s, SL_SIDE_CLI);
-		return -1; /* nothing to forward: the response is queued */
-	}
-	http_error(s, 404, "stats: no such page");
-	return -1;
 }
 
 /* A request head passed its checks: rewrite it and open a server connection. */
@@ -460,20 +298,20 @@ static int on_request_head(struct sl_session *s)
 
 	hs->requests++;
 	hs->t_head = s->w->now_ms;
-	keep_line(hs, r->buf, r->line_len);
+	sl_http_keep_line(hs, r->buf, r->line_len);
 	if (r->method == HTTP_CONNECT) {
-		http_error(s, 405, "CONNECT is not supported");
+		sl_http_reply_error(s, 405, "CONNECT is not supported");
 		return -1;
 	}
 	s->nreq++;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
+	hs->cli_keep = client_keeps(s, r); /* stats pages keep clients too */
 	if (s->fe->stats)
-		return serve_stats(s, r); /* no backend involved */
+		return sl_http_serve_stats(s, r); /* no backend involved */
 	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
 	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
-	hs->cli_keep = client_keeps(s, r);
 	hs->close_after = false;
 	hs->rsp_started = false;
 	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
@@ -488,7 +326,7 @@ static int on_request_head(struct sl_session *s)
 	p = sl_session_out_reserve(s, SL_SIDE_SRV, cap);
 	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
 	if (n < 0) {
-		http_error(s, 500, "cannot build the request head");
+		sl_http_reply_error(s, 500, "cannot build the request head");
 		return -1;
 	}
 	free(hs->retry_head);
@@ -545,8 +383,8 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 	r = sl_http_feed_head(&hs->m->req, data, len, &used);
 	sl_session_consume(s, SL_SIDE_CLI, used);
 	if (r == SL_HTTP_ERROR) {
-		keep_line(hs, hs->m->req.buf, hs->m->req.len);
-		http_error(s, hs->m->req.err_status, hs->m->req.err_reason);
+		sl_http_keep_line(hs, hs->m->req.buf, hs->m->req.len);
+		sl_http_reply_error(s, hs->m->req.err_status, hs->m->req.err_reason);
 		return 0;
 	}
 	if (r == SL_HTTP_HEAD_DONE)
@@ -567,7 +405,7 @@ static int request_body_step(struct sl_session *s, const char *data, uint32_t le
 		len = room;
 	r = sl_http_feed_body(&hs->m->req, data, len, &used);
 	if (r == SL_HTTP_ERROR) {
-		http_error(s, 400, hs->m->req.err_reason);
+		sl_http_reply_error(s, 400, hs->m->req.err_reason);
 		return 0;
 	}
 	stage(s, SL_SIDE_SRV, data, used);
@@ -690,7 +528,7 @@ static int on_response_head(struct sl_session *s)
 	int n;
 
 	if (r->status == 101 && !hs->upgrade_req) {
-		http_error(s, 502, "101 Switching Protocols without an upgrade request");
+		sl_http_reply_error(s, 502, "101 Switching Protocols without an upgrade request");
 		return -1;
 	}
 	if (r->status == 101) {
@@ -706,7 +544,7 @@ static int on_response_head(struct sl_session *s)
 	p = sl_session_out_reserve(s, SL_SIDE_CLI, cap);
 	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
 	if (n < 0) {
-		http_error(s, 502, "response head too large");
+		sl_http_reply_error(s, 502, "response head too large");
 		return -1;
 	}
 	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
@@ -758,7 +596,7 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 		r = sl_http_feed_head(&hs->m->rsp, data, len, &used);
 		sl_session_consume(s, SL_SIDE_SRV, used);
 		if (r == SL_HTTP_ERROR) {
-			http_error(s, 502, hs->m->rsp.err_reason);
+			sl_http_reply_error(s, 502, hs->m->rsp.err_reason);
 			return 0;
 		}
 		if (r != SL_HTTP_HEAD_DONE)
@@ -823,7 +661,8 @@ static int http_on_error(struct sl_session *s, int side, int res)
 		return 0;
 	if (retry_fresh(s))
 		return 1;
-	http_error(s, 502, res == -ECONNRESET ? "connection reset by server" : strerror(-res));
+	sl_http_reply_error(s, 502, res == -ECONNRESET ? "connection reset by server" :
+			    strerror(-res));
 	return 1;
 }
 
@@ -848,7 +687,7 @@ static void server_eof(struct sl_session *s)
 	if (hs->rsp_st == RSP_HEAD && retry_fresh(s))
 		return;
 	if (hs->rsp_st == RSP_HEAD) {
-		http_error(s, 502, "server closed before a complete response head");
+		sl_http_reply_error(s, 502, "server closed before a complete response head");
 	} else if (hs->rsp_st == RSP_BODY && hs->rsp_relay) {
 		if (!s->side[SL_SIDE_CLI].relay) {
 			relay_done(s);
@@ -915,7 +754,7 @@ static void response_delivered(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
 
-	log_request(s, '-');
+	sl_http_log_request(s, '-');
 	/* the next request's bytes count from here (pipelined ones included) */
 	hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
 	hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
@@ -1012,7 +851,7 @@ static void http_on_connect(struct sl_session *s, int res)
 	if (s->retries++ < 1)
 		connect_next(s, failed);
 	else
-		http_error(s, 503, "no server reachable");
+		sl_http_reply_error(s, 503, "no server reachable");
 }
 
 static void client_ip(const struct sl_session *s, char *buf, size_t len)
@@ -1041,7 +880,7 @@ static void http_start(struct sl_session *s)
 	s->state = SL_SESS_ST_FORWARD;
 	if (s->over_source) {
 		hs->requests = 1;
-		http_error(s, 429, "over maxconn_per_source");
+		sl_http_reply_error(s, 429, "over maxconn_per_source");
 		sl_session_arm_recv(s, SL_SIDE_CLI); /* to see the client's FIN */
 		return;
 	}
@@ -1056,30 +895,6 @@ static void http_on_dequeued(struct sl_session *s)
 	 * sends from its connect completion) */
 	if (s->state != SL_SESS_ST_CLOSING)
 		feed_request(s);
-}
-
-/* The session ends with a request in progress: log it with who ended it and
- * in which phase. */
-static void http_on_log(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-	char phase;
-
-	if (!hs || !hs->log_pending)
-		return;
-	if (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD)
-		phase = 'R';
-	else if (hs->req_st == REQ_BODY && !hs->m->req.msg_done)
-		phase = 'D'; /* the request body was still coming */
-	else if (s->queued || (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start))
-		phase = s->queued ? 'Q' : 'C';
-	else if (hs->rsp_st == RSP_HEAD)
-		phase = 'H';
-	else
-		phase = 'D';
-	if (s->cause == SL_CLOSE_NORMAL && !hs->term[0] && hs->rsp_st != RSP_DONE)
-		set_term(hs, 'C', phase); /* closed under a request: the client left */
-	log_request(s, phase);
 }
 
 static void http_free(struct sl_session *s)
@@ -1131,13 +946,13 @@ static void http_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 	    (kind == SL_TO_HTTP_REQUEST && hs->req_st == REQ_IDLE))
 		sl_session_close(s, SL_CLOSE_TIMEOUT);
 	else if (kind == SL_TO_HTTP_REQUEST)
-		http_error(s, 408, "timeout_http_request expired");
+		sl_http_reply_error(s, 408, "timeout_http_request expired");
 	else if (kind == SL_TO_QUEUE) {
-		set_term(hs, 's', 'Q');
-		http_error(s, 503, "timeout_queue expired (all servers at maxconn)");
+		sl_http_set_term(hs, 's', 'Q');
+		sl_http_reply_error(s, 503, "timeout_queue expired (all servers at maxconn)");
 	}
 	else if (!hs->rsp_started)
-		http_error(s, 504, "timeout_server expired");
+		sl_http_reply_error(s, 504, "timeout_server expired");
 	else
 		sl_session_close(s, SL_CLOSE_TIMEOUT);
 }
@@ -1153,5 +968,5 @@ const struct sl_proto_ops sl_http_ops = {
 	.on_free = http_free,
 	.on_error = http_on_error,
 	.on_dequeued = http_on_dequeued,
-	.on_log = http_on_log,
+	.on_log = sl_http_on_log,
 };

@@ -1,0 +1,93 @@
+/*
+ * HTTP mode, private to proto/http*.c (proto/ layer): the state of an http
+ * session and the functions its files share. proto/http.c runs the
+ * per-request state machine, proto/http_local.c answers requests the proxy
+ * serves itself (the stats service) and proto/http_log.c writes the access
+ * log of each request. Nothing outside proto/http*.c includes this file:
+ * the rest of the process sees only proto/http.h.
+ */
+#ifndef SL_PROTO_HTTP_I_H
+#define SL_PROTO_HTTP_I_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/session-t.h"
+#include "proto/http_msg.h"
+
+enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
+enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
+
+/* What only a request in progress needs: allocated when its first byte
+ * arrives, freed when the connection is idle again, so an idle keep-alive
+ * client holds none of it (about 730 bytes). */
+struct http_msgs {
+	struct sl_http_parser req, rsp;
+	uint32_t line_len;
+	char line[256];     /* request line, for the access log */
+};
+
+struct http_sess {
+	struct http_msgs *m; /* NULL while idle */
+	uint8_t req_st, rsp_st;
+	bool cli_keep;      /* the client connection may serve another request */
+	bool close_after;   /* close the client once this response is delivered */
+	bool rsp_started;   /* a final response head went to the client */
+	bool rsp_relay;     /* the response body is relayed without parsing */
+	bool lingering;     /* shut down toward the client, waiting for its FIN */
+	bool upgrade_req;
+	bool cli_eof_done, srv_eof_done;
+	bool keep_srv;      /* http-keep-alive backend: pool server connections */
+	bool srv_reused;    /* the server connection came from the pool */
+	struct sl_pool_meta srv_meta;
+	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
+	uint32_t retry_len;
+	/* access log of the current request */
+	bool log_pending;   /* a request head started and is not logged yet */
+	int status;         /* status sent to the client, 0 if none */
+	char term[3];       /* set by an error response, else computed */
+	uint64_t wall_ms, t_head, t_rsp; /* request start (epoch ms), head, response head */
+	uint64_t in0, out0; /* client byte counts at the request start */
+	uint32_t requests;
+	uint64_t req_start_ms;
+	uint64_t idle_since_ms;
+	char client_ip[INET6_ADDRSTRLEN];
+};
+
+static inline struct http_sess *hs_of(const struct sl_session *s)
+{
+	return s->proto;
+}
+
+/* proto/http.c */
+
+/* Answer the request with an error page (status, plain text) and close the
+ * client after it; the server connection, if any, is dropped. When a response
+ * already started, the client is closed at once instead (truncated). Nothing
+ * more is forwarded either way; why goes to the process log. */
+void sl_http_reply_error(struct sl_session *s, int status, const char *why);
+/* Path of the request target of r: *path borrows r's buffer (set to "" with
+ * *len 0 when the request line has none). */
+void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_t *len);
+
+/* proto/http_local.c */
+
+/* Answer a request head of a stats frontend (hs->cli_keep already set) with
+ * a page or an error; borrows r. Returns -1: nothing is ever forwarded. */
+int sl_http_serve_stats(struct sl_session *s, const struct sl_http_parser *r);
+
+/* proto/http_log.c */
+
+/* Write the access log line of the current request, once (no-op unless
+ * hs->log_pending); phase '-' means delivered in full. */
+void sl_http_log_request(struct sl_session *s, char phase);
+/* Copy the request line of buf (borrowed) into hs->m for the log. */
+void sl_http_keep_line(struct http_sess *hs, const char *buf, uint32_t len);
+/* Set the termination state of the request, unless one is set already. */
+void sl_http_set_term(struct http_sess *hs, char who, char phase);
+/* sl_proto_ops.on_log: the session ends, maybe under a request. */
+void sl_http_on_log(struct sl_session *s);
+
+#endif
