@@ -58,12 +58,12 @@ int sl_log_fd(void)
 	return log_owned ? log_fd : -1;
 }
 
-void sl_log(const char *fmt, ...)
+/* Format and write one line; suffix (may be NULL) goes after the message. */
+static void vlog(const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 	int n, m;
 
 	if (log_fd < 0)
@@ -72,15 +72,50 @@ void sl_log(const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
-	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (m < 0)
 		return;
 	n += m;
+	if (suffix && n < (int)sizeof(line) - 2)
+		n += snprintf(line + n, sizeof(line) - (size_t)n - 1, "%s", suffix);
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	if (write(log_fd, line, (size_t)n) < 0)
 		(void)errno;
+}
+
+void sl_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void sl_log_limited(struct sl_log_limit *l, uint64_t now_ms, const char *fmt, ...)
+{
+	char suffix[96];
+	va_list ap;
+
+	if (log_fd < 0)
+		return;
+	if (now_ms / 1000 != l->sec) {
+		l->sec = now_ms / 1000;
+		l->lines = 0;
+	}
+	if (l->lines >= SL_LOG_LIMIT_PER_SEC) {
+		l->dropped++;
+		return;
+	}
+	l->lines++;
+	suffix[0] = 0;
+	if (l->dropped)
+		snprintf(suffix, sizeof(suffix), " [log limit: %llu lines dropped before this one]",
+			 (unsigned long long)l->dropped);
+	l->dropped = 0;
+	va_start(ap, fmt);
+	vlog(suffix, fmt, ap);
+	va_end(ap);
 }

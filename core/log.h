@@ -8,6 +8,8 @@
 #ifndef SL_CORE_LOG_H
 #define SL_CORE_LOG_H
 
+#include <stdint.h>
+
 #include "conf/conf-t.h"
 
 /* Open the configured target. Returns 0 or -errno (file cannot be opened). */
@@ -20,5 +22,22 @@ int sl_log_fd(void);
 int sl_log_target_fd(void);
 
 void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Lines that a request can cause (an error page, a failed connect) go
+ * through a per-worker budget of SL_LOG_LIMIT_PER_SEC lines a second, so a
+ * flood (every request answered 503 while the servers are down) cannot turn
+ * into one write(2) per request on the worker. Dropped lines are counted
+ * and the next line written says how many (the metrics count every event). */
+#define SL_LOG_LIMIT_PER_SEC 20
+
+struct sl_log_limit {
+	uint64_t sec;       /* the second being counted (monotonic) */
+	uint32_t lines;     /* lines written in it */
+	uint64_t dropped;   /* dropped since the last line written */
+};
+
+/* now_ms: monotonic milliseconds (the worker's clock). */
+void sl_log_limited(struct sl_log_limit *l, uint64_t now_ms, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "conf/conf-t.h"
+#include "core/log.h"
 #include "ring/ring.h"
 
 enum { SL_SIDE_CLI = 0, SL_SIDE_SRV = 1 };
@@ -285,6 +286,7 @@ struct sl_worker {
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
 	struct sl_wstats *st;     /* counters (core/stats.h) */
+	struct sl_log_limit log_limit; /* per-request log lines (core/log.h) */
 	struct sl_alog {          /* access log buffers (core/alog.h) */
 		int fd;
 		char *buf[2];

@@ -93,6 +93,59 @@ Test(http_server, single_refusing_server_gives_503)
 	h_proxy_finish(p);
 }
 
+static int count_in(const char *s, const char *needle)
+{
+	int n = 0;
+
+	for (; s && (s = strstr(s, needle)); s += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Every request of a flood gets its 503, but the process log gets at most
+ * SL_LOG_LIMIT_PER_SEC (20) per-request lines a second per worker, and the
+ * first line after a dropped run says how many were dropped. */
+Test(http_server, flood_of_503_is_answered_in_full_and_logged_within_the_limit)
+{
+	int port = h_free_port();
+	struct h_proxy *p = hu_proxy_for(1, &port);
+	uint64_t t0 = h_now_ms(), secs;
+	int n503, lines;
+	char *log;
+
+	for (int i = 0; i < 300; i++) {
+		struct hu_cli c;
+
+		hu_cli_open(&c, p->port);
+		cr_assert_eq(hu_cli_send(&c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+		expect_error(&c, 503, 3000 * h_slow());
+		hu_cli_close(&c);
+	}
+	secs = (h_now_ms() - t0) / 1000 + 1;
+	/* one more in a later second: it carries the count of dropped lines */
+	h_sleep_ms(1100);
+	{
+		struct hu_cli c;
+
+		hu_cli_open(&c, p->port);
+		cr_assert_eq(hu_cli_send(&c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+		expect_error(&c, 503, 3000 * h_slow());
+		hu_cli_close(&c);
+	}
+	h_sleep_ms(100);
+	log = hu_proxy_log(p);
+	cr_assert(log);
+	n503 = count_in(log, "503 Service Unavailable");
+	lines = count_in(log, "503 Service Unavailable") + count_in(log, "connect failed");
+	cr_assert(n503 >= 1, "no 503 logged:\n%s", log);
+	cr_assert(lines <= 20 * (int)(secs + 2),
+		  "%d per-request lines for 301 requests in %llu s (limit 20 a second):\n%s",
+		  lines, (unsigned long long)secs + 2, log);
+	cr_assert(strstr(log, " lines dropped before this one]"), "no dropped count:\n%s", log);
+	free(log);
+	h_proxy_finish(p);
+}
+
 Test(http_server, unreachable_server_gives_503_after_timeout_connect)
 {
 	struct h_blackhole bh;
