@@ -165,7 +165,8 @@ struct sl_txv {
 
 struct sl_session;
 
-/* What a protocol module decides; core/session.c calls these. */
+/* What a protocol module decides; core/session.c and core/session_io.c
+ * call these. */
 struct sl_proto_ops {
 	void (*start)(struct sl_session *s);
 	void (*on_connect)(struct sl_session *s, int res);

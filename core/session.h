@@ -2,8 +2,9 @@
  * Sessions (core/ layer): allocation in the worker's slot table, the byte
  * pump between the two sides (multishot recv into provided buffers, one send
  * in flight per direction), the inactivity timer and teardown. Protocol
- * modules (proto/) decide what to do with data and FINs; this file does the
- * io_uring mechanics and enforces the ownership rules of DESIGN.md.
+ * modules (proto/) decide what to do with data and FINs; core/session.c and
+ * core/session_io.c do the io_uring mechanics and enforce the ownership
+ * rules of DESIGN.md.
  */
 #ifndef SL_CORE_SESSION_H
 #define SL_CORE_SESSION_H

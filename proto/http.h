@@ -3,7 +3,7 @@
  * of a client keep-alive connection is parsed (proto/http_msg.c), validated,
  * rewritten and sent to a server chosen for that request; in
  * http-server-close mode each request gets its own server connection, closed
- * when the response ends. Bytes move through core/session.c.
+ * when the response ends. Bytes move through core/session_io.c.
  */
 #ifndef SL_PROTO_HTTP_H
 #define SL_PROTO_HTTP_H

@@ -1,6 +1,6 @@
 /*
- * tcp mode (proto/ layer): the policy of an L4 session. core/session.c moves
- * the bytes; this module picks the server, handles connect failures with one
+ * tcp mode (proto/ layer): the policy of an L4 session. core/session_io.c
+ * moves the bytes; this module picks the server, handles connect failures with one
  * retry elsewhere, propagates FINs and tells which timeout guards the session
  * in its current state.
  */

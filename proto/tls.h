@@ -40,7 +40,8 @@ struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b);
  * fixed-point cache of this build is per thread). */
 void sl_tls_thread_exit(void);
 
-/* Session hooks, called by core/session.c for sessions with s->tls. */
+/* Session hooks, called by core/session.c and core/session_io.c for
+ * sessions with s->tls. */
 /* Create the connection state; -ENOMEM on failure (nothing to undo). */
 int sl_tls_session_new(struct sl_session *s, struct sl_tls_bind *tb);
 void sl_tls_session_free(struct sl_session *s);
