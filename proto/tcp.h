@@ -1,8 +1,8 @@
 /*
  * tcp mode (proto/ layer): the policy of an L4 session. core/session_io.c
- * moves the bytes; this module picks the server, handles connect failures with one
- * retry elsewhere, propagates FINs and tells which timeout guards the session
- * in its current state.
+ * moves the bytes; this module picks the server, handles connect failures
+ * with one retry elsewhere, propagates FINs and tells which timeout guards
+ * the session in its current state.
  */
 #ifndef SL_PROTO_TCP_H
 #define SL_PROTO_TCP_H
