@@ -39,5 +39,7 @@ struct sl_log_limit {
 /* now_ms: monotonic milliseconds (the worker's clock). */
 void sl_log_limited(struct sl_log_limit *l, uint64_t now_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The usual call, from a worker w (struct sl_worker *): its budget, its clock. */
+#define sl_log_req(w, ...) sl_log_limited(&(w)->log_limit, (w)->now_ms, __VA_ARGS__)
 
 #endif

@@ -250,8 +250,8 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	struct sl_session *s = slot_alloc(w);
 
 	if (!s) {
-		sl_log("frontend %s: session table full (%u), closing new connection",
-		       l->fe->name, w->nslots);
+		sl_log_req(w, "frontend %s: session table full (%u), closing new connection",
+		              l->fe->name, w->nslots);
 		close(cfd);
 		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 		if (!l->fe->stats)
@@ -288,8 +288,8 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		s->over_source = !s->src_counted;
 		if (s->over_source) {
 			SL_ST_INC(w->st->fe[l->fe_idx].refused_source);
-			sl_log("frontend %s: connection refused: over maxconn_per_source %u",
-			       l->fe->name, l->fe->maxconn_per_source);
+			sl_log_req(w, "frontend %s: connection refused: over maxconn_per_source %u",
+			              l->fe->name, l->fe->maxconn_per_source);
 		}
 	}
 	s->start_ms = w->now_ms;
@@ -476,14 +476,15 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		const char *srv = s->srv ? s->srv->conf->name : "-";
 
 		if (cause == SL_CLOSE_TIMEOUT)
-			sl_log("frontend %s backend %s server %s: session closed: %s after %llu ms",
-			       s->fe->name, s->be->conf->name, srv,
-			       sl_conf_timeout_name((enum sl_timeout_kind)s->to_kind),
-			       (unsigned long long)(s->w->now_ms - s->start_ms));
+			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
+				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
+				   sl_conf_timeout_name((enum sl_timeout_kind)s->to_kind),
+				   (unsigned long long)(s->w->now_ms - s->start_ms));
 		else
-			sl_log("frontend %s backend %s server %s: session closed: %s after %llu ms",
-			       s->fe->name, s->be->conf->name, srv, cause_names[cause],
-			       (unsigned long long)(s->w->now_ms - s->start_ms));
+			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
+				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
+				   cause_names[cause],
+				   (unsigned long long)(s->w->now_ms - s->start_ms));
 	}
 	if (s->side[0].starved || s->side[1].starved)
 		starved_remove(s);

@@ -38,9 +38,6 @@
 #define STAGE_MAX (64u * 1024)  /* bytes copied ahead of the socket per direction */
 #define RELAY_MIN 4096u         /* response bodies longer than this are relayed */
 
-/* A line a request causes: rate-limited per worker (core/log.h). */
-#define req_log(s, ...) sl_log_limited(&(s)->w->log_limit, (s)->w->now_ms, __VA_ARGS__)
-
 static const char *status_text(int st)
 {
 	switch (st) {
@@ -128,9 +125,9 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 	char body[256], *p;
 	int blen, n;
 
-	req_log(s, "frontend %s backend %s server %s: %d %s (%s)", s->fe->name,
-	           s->be->conf->name, s->srv ? s->srv->conf->name : "-", status,
-	           status_text(status), why);
+	sl_log_req(s->w, "frontend %s backend %s server %s: %d %s (%s)", s->fe->name,
+	                 s->be->conf->name, s->srv ? s->srv->conf->name : "-", status,
+	                 status_text(status), why);
 	sl_session_unqueue(s);
 	if (s->side[SL_SIDE_SRV].fd >= 0)
 		sl_session_drop_server(s);
@@ -614,8 +611,8 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 		len = room;
 	r = sl_http_feed_body(&hs->m->rsp, data, len, &used);
 	if (r == SL_HTTP_ERROR) {
-		req_log(s, "backend %s server %s: bad response body: %s", s->be->conf->name,
-		           s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
+		sl_log_req(s->w, "backend %s server %s: bad response body: %s", s->be->conf->name,
+		                 s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
 		sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		return 0;
 	}
@@ -639,8 +636,8 @@ static bool retry_fresh(struct sl_session *s)
 	if (!hs->srv_reused || !hs->retry_head || hs->m->rsp.len || hs->rsp_started ||
 	    s->side[SL_SIDE_SRV].tx_busy || hs->rsp_st != RSP_HEAD)
 		return false;
-	req_log(s, "backend %s server %s: reused connection closed before a response, "
-	           "retrying on a new one", s->be->conf->name, srv->conf->name);
+	sl_log_req(s->w, "backend %s server %s: reused connection closed before a response, "
+	                 "retrying on a new one", s->be->conf->name, srv->conf->name);
 	sl_session_drop_server(s);
 	s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
 	room = stage_room(s, SL_SIDE_SRV, hs->retry_len);
@@ -695,18 +692,19 @@ static void server_eof(struct sl_session *s)
 		if (!s->side[SL_SIDE_CLI].relay) {
 			relay_done(s);
 		} else {
-			req_log(s, "backend %s server %s: response truncated: closed %llu bytes short "
-			           "of its Content-Length", s->be->conf->name,
-			           s->srv ? s->srv->conf->name : "-",
-			           (unsigned long long)s->side[SL_SIDE_CLI].relay);
+			sl_log_req(s->w, "backend %s server %s: response truncated: closed "
+				   "%llu bytes short of its Content-Length", s->be->conf->name,
+				   s->srv ? s->srv->conf->name : "-",
+				   (unsigned long long)s->side[SL_SIDE_CLI].relay);
 			sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		}
 	} else if (hs->rsp_st == RSP_BODY) {
 		if (sl_http_finish(&hs->m->rsp) == SL_HTTP_MSG_DONE) {
 			finish_response(s);
 		} else {
-			req_log(s, "backend %s server %s: response truncated: %s", s->be->conf->name,
-			           s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
+			sl_log_req(s->w, "backend %s server %s: response truncated: %s",
+				   s->be->conf->name, s->srv ? s->srv->conf->name : "-",
+				   hs->m->rsp.err_reason);
 			sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		}
 	}
@@ -846,10 +844,10 @@ static void http_on_connect(struct sl_session *s, int res)
 		feed_request(s);
 		return;
 	}
-	req_log(s, "backend %s server %s (%s): connect failed: %s%s", s->be->conf->name,
-	           failed->conf->name, sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
-	           res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
-	           s->retries ? "" : ", trying another server");
+	sl_log_req(s->w, "backend %s server %s (%s): connect failed: %s%s", s->be->conf->name,
+		   failed->conf->name, sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
+		   res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
+		   s->retries ? "" : ", trying another server");
 	sl_session_drop_server(s);
 	if (s->retries++ < 1)
 		connect_next(s, failed);

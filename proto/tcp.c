@@ -67,11 +67,11 @@ void sl_tcp_on_connect(struct sl_session *s, int res)
 			sl_tcp_on_drained(s, SL_SIDE_SRV);
 		return;
 	}
-	sl_log("backend %s server %s (%s): connect failed: %s%s",
-	       s->be->conf->name, failed->conf->name,
-	       sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
-	       res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
-	       s->retries ? "" : ", trying another server");
+	sl_log_req(s->w, "backend %s server %s (%s): connect failed: %s%s",
+	                 s->be->conf->name, failed->conf->name,
+	                 sl_conf_addr_str(&failed->conf->addr, addr, sizeof(addr)),
+	                 res == -ECANCELED ? "timeout_connect expired" : strerror(-res),
+	                 s->retries ? "" : ", trying another server");
 	sl_session_drop_server(s);
 	if (s->retries++ < 1)
 		connect_next(s, failed);

@@ -545,9 +545,9 @@ void sl_tls_handshake_failed(struct sl_session *s, enum sl_tls_fail why, const c
 	t->failed = true;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_fail[why]);
 	peer_str(s, peer, sizeof(peer));
-	sl_log("frontend %s: TLS handshake failed (%s) from %s after %llu ms: %s", s->fe->name,
-	       sl_tls_fail_names[why], peer, (unsigned long long)(s->w->now_ms - s->start_ms),
-	       detail);
+	sl_log_req(s->w, "frontend %s: TLS handshake failed (%s) from %s after %llu ms: %s",
+		   s->fe->name, sl_tls_fail_names[why], peer,
+		   (unsigned long long)(s->w->now_ms - s->start_ms), detail);
 }
 
 static void fail_protocol(struct sl_session *s, int err)
@@ -623,8 +623,8 @@ static int decrypt(struct sl_session *s)
 			char why[160], peer[80];
 
 			peer_str(s, peer, sizeof(peer));
-			sl_log("frontend %s: TLS error from %s: %s", s->fe->name, peer,
-			       wolf_reason(e, why, sizeof(why)));
+			sl_log_req(s->w, "frontend %s: TLS error from %s: %s", s->fe->name,
+				   peer, wolf_reason(e, why, sizeof(why)));
 		}
 		sl_session_pump(s, SL_SIDE_CLI); /* the alert */
 		sl_session_close(s, SL_CLOSE_CLIENT_ERR);
