@@ -1,6 +1,12 @@
-# sluice: plain GNU make. `make` builds build/sluice; `make test` installs what
-# is missing, builds and runs unit + integration tests; `make asan` does the same
-# with address and undefined-behaviour sanitizers in build-asan/.
+# sluice: plain GNU make. `make` builds build/sluice; `make run` installs what
+# building and running need, builds and starts the demo; `make test` installs
+# what is missing for the tests too, builds and runs unit + integration tests;
+# `make asan` does the same with address and undefined-behaviour sanitizers in
+# build-asan/.
+#
+# Every target that installs packages builds in a sub-make: make caches the
+# directories it has looked at, so a make that installed node-llhttp would
+# still believe /usr/share/llhttp/ is empty (issue 12).
 
 BUILD    ?= build
 SHELL    := /bin/bash
@@ -26,11 +32,20 @@ INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 INTEG_LIB := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 INTEG_OBJ := $(INTEG_LIB:%.c=$(BUILD)/%.o)
+# Test objects are kept (not deleted as intermediates), so `make -q` after a
+# full build has nothing left to do.
+TEST_OBJ := $(UNIT_BIN:=.o) $(INTEG_BIN:=.o) $(INTEG_OBJ)
+.SECONDARY: $(TEST_OBJ)
 
-DEB_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev \
-	    libcriterion-dev node-llhttp python3 curl procps util-linux chromium openssl
+# Packages, by what needs them. `make run` and `make` need BUILD_PKGS and
+# RUN_PKGS (the demo origins are Python; curl is what the demo tells you to
+# try it with); `make test` and `make asan` add TEST_PKGS. `make bench`
+# installs its peers itself (bench/bench.sh).
+BUILD_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev node-llhttp
+RUN_PKGS   := python3 curl
+TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl
 
-.PHONY: all deps test unit integration asan run clean check-deps bench bench-quick
+.PHONY: all deps deps-test test unit integration asan run clean bench bench-quick
 
 all: $(BUILD)/sluice
 
@@ -38,31 +53,32 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
+# Tests may define functions without prototypes (Criterion's Test() bodies).
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -c $< -o $@
+
 # llhttp is compiled from the Debian package's sources, never copied here.
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -I$(LLHTTP_INC) $(CFLAGS) -w -c $< -o $@
+	$(CC) -std=gnu11 -I$(LLHTTP_INC) -MMD -MP $(CFLAGS) -w -c $< -o $@
 
 $(BUILD)/libsluice.a: $(LIB_OBJ) $(LLHTTP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/sluice: $(BUILD)/core/main.o $(BUILD)/libsluice.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsluice.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< \
-		$(BUILD)/libsluice.a -lcriterion $(LDLIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsluice.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_OBJ) $(BUILD)/libsluice.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< \
-		$(INTEG_OBJ) $(BUILD)/libsluice.a -lcriterion $(LDLIBS)
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(INTEG_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 # Installs only what is missing; quiet and quick when everything is there.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+define install_missing
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -71,6 +87,13 @@ deps:
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(BUILD_PKGS) $(RUN_PKGS))
+
+deps-test:
+	$(call install_missing,$(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS))
 
 # Criterion runs each test in a child whose sanitizer reports do not change
 # the exit code: the output is scanned for them as well.
@@ -90,23 +113,24 @@ integration: $(BUILD)/sluice $(INTEG_BIN)
 		test $${PIPESTATUS[0]:-0} -eq 0 && $(SAN_CHECK) || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit integration
 	@echo "all tests passed ($(BUILD))"
 
-asan: deps
+asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" test
 
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@./conf/demo.sh $(BUILD)/sluice
 
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d $(LLHTTP_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 # Benchmark against HAProxy, nginx and a direct origin (bench/, issue 5):
 # installs the missing peers, runs bench/run.py, writes bench/results/latest.md.
