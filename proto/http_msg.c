@@ -31,8 +31,9 @@ static int on_field(llhttp_t *ll, const char *at, size_t len)
 	struct sl_http_hdr *h;
 
 	if (!p->in_head) {
-		/* a trailer field: relayed with the body, only counted */
-		if (!p->in_value && ++p->ntrailers > p->max_hdrs) {
+		/* a trailer field: relayed with the body, only counted, once per
+		 * field whatever the number of pieces its name came in */
+		if ((p->ntrailers == 0 || p->in_value) && ++p->ntrailers > p->max_hdrs) {
 			p->err_reason = "too many trailer fields";
 			return -1;
 		}

@@ -223,3 +223,43 @@ Test(http_strict, valid_status_lines)
 		   "HTTP/1.1 599 x\ty \xe9t\xe9");
 	ACCEPT_RSP("HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 100 Continue");
 }
+
+/* ---- trailer fields: counted once each (found by tests/fuzz/fuzz_body) -------- */
+
+static enum sl_http_res chunked_with_trailers(int ntrailers, size_t name_len, bool bytewise)
+{
+	static char s[65536];
+	struct sl_http_parser p;
+	uint32_t used, u;
+	size_t n;
+	enum sl_http_res r;
+
+	n = (size_t)snprintf(s, sizeof(s), "POST / HTTP/1.1\r\nHost: a\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n");
+	for (int i = 0; i < ntrailers; i++) {
+		memset(s + n, 'a' + i % 26, name_len);
+		n += name_len;
+		n += (size_t)snprintf(s + n, sizeof(s) - n, "%d: v\r\n", i);
+	}
+	n += (size_t)snprintf(s + n, sizeof(s) - n, "\r\n");
+	cr_assert_eq(sl_http_parser_init(&p, false, 4096, 32), 0);
+	cr_assert_eq(sl_http_feed_head(&p, s, (uint32_t)n, &used), SL_HTTP_HEAD_DONE);
+	r = SL_HTTP_MORE;
+	for (size_t off = used; off < n && r == SL_HTTP_MORE; off += u)
+		r = sl_http_feed_body(&p, s + off, bytewise ? 1 : (uint32_t)(n - off), &u);
+	sl_http_parser_free(&p);
+	return r;
+}
+
+Test(http_strict, many_trailer_fields_are_refused_whole_or_in_pieces)
+{
+	cr_assert_eq(chunked_with_trailers(33, 4, false), SL_HTTP_ERROR);
+	cr_assert_eq(chunked_with_trailers(33, 4, true), SL_HTTP_ERROR);
+	cr_assert_eq(chunked_with_trailers(32, 4, false), SL_HTTP_MSG_DONE);
+}
+
+Test(http_strict, a_long_trailer_name_in_pieces_counts_once)
+{
+	cr_assert_eq(chunked_with_trailers(1, 200, true), SL_HTTP_MSG_DONE);
+	cr_assert_eq(chunked_with_trailers(2, 100, true), SL_HTTP_MSG_DONE);
+}
