@@ -141,3 +141,4 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
 	@BUILD=$(BUILD) bench/bench.sh --quick
+include tests/fuzz/fuzz.mk

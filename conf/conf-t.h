@@ -162,6 +162,7 @@ struct sl_config {
 	struct sl_addr stats;
 	enum sl_log_target log;
 	char log_path[SL_CONF_PATH_MAX];
+	int log_line;                 /* line of the log key, 0 if none */
 	bool log_json;                /* log_format = json (default text) */
 	uint64_t grace_ms;            /* default 5s */
 	uint64_t ssl_ticket_rotate_ms; /* session ticket key period (default 1h) */

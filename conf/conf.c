@@ -10,10 +10,13 @@
  * conf/conf_value.c. Depends on nothing of ours.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -47,6 +50,41 @@ int sl_conf_bad_value(struct loader *ld, const char *key, const char *expected,
 {
 	return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': expected %s, got '%s'", key,
 			    expected, value);
+}
+
+/* A duration in the largest unit that writes it exactly ("7d", "1ms"), days
+ * only beyond 24h ("24h" reads better than "1d"). */
+static void fmt_duration(uint64_t ms, char *buf, size_t n)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = { { "d", MS_24H }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms && ms % units[i].mult == 0 && (i || ms > MS_24H)) {
+			snprintf(buf, n, "%llu%s", (unsigned long long)(ms / units[i].mult),
+				 units[i].unit);
+			return;
+		}
+	snprintf(buf, n, "%llums", (unsigned long long)ms);
+}
+
+int sl_conf_duration(struct loader *ld, const char *key, const char *value, uint64_t min,
+		     uint64_t max, uint64_t *ms)
+{
+	char lo[32], hi[32], expected[128];
+	uint64_t v;
+
+	if (sl_conf_parse_duration(value, &v) == 0 && v >= min && v <= max) {
+		*ms = v;
+		return 0;
+	}
+	fmt_duration(min, lo, sizeof(lo));
+	fmt_duration(max, hi, sizeof(hi));
+	snprintf(expected, sizeof(expected), "a duration from %s to %s like " DURATION_LIKE,
+		 lo, hi);
+	return sl_conf_bad_value(ld, key, expected, value);
 }
 
 int sl_conf_no_memory(struct loader *ld)
@@ -112,11 +150,9 @@ static int set_timeout(struct loader *ld, const char *key, const char *value,
 
 	if (rc < 0)
 		return rc;
-	if (sl_conf_parse_duration(value, &ms) < 0)
-		return sl_conf_bad_value(ld, key, "a duration like " DURATION_LIKE, value);
-	if (ms == 0)
-		return sl_conf_bad_value(ld, key, "a positive duration like " DURATION_LIKE,
-					 value);
+	rc = sl_conf_duration(ld, key, value, 1, TIMEOUT_MAX, &ms);
+	if (rc < 0)
+		return rc;
 	to->ms[k] = ms;
 	to->set_mask |= 1u << k;
 	return 0;
@@ -570,4 +606,42 @@ void sl_conf_free(struct sl_config *conf)
 	free(conf->frontends);
 	free(conf->backends);
 	free(conf);
+}
+
+int sl_conf_check_log(const struct sl_config *conf, char *err, size_t errlen)
+{
+	char dir[SL_CONF_PATH_MAX];
+	struct stat st;
+	char *slash;
+	int fd, e;
+
+	if (conf->log != SL_LOG_FILE)
+		return 0;
+	/* O_NONBLOCK: a FIFO without a reader must not hang sluice -c */
+	fd = open(conf->log_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	e = errno;
+	if (e == ENOENT) {
+		/* not there yet: start-up creates it, in a directory that must be
+		 * there and writable */
+		snprintf(dir, sizeof(dir), "%s", conf->log_path);
+		slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+		if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+			errno = ENOTDIR;
+		else if (access(dir, W_OK | X_OK) == 0)
+			return 0;
+		e = errno;
+	}
+	snprintf(err, errlen, "%s:%d: key 'log': cannot open '%s' for appending: %s", conf->path,
+		 conf->log_line, conf->log_path, strerror(e));
+	return -e;
 }

@@ -24,13 +24,19 @@ int sl_conf_load_string(const char *name, const char *text, struct sl_config **o
 
 void sl_conf_free(struct sl_config *conf);
 
-/* "250ms", "5s", "2m", "1h", and a bare number meaning milliseconds.
+/* "250ms", "5s", "2m", "1h", "1d", and a bare number meaning milliseconds.
  * Returns 0 and sets *ms, or -EINVAL (bad syntax, unknown unit, overflow). */
 int sl_conf_parse_duration(const char *s, uint64_t *ms);
 
 /* "1.2.3.4:80", "[::1]:80", ":80" (all IPv4 addresses), "localhost:80"
  * (resolved once, at load time). Port 1..65535. Returns 0 or -EINVAL. */
 int sl_conf_parse_addr(const char *s, struct sl_addr *addr);
+
+/* Whether the log file of CONF (log = PATH) can be opened for appending,
+ * without creating it: 0, or -errno with err holding "FILE:LINE: key 'log':
+ * cannot open ...". A path that does not exist yet passes when its directory
+ * is writable (start-up creates the file). sluice -c runs it. */
+int sl_conf_check_log(const struct sl_config *conf, char *err, size_t errlen);
 
 /* Human name of a timeout kind, e.g. "timeout_client". */
 const char *sl_conf_timeout_name(enum sl_timeout_kind k);

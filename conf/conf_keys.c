@@ -21,7 +21,6 @@
 #define WEIGHT_MAX 256
 #define SERVER_MAXCONN_MAX 1000000
 #define CHECK_COUNT_MAX 100
-#define CHECK_INTERVAL_MAX (24ULL * 3600 * 1000)
 #define KEEPALIVE_REQUESTS_MAX 100000000
 #define HEADER_SIZE_MIN 1024
 #define HEADER_SIZE_MAX (1024 * 1024)
@@ -147,6 +146,7 @@ static int set_log(struct loader *ld, const char *key, const char *value)
 		return sl_conf_bad_value(ld, key, "stdout, stderr, off or a file path shorter than "
 					 "256 characters", value);
 	conf->log = SL_LOG_FILE;
+	conf->log_line = ld->lineno;
 	strcpy(conf->log_path, value);
 	return 0;
 }
@@ -155,18 +155,17 @@ static int set_ssl_ticket_rotate(struct loader *ld, const char *key, const char 
 {
 	uint64_t ms;
 
-	if (sl_conf_parse_duration(value, &ms) < 0 || ms < 1000 || ms > 7ull * 24 * 3600 * 1000)
-		return sl_conf_bad_value(ld, key, "a duration from 1s to 7d, like 1h or 12h", value);
-	ld->conf->ssl_ticket_rotate_ms = ms;
-	return 0;
+	int rc = sl_conf_duration(ld, key, value, TICKET_ROTATE_MIN, TICKET_ROTATE_MAX, &ms);
+
+	if (rc == 0)
+		ld->conf->ssl_ticket_rotate_ms = ms;
+	return rc;
 }
 
 static int set_grace(struct loader *ld, const char *key, const char *value)
 {
 	/* 0 is allowed here: it means stop at once, without draining. */
-	if (sl_conf_parse_duration(value, &ld->conf->grace_ms) < 0)
-		return sl_conf_bad_value(ld, key, "a duration like " DURATION_LIKE, value);
-	return 0;
+	return sl_conf_duration(ld, key, value, 0, GRACE_MAX, &ld->conf->grace_ms);
 }
 
 /* ---- [frontend NAME] ---- */
@@ -526,11 +525,11 @@ static int set_check_interval(struct loader *ld, const char *key, const char *va
 {
 	uint64_t ms;
 
-	if (sl_conf_parse_duration(value, &ms) < 0 || ms == 0 || ms > CHECK_INTERVAL_MAX)
-		return sl_conf_bad_value(ld, key, "a duration from 1ms to 24h like " DURATION_LIKE,
-					 value);
-	cur_be(ld)->check.interval_ms = ms;
-	return 0;
+	int rc = sl_conf_duration(ld, key, value, 1, CHECK_INTERVAL_MAX, &ms);
+
+	if (rc == 0)
+		cur_be(ld)->check.interval_ms = ms;
+	return rc;
 }
 
 /* check_rise and check_fall: consecutive results before a state change. */
@@ -563,11 +562,14 @@ static int set_pool_max_idle(struct loader *ld, const char *key, const char *val
 static int set_pool_duration(struct loader *ld, const char *key, const char *value)
 {
 	struct sl_backend_conf *be = cur_be(ld);
+	bool idle = strcmp(key, "pool_idle_timeout") == 0;
 	uint64_t ms;
+	int rc = sl_conf_duration(ld, key, value, 1,
+				  idle ? POOL_IDLE_TIMEOUT_MAX : POOL_MAX_LIFETIME_MAX, &ms);
 
-	if (sl_conf_parse_duration(value, &ms) < 0 || ms == 0)
-		return sl_conf_bad_value(ld, key, "a positive duration like " DURATION_LIKE, value);
-	if (strcmp(key, "pool_idle_timeout") == 0)
+	if (rc < 0)
+		return rc;
+	if (idle)
 		be->pool_idle_timeout_ms = ms;
 	else
 		be->pool_max_lifetime_ms = ms;

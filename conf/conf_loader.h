@@ -9,12 +9,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "conf/conf-t.h"
 
 #define VALUE_MAX 1024
-#define DURATION_LIKE "500ms, 5s, 2m, 1h"
+#define DURATION_LIKE "500ms, 5s, 2m, 1h, 1d"
+
+/* Duration maxima (issue 14): a deadline is now + duration, so a value near
+ * UINT64_MAX would wrap; every duration key has a documented ceiling. */
+#define MS_1S 1000ULL
+#define MS_24H (24ULL * 3600 * 1000)
+#define MS_7D (7 * MS_24H)
+#define TIMEOUT_MAX MS_24H          /* timeout_* */
+#define GRACE_MAX MS_24H
+#define CHECK_INTERVAL_MAX MS_24H
+#define POOL_IDLE_TIMEOUT_MAX MS_24H
+#define POOL_MAX_LIFETIME_MAX MS_7D
+#define TICKET_ROTATE_MIN MS_1S
+#define TICKET_ROTATE_MAX MS_7D
 #define NAME_LIKE "1 to 63 characters from A-Z a-z 0-9 _ . -"
 
 enum sec_kind { SEC_NONE, SEC_GLOBAL, SEC_DEFAULTS, SEC_FRONTEND, SEC_BACKEND };
@@ -83,6 +97,11 @@ int sl_conf_fail(struct loader *ld, int line, int rc, const char *fmt, ...)
 /* "key 'K': expected EXPECTED, got 'VALUE'" at the current line; -EINVAL. */
 int sl_conf_bad_value(struct loader *ld, const char *key, const char *expected,
 		      const char *value);
+
+/* A duration from MIN to MAX ms into *ms, else "key 'K': expected a
+ * duration from MIN to MAX like ..." at the current line; -EINVAL. */
+int sl_conf_duration(struct loader *ld, const char *key, const char *value, uint64_t min,
+		     uint64_t max, uint64_t *ms);
 
 /* "out of memory" at the current line; -ENOMEM. */
 int sl_conf_no_memory(struct loader *ld);

@@ -19,6 +19,7 @@
 #define MS_PER_S 1000ULL
 #define MS_PER_M (60 * MS_PER_S)
 #define MS_PER_H (60 * MS_PER_M)
+#define MS_PER_D (24 * MS_PER_H)
 
 static const struct {
 	const char *name;
@@ -124,6 +125,7 @@ int sl_conf_parse_duration(const char *s, uint64_t *ms)
 		uint64_t mult;
 	} units[] = {
 		{ "", 1 }, { "ms", 1 }, { "s", MS_PER_S }, { "m", MS_PER_M }, { "h", MS_PER_H },
+		{ "d", MS_PER_D },
 	};
 	uint64_t n;
 	const char *end = scan_u64(s, &n);

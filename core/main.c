@@ -324,6 +324,7 @@ int main(int argc, char **argv)
 	}
 	/* certificates are loaded here, so that -c checks them too */
 	if (sl_conf_load(file, &conf, err, sizeof(err)) < 0 ||
+	    sl_conf_check_log(conf, err, sizeof(err)) < 0 ||
 	    sl_tls_init(conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
 		sl_tls_free();

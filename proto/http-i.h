@@ -41,6 +41,10 @@ struct http_sess {
 	bool cli_eof_done, srv_eof_done;
 	bool keep_srv;      /* http-keep-alive backend: pool server connections */
 	bool srv_reused;    /* the server connection came from the pool */
+	bool req_bodiless;  /* the request is its head alone */
+	bool rsp_early;     /* the final response head came before the request
+			     * was fully sent: the server connection is never
+			     * pooled (what it makes of the rest is unknown) */
 	struct sl_pool_meta srv_meta;
 	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
 	uint32_t retry_len;

@@ -118,6 +118,20 @@ static void stage(struct sl_session *s, int to, const char *data, uint32_t n)
 	}
 }
 
+/* Was the request being answered a HEAD? Its method is known from the
+ * request line kept for the log, or else from the head being parsed (a 408
+ * or a 400 may come before the head is complete). */
+static bool request_is_head(const struct http_sess *hs)
+{
+	const struct http_msgs *m = hs->m;
+
+	if (!m)
+		return false;
+	if (m->line_len)
+		return m->line_len >= 5 && !memcmp(m->line, "HEAD ", 5);
+	return m->req.buf && m->req.len >= 5 && !memcmp(m->req.buf, "HEAD ", 5);
+}
+
 /* Queue an error response and close after it. Nothing more is forwarded. */
 void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 {
@@ -165,9 +179,11 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 		sl_session_close(s, SL_CLOSE_RESOURCE);
 		return;
 	}
+	/* a response to HEAD has no body (RFC 9110 9.3.2); Content-Length
+	 * states the length a GET would have got */
 	n = snprintf(p, 512, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-		     status, status_text(status), blen, body);
+		     status, status_text(status), blen, request_is_head(hs) ? "" : body);
 	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
 	sl_session_pump(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
@@ -220,72 +236,6 @@ static bool is_idempotent(uint8_t m)
 	       m == HTTP_OPTIONS || m == HTTP_TRACE;
 }
 
-/* Host header value without its port, lowercase compare by the caller. */
-static bool host_matches(const struct sl_http_parser *r, const char *name)
-{
-	int i = sl_http_find(r, "host", 0);
-	uint32_t len, n = (uint32_t)strlen(name);
-	const char *v;
-
-	if (i < 0)
-		return false;
-	v = r->buf + r->hdrs[i].val_off;
-	len = r->hdrs[i].val_len;
-	if (len && v[0] == '[') {
-		const char *rb = memchr(v, ']', len);
-
-		if (rb)
-			len = (uint32_t)(rb - v) + 1;
-	} else if (len) {
-		const char *colon = memchr(v, ':', len);
-
-		if (colon)
-			len = (uint32_t)(colon - v);
-	}
-	return len == n && !strncasecmp(v, name, n);
-}
-
-/* The request target's path: origin-form as is, absolute-form after the
- * authority. */
-void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_t *len)
-{
-	const char *sp1 = memchr(r->buf, ' ', r->line_len), *t, *end, *sl;
-
-	*path = "";
-	*len = 0;
-	if (!sp1)
-		return;
-	t = sp1 + 1;
-	end = memchr(t, ' ', (size_t)(r->buf + r->line_len - t));
-	if (!end)
-		return;
-	if (end - t > 7 && (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8))) {
-		sl = memchr(t + 8, '/', (size_t)(end - t - 8));
-		t = sl ? sl : end;
-	}
-	*path = t;
-	*len = (uint32_t)(end - t);
-}
-
-/* The backend for this request: the first matching route, else the
- * frontend's default. */
-int sl_http_route(const struct sl_frontend_conf *fe, const struct sl_http_parser *r)
-{
-	const char *path;
-	uint32_t plen;
-
-	sl_http_get_path(r, &path, &plen);
-	for (int i = 0; i < fe->nroutes; i++) {
-		const struct sl_route_conf *rt = &fe->routes[i];
-		size_t n = strlen(rt->match);
-
-		if (rt->kind == SL_ROUTE_HOST ? host_matches(r, rt->match) :
-		    plen >= n && !memcmp(path, rt->match, n))
-			return rt->backend;
-	}
-	return fe->backend;
-}
-
 /* A request head passed its checks: rewrite it and open a server connection. */
 static int on_request_head(struct sl_session *s)
 {
@@ -312,6 +262,8 @@ static int on_request_head(struct sl_session *s)
 	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
+	hs->req_bodiless = r->msg_done;
+	hs->rsp_early = false;
 	hs->close_after = false;
 	hs->rsp_started = false;
 	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
@@ -389,6 +341,16 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 	}
 	if (r == SL_HTTP_HEAD_DONE)
 		return on_request_head(s) == 0;
+	if (sl_http_head_empty(&hs->m->req)) {
+		/* only empty lines so far (a stray CRLF after a body, RFC 9112
+		 * 2.2): they were eaten and the connection is as idle as before;
+		 * its timers (keep-alive, or the first request's) run on */
+		hs->req_st = REQ_IDLE;
+		hs->log_pending = false;
+		s->idle = hs->requests > 0;
+		msgs_close(hs);
+		sl_session_timer_kick(s);
+	}
 	return 1;
 }
 
@@ -479,7 +441,7 @@ static bool server_reusable(const struct sl_session *s)
 	const struct sl_side *v = &s->side[SL_SIDE_SRV];
 	const struct sl_backend_conf *bc = s->be->conf;
 
-	if (!hs->keep_srv || hs->req_st != REQ_DONE || v->rd_eof || v->tx_busy ||
+	if (!hs->keep_srv || hs->rsp_early || hs->req_st != REQ_DONE || v->rd_eof || v->tx_busy ||
 	    sl_session_queued(s, SL_SIDE_SRV) || sl_session_out_pending(s, SL_SIDE_SRV))
 		return false;
 	if (r->conn_close || (r->major == 1 && r->minor == 0 && !r->conn_keep_alive))
@@ -535,6 +497,7 @@ static int on_response_head(struct sl_session *s)
 		rw.connection = "upgrade";
 		rw.keep_upgrade = true;
 	} else if (!info) {
+		hs->rsp_early = hs->req_st != REQ_DONE || sl_session_out_pending(s, SL_SIDE_SRV);
 		hs->close_after = !hs->cli_keep || sl_http_body_until_close(r) ||
 				  hs->req_st != REQ_DONE ||
 				  sl_session_out_pending(s, SL_SIDE_SRV);
@@ -591,6 +554,15 @@ static int response_step(struct sl_session *s, const char *data, uint32_t len)
 	enum sl_http_res r;
 
 	if (hs->rsp_st == RSP_HEAD) {
+		if (hs->req_bodiless && sl_session_out_pending(s, SL_SIDE_SRV) &&
+		    sl_http_head_empty(&hs->m->rsp)) {
+			/* the request is its head and the server has not been sent
+			 * all of it: these bytes cannot answer it (left over from
+			 * an earlier exchange on a pooled connection, or a server
+			 * talking first). Never relayed, never pooled. */
+			sl_http_reply_error(s, 502, "server sent bytes before the request was sent");
+			return 0;
+		}
 		if (sl_session_out_pending(s, SL_SIDE_CLI))
 			return 0; /* heads are built only onto an empty out buffer */
 		r = sl_http_feed_head(&hs->m->rsp, data, len, &used);

@@ -5,7 +5,12 @@
  * llhttp we reject what it lets through or reports late: whitespace before a
  * colon, obs-fold and control characters in values, Content-Length lists and
  * duplicates, Transfer-Encoding not ending in a single chunked, TE in HTTP/1.0,
- * TE with CL, a missing or repeated Host, oversized chunk extensions.
+ * TE with CL, a missing or repeated Host, oversized chunk extensions. The
+ * start line is checked to the letter of RFC 9112: a request line is exactly
+ * `method SP request-target SP HTTP-version` (one target form the method
+ * allows, no control, blank or non-ASCII byte in it), a status line exactly
+ * `HTTP-version SP 3DIGIT SP reason` with a code from 100 to 599. Empty lines
+ * before a start line are eaten here, never copied into the head.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,8 +31,9 @@ static int on_field(llhttp_t *ll, const char *at, size_t len)
 	struct sl_http_hdr *h;
 
 	if (!p->in_head) {
-		/* a trailer field: relayed with the body, only counted */
-		if (!p->in_value && ++p->ntrailers > p->max_hdrs) {
+		/* a trailer field: relayed with the body, only counted, once per
+		 * field whatever the number of pieces its name came in */
+		if ((p->ntrailers == 0 || p->in_value) && ++p->ntrailers > p->max_hdrs) {
 			p->err_reason = "too many trailer fields";
 			return -1;
 		}
@@ -321,6 +327,89 @@ static int check_line_endings(struct sl_http_parser *p)
 	return 0;
 }
 
+/* A request-target byte: VCHAR but '#' (no blank, control or obs-text). */
+static const bool target_char[256] = {
+	[0x21 ... 0x22] = true, [0x24 ... 0x7e] = true,
+};
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* "HTTP/" DIGIT "." DIGIT at v (8 bytes available). */
+static bool is_version(const char *v)
+{
+	return !memcmp(v, "HTTP/", 5) && is_digit(v[5]) && v[6] == '.' && is_digit(v[7]);
+}
+
+/* The target is in a form the method allows (RFC 9112 3.2): origin-form,
+ * absolute-form with an authority and no userinfo, asterisk-form for
+ * OPTIONS, authority-form for CONNECT (which is refused later, with 405). */
+static bool target_form_ok(const struct sl_http_parser *p, const char *t, uint32_t len)
+{
+	uint32_t skip, i;
+
+	if (t[0] == '/')
+		return true;
+	if (p->method == HTTP_OPTIONS && len == 1 && t[0] == '*')
+		return true;
+	if (p->method == HTTP_CONNECT)
+		return true;
+	if (len > 7 && !strncasecmp(t, "http://", 7))
+		skip = 7;
+	else if (len > 8 && !strncasecmp(t, "https://", 8))
+		skip = 8;
+	else
+		return false;
+	for (i = skip; i < len && t[i] != '/' && t[i] != '?'; i++)
+		if (t[i] == '@')
+			return false;
+	return i > skip;
+}
+
+/* method SP request-target SP HTTP-version, and nothing else. */
+static int check_request_line(struct sl_http_parser *p)
+{
+	const char *l = p->buf, *end = l + p->line_len, *t, *e;
+
+	for (t = l; t < end && is_tchar((unsigned char)*t); t++)
+		;
+	if (t == l || t == end || *t != ' ')
+		return fail(p, "invalid request line: method");
+	for (e = ++t; e < end && target_char[(unsigned char)*e]; e++)
+		;
+	if (e == t || e == end || *e != ' ')
+		return fail(p, "invalid request line: request-target");
+	if (end - e != 9 || !is_version(e + 1))
+		return fail(p, "invalid request line: HTTP-version");
+	if (!target_form_ok(p, t, (uint32_t)(e - t)))
+		return fail(p, "invalid request-target form");
+	p->target_off = (uint32_t)(t - l);
+	p->target_len = (uint32_t)(e - t);
+	return 0;
+}
+
+/* HTTP-version SP 3DIGIT SP reason-phrase, code 100 to 599, the reason of
+ * HTAB, SP, VCHAR and obs-text only. */
+static int check_status_line(struct sl_http_parser *p)
+{
+	const char *l = p->buf;
+	unsigned code;
+
+	if (p->line_len < 13 || !is_version(l) || l[8] != ' ' || !is_digit(l[9]) ||
+	    !is_digit(l[10]) || !is_digit(l[11]) || l[12] != ' ')
+		return fail(p, "invalid status line");
+	code = (unsigned)(l[9] - '0') * 100 + (unsigned)(l[10] - '0') * 10 +
+	       (unsigned)(l[11] - '0');
+	if (code < 100 || code > 599 || code != p->status)
+		return fail(p, "status code out of range");
+	for (uint32_t i = 13; i < p->line_len; i++)
+		if (bad_value_char[(unsigned char)l[i]])
+			return fail(p, "invalid character in reason phrase");
+	return 0;
+}
+
 /* The checks llhttp does not make, or makes only after the head. */
 static int check_head(struct sl_http_parser *p)
 {
@@ -339,6 +428,8 @@ static int check_head(struct sl_http_parser *p)
 			p->line_len = i;
 			break;
 		}
+	if ((p->response ? check_status_line(p) : check_request_line(p)) < 0)
+		return -1;
 	for (uint32_t i = 0; i < p->nhdrs; i++) {
 		struct sl_http_hdr *h = &p->hdrs[i];
 
@@ -397,6 +488,41 @@ static int grow_head(struct sl_http_parser *p, uint32_t need)
 	return 0;
 }
 
+/* Eat the empty lines (CRLF) that may come before a start line: RFC 9112
+ * 2.2 lets a recipient ignore them, and forwarding them would put an empty
+ * line where the next hop expects the start line. Returns the bytes eaten,
+ * or -1: a CR without its LF, or more than max_head bytes of them. */
+static int skip_empty_lines(struct sl_http_parser *p, const char *data, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p->skip_cr) {
+			if (data[i] != '\n')
+				return fail(p, "bare CR before the start line");
+			p->skip_cr = false;
+		} else if (data[i] != '\r') {
+			break;
+		} else {
+			p->skip_cr = true;
+		}
+		if (++p->skipped > p->max_head)
+			return fail(p, "too many empty lines before the start line");
+	}
+	return (int)i;
+}
+
+bool sl_http_head_empty(const struct sl_http_parser *p)
+{
+	return p->in_head && p->len == 0 && !p->skip_cr;
+}
+
+void sl_http_target(const struct sl_http_parser *p, const char **t, uint32_t *len)
+{
+	*t = p->buf + p->target_off;
+	*len = p->target_len;
+}
+
 enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used)
 {
@@ -405,6 +531,17 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 	llhttp_errno_t e;
 
 	*used = 0;
+	if (p->len == 0) {
+		int k = skip_empty_lines(p, data, len);
+
+		if (k < 0)
+			return SL_HTTP_ERROR;
+		*used = (uint32_t)k;
+		data += k;
+		len -= (uint32_t)k;
+		if (!len)
+			return SL_HTTP_MORE;
+	}
 	if (grow_head(p, p->len + len) < 0)
 		return SL_HTTP_ERROR;
 	room = p->buf_cap - p->len;
@@ -414,7 +551,7 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 	p->len += n;
 	e = llhttp_execute(&p->ll, start, n);
 	if (e == HPE_OK) {
-		*used = n;
+		*used += n;
 		if (n < len || p->len == p->max_head) {
 			p->err_status = p->response ? 502 : 431;
 			p->err_reason = "head larger than max_header_size";
@@ -424,7 +561,7 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 	}
 	if ((e != HPE_PAUSED && e != HPE_PAUSED_UPGRADE) || !p->head_paused)
 		return map_error(p, e);
-	*used = (uint32_t)(llhttp_get_error_pos(&p->ll) - start);
+	*used += (uint32_t)(llhttp_get_error_pos(&p->ll) - start);
 	p->len = (uint32_t)(llhttp_get_error_pos(&p->ll) - p->buf);
 	p->in_head = false;
 	if (check_head(p) < 0)
@@ -600,6 +737,8 @@ void sl_http_next(struct sl_http_parser *p)
 	llhttp_reset(&p->ll);
 	sl_http_release_head(p);
 	p->len = p->line_len = p->nhdrs = p->chunk_ext = p->ntrailers = 0;
+	p->target_off = p->target_len = p->skipped = 0;
+	p->skip_cr = false;
 	memset(&p->ck, 0, sizeof(p->ck));
 	p->in_head = true;
 	p->head_paused = p->msg_done = p->in_value = false;

@@ -43,9 +43,12 @@ struct sl_http_parser {
 	uint32_t len, buf_cap;
 	uint32_t hdrs_cap;
 	uint32_t line_len;    /* request or status line, without CRLF */
+	uint32_t target_off, target_len; /* request-target in the request line */
 	struct sl_http_hdr *hdrs;
 	uint32_t nhdrs;
 	bool in_value;
+	bool skip_cr;         /* a CR of an empty line before the head was skipped */
+	uint32_t skipped;     /* bytes of empty lines skipped before heads */
 	uint32_t chunk_ext;   /* bytes of chunk extensions of the current chunk */
 	uint32_t ntrailers;
 	struct {              /* our own chunked framing check (llhttp 8 is lax
@@ -77,7 +80,9 @@ int sl_http_parser_init(struct sl_http_parser *p, bool response, uint32_t max_he
 void sl_http_parser_free(struct sl_http_parser *p);
 
 /* Feed bytes of a head. Returns SL_HTTP_MORE, SL_HTTP_HEAD_DONE (head checked,
- * *used bytes of data belong to it), or SL_HTTP_ERROR. */
+ * *used bytes of data belong to it), or SL_HTTP_ERROR. Empty lines (CRLF)
+ * before a request or status line are eaten and never become part of the
+ * head (RFC 9112 2.2); they count against max_head. */
 enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used);
 /* Feed body bytes (after HEAD_DONE, len may be 0 to complete bodiless
@@ -98,6 +103,13 @@ void sl_http_release_head(struct sl_http_parser *p);
 void sl_http_next(struct sl_http_parser *p);
 /* Whether the body of the current message runs until the connection closes. */
 bool sl_http_body_until_close(const struct sl_http_parser *p);
+
+/* Whether nothing of a head arrived yet: only empty lines were eaten (and
+ * no CR of one is pending). */
+bool sl_http_head_empty(const struct sl_http_parser *p);
+
+/* The request target in the request line of a parsed head (borrowed). */
+void sl_http_target(const struct sl_http_parser *p, const char **t, uint32_t *len);
 
 /* Header lookup in the parsed head: index of the first header named name at
  * or after index from, or -1. */

@@ -326,8 +326,8 @@ Test(conf, truncates_messages_to_the_error_buffer)
 Test(conf, reports_bad_duration_with_file_line_and_key)
 {
 	expect_error(MINIMAL "[defaults]\ntimeout_client = 5x\n", "x.ini:7: ", "timeout_client");
-	cr_assert_str_eq(err, "x.ini:7: key 'timeout_client': expected a duration like "
-			 "500ms, 5s, 2m, 1h, got '5x'");
+	cr_assert_str_eq(err, "x.ini:7: key 'timeout_client': expected a duration from 1ms to "
+			 "24h like 500ms, 5s, 2m, 1h, 1d, got '5x'");
 	expect_error(MINIMAL "[global]\ngrace = soon\n", "x.ini:7: key 'grace': ", "got 'soon'");
 	expect_error(FE "timeout_server = -1s\n" BE, "x.ini:4: key 'timeout_server': ", "'-1s'");
 }
@@ -335,7 +335,7 @@ Test(conf, reports_bad_duration_with_file_line_and_key)
 Test(conf, rejects_zero_timeouts)
 {
 	expect_error(BE "timeout_connect = 0\n" FE, "x.ini:3: key 'timeout_connect': ",
-		     "expected a positive duration");
+		     "expected a duration from 1ms to 24h");
 	expect_error("[defaults]\ntimeout_check = 0ms\n" MINIMAL, "x.ini:2: ", "timeout_check");
 }
 
@@ -618,7 +618,7 @@ Test(conf, rejects_invalid_durations)
 {
 	static const char *const bad[] = {
 		"", "-5s", "+5s", " 5s", "5s ", "5 s", "5x", "5S", "1.5s", "ms", "s", "5sec",
-		"5ms5", "1d", "0x10", "18446744073709551616", "18446744073709551615s",
+		"5ms5", "1w", "1D", "0x10", "18446744073709551616", "18446744073709551615s",
 		"5124095576030432h",
 	};
 
@@ -1006,11 +1006,12 @@ Test(conf, rejects_bad_limit_and_pool_values_with_file_line_and_key)
 		{ "pool_max_idle = 100001", "expected a number from 0 to 100000, got '100001'" },
 		{ "pool_max_idle = -1", "got '-1'" },
 		{ "pool_max_idle = many", "got 'many'" },
-		{ "pool_idle_timeout = 0", "expected a positive duration like 500ms, 5s, 2m, 1h, "
-					   "got '0'" },
+		{ "pool_idle_timeout = 0", "expected a duration from 1ms to 24h like 500ms, 5s, "
+					   "2m, 1h, 1d, got '0'" },
+		{ "pool_idle_timeout = 25h", "got '25h'" },
 		{ "pool_idle_timeout = 5x", "got '5x'" },
-		{ "pool_max_lifetime = 0s", "expected a positive duration" },
-		{ "pool_max_lifetime = 1d", "got '1d'" },
+		{ "pool_max_lifetime = 0s", "expected a duration from 1ms to 7d" },
+		{ "pool_max_lifetime = 8d", "got '8d'" },
 		{ "pool_max_requests = 0", "expected a number from 1 to 100000000, got '0'" },
 		{ "pool_max_requests = 100000001", "got '100000001'" },
 	};
