@@ -128,7 +128,7 @@ run: deps
 	@./conf/demo.sh $(BUILD)/sluice
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d $(LLHTTP_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 

@@ -42,15 +42,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 fuzz-build: $(FUZZ_BIN)
 
 fuzz-deps:
-	@missing=""; for p in $(FUZZ_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
-	fi
+	$(call install_missing,$(FUZZ_PKGS))
 
 # Every target runs even when an earlier one failed; the rule fails at the
 # end naming them. -timeout: one input taking over 10 s is a hang.
