@@ -8,6 +8,7 @@
 #define SL_CORE_SESSION_T_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/time_types.h>
@@ -247,6 +248,13 @@ struct sl_listener {
 	bool closing;
 	bool paused;         /* a connection limit is reached: accept not re-armed */
 	bool backoff;        /* out of fds: accept re-armed by a timer */
+	/* Reload (core/world.c): the socket of an unchanged bind moves from the
+	 * old configuration's worker to the new one's, never closed. shared: the
+	 * fd still belongs to the old worker (the reload may yet fail); handed:
+	 * it now belongs to the new one. Either way this worker only cancels its
+	 * accept on it, never closes it. */
+	bool shared;
+	bool handed;
 	struct __kernel_timespec ts_retry;
 };
 
@@ -283,6 +291,8 @@ struct sl_worker {
 	int wake_fd;              /* owned by the main thread */
 	uint64_t wake_val;
 	bool stopping;
+	bool retired;             /* replaced by a reload: serve what it has, then exit */
+	atomic_bool done;         /* the thread is about to return (main joins it) */
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
