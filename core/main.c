@@ -84,6 +84,10 @@ static int reload_locked(char *msg, size_t len)
 	struct sl_world_diff d;
 	char err[1024], why[256];
 
+	/* the previous reload's handover of listening sockets takes a few ms:
+	 * one socket never has three owners */
+	for (int i = 0; i < 2000 && !sl_world_accepting(world); i++)
+		usleep(1000);
 	if (sl_conf_load(conf_file, &conf, err, sizeof(err)) < 0 ||
 	    sl_tls_init(conf, err, sizeof(err)) < 0) {
 		/* the same text as sluice -c prints */

@@ -39,6 +39,7 @@ struct sl_proxy {
 	atomic_int retiring;     /* replaced by a reload: accept no more, drain */
 	struct sl_checker *checker;
 	unsigned gen;            /* 1 at start, +1 per reload */
+	atomic_int accepting;    /* workers accepting on every listener */
 	int fixed_fds;           /* its rings and eventfds (fd audit) */
 	/* Retired configurations still draining, newest first. Changed by the
 	 * main thread under sl_world_chain_lock; the stats pages walk it under

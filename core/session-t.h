@@ -255,6 +255,11 @@ struct sl_listener {
 	 * accept on it, never closes it. */
 	bool shared;
 	bool handed;
+	/* A shared socket is not accepted on until the old worker's accept on
+	 * it has ended (sl_worker.accept_go): two rings polling one listening
+	 * socket can lose a wakeup when one of them cancels, leaving a
+	 * connection in the queue with nobody woken for it. */
+	bool deferred;
 	struct __kernel_timespec ts_retry;
 };
 
@@ -293,6 +298,11 @@ struct sl_worker {
 	bool stopping;
 	bool retired;             /* replaced by a reload: serve what it has, then exit */
 	atomic_bool done;         /* the thread is about to return (main joins it) */
+	/* reload handover (core/world.c): the worker of the next configuration
+	 * that took our sockets, told once our accepts on them have ended */
+	struct sl_worker *successor;
+	bool handover_told;
+	atomic_bool accept_go;    /* set by the predecessor: arm deferred listeners */
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;

@@ -40,7 +40,7 @@ static void arm_accept(struct sl_worker *w, int i)
 {
 	struct sl_listener *l = &w->listeners[i];
 
-	if (l->armed || l->closing || l->paused || l->backoff || l->fd < 0)
+	if (l->armed || l->closing || l->paused || l->backoff || l->deferred || l->fd < 0)
 		return;
 	sl_ring_accept_multishot(&w->ring, l->fd, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0));
 	l->armed = true;
@@ -139,6 +139,8 @@ static void accept_failed(struct sl_worker *w, int i, int res)
 	}
 }
 
+static void handover_check(struct sl_worker *w);
+
 static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe)
 {
 	struct sl_listener *l = &w->listeners[i];
@@ -146,6 +148,11 @@ static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		l->armed = false;
 		w->misc_inflight--;
+		if (l->closing && (l->shared || l->handed)) {
+			__atomic_store_n(&w->listeners_open, w->listeners_open - 1,
+					 __ATOMIC_RELAXED);
+			handover_check(w);
+		}
 	}
 	if (cqe->res >= 0)
 		on_accepted(w, i, cqe->res);
@@ -217,6 +224,36 @@ void sl_worker_conn_closed(struct sl_worker *w, int fe_idx)
 	}
 }
 
+/* Our accepts on the sockets handed to the next configuration have all
+ * ended: its worker may start accepting on them. */
+static void handover_check(struct sl_worker *w)
+{
+	if (!w->successor || w->handover_told)
+		return;
+	for (int i = 0; i < w->nlisteners; i++)
+		if (w->listeners[i].handed && w->listeners[i].armed)
+			return;
+	w->handover_told = true;
+	atomic_store(&w->successor->accept_go, true);
+	sl_worker_wake(w->successor);
+}
+
+/* Arm the listeners deferred until the previous worker let go of them. */
+static void take_over(struct sl_worker *w)
+{
+	bool any = false;
+
+	for (int i = 0; i < w->nlisteners; i++) {
+		if (!w->listeners[i].deferred)
+			continue;
+		w->listeners[i].deferred = false;
+		arm_accept(w, i);
+		any = true;
+	}
+	if (any)
+		atomic_fetch_add(&w->px->accepting, 1);
+}
+
 /* Listeners stop accepting. A socket that moves to another configuration
  * (handed) or still belongs to the previous one (shared) only loses this
  * worker's accept: closing it would drop the connections in its queue. */
@@ -231,12 +268,14 @@ static void stop_listening(struct sl_worker *w)
 		l->fd = -1;
 		l->closing = true;
 		if (l->shared || l->handed) {
+			/* counted until the accept has ended (on_accept) */
 			if (l->armed)
 				sl_ring_cancel_ud(&w->ring,
 						  sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0),
 						  sl_ud_make(0, 0, SL_OP_NONE, 0));
-			__atomic_store_n(&w->listeners_open, w->listeners_open - 1,
-					 __ATOMIC_RELAXED);
+			else
+				__atomic_store_n(&w->listeners_open, w->listeners_open - 1,
+						 __ATOMIC_RELAXED);
 			continue;
 		}
 		sl_ring_cancel_close(&w->ring, fd, sl_ud_make((uint32_t)i, 0, SL_OP_NONE, 0),
@@ -253,6 +292,7 @@ static void retire(struct sl_worker *w)
 	w->retired = true;
 	stop_listening(w);
 	sl_pool_close_all(w);
+	handover_check(w);
 }
 
 static void on_wake(struct sl_worker *w, int res)
@@ -262,6 +302,8 @@ static void on_wake(struct sl_worker *w, int res)
 		sl_log("worker %d: wake read failed: %s", w->id, strerror(-res));
 	/* the admin API may have drained a server: close its idle connections */
 	sl_pool_drop_drained(w);
+	if (atomic_load(&w->accept_go))
+		take_over(w);
 	if (!atomic_load(&w->px->stopping)) {
 		if (atomic_load(&w->px->retiring) && !w->retired)
 			retire(w);
@@ -407,6 +449,14 @@ static int worker_init(struct sl_worker *w)
 	for (int i = 0; i < w->nlisteners; i++)
 		arm_accept(w, i);
 	w->listeners_open = w->nlisteners;
+	{
+		bool deferred = false;
+
+		for (int i = 0; i < w->nlisteners; i++)
+			deferred |= w->listeners[i].deferred;
+		if (!deferred)
+			atomic_fetch_add(&w->px->accepting, 1);
+	}
 	ret = io_uring_submit(&w->ring.uring);
 	if (ret < 0)
 		snprintf(w->why, sizeof(w->why), "first submit failed: %s", strerror(-ret));

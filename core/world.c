@@ -97,6 +97,7 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w, struct sl_wo
 			if (ol) {
 				l->fd = ol->fd;
 				l->shared = true;
+				l->deferred = true; /* until ol's accept has ended */
 				ol->handed = true; /* claimed; undone if the reload fails */
 			} else {
 				l->fd = open_listener(c, l->bind, why, whylen);
@@ -339,6 +340,11 @@ static int alloc_carry(struct sl_proxy *px)
 	return px->carry_fe && px->carry_be && px->carry_srv ? 0 : -ENOMEM;
 }
 
+bool sl_world_accepting(const struct sl_proxy *px)
+{
+	return atomic_load(&px->accepting) == px->nworkers;
+}
+
 struct sl_proxy *sl_world_start(struct sl_config *conf, struct sl_proxy *prev, char *why,
 				size_t whylen)
 {
@@ -401,6 +407,8 @@ void sl_world_switch(struct sl_proxy *next, struct sl_proxy *prev, struct sl_wor
 	for (int i = 0; i < prev->conf->nbackends; i++)
 		for (int j = 0; j < prev->backends[i].nservers; j++)
 			d->servers_removed += !same_server(next, &prev->backends[i].servers[j]);
+	for (int i = 0; i < prev->nworkers && i < next->nworkers; i++)
+		prev->workers[i].successor = &next->workers[i]; /* ordered by the wake */
 	/* the old checker stops: its servers' states freeze, which only the
 	 * retries of its draining sessions read; the new checker took over */
 	sl_check_stop(prev->checker);

@@ -33,6 +33,10 @@ int sl_world_raise_nofile(struct sl_config *conf);
 struct sl_proxy *sl_world_start(struct sl_config *conf, struct sl_proxy *prev, char *why,
 				size_t whylen);
 
+/* Every worker of px accepts on all its listeners (after a reload: once
+ * the previous workers' accepts on the shared sockets have ended). */
+bool sl_world_accepting(const struct sl_proxy *px);
+
 /* What a reload kept, added and removed. */
 struct sl_world_diff {
 	int binds_kept, binds_added, binds_removed;
