@@ -301,7 +301,7 @@ struct sl_worker {
 	/* reload handover (core/world.c): the worker of the next configuration
 	 * that took our sockets, told once our accepts on them have ended */
 	struct sl_worker *successor;
-	bool handover_told;
+	atomic_bool handover_told;
 	atomic_bool accept_go;    /* set by the predecessor: arm deferred listeners */
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */

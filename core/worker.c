@@ -228,14 +228,14 @@ void sl_worker_conn_closed(struct sl_worker *w, int fe_idx)
  * ended: its worker may start accepting on them. */
 static void handover_check(struct sl_worker *w)
 {
-	if (!w->successor || w->handover_told)
+	if (!w->successor || atomic_load(&w->handover_told))
 		return;
 	for (int i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i].handed && w->listeners[i].armed)
 			return;
-	w->handover_told = true;
 	atomic_store(&w->successor->accept_go, true);
 	sl_worker_wake(w->successor);
+	atomic_store(&w->handover_told, true); /* after: main may free the successor then */
 }
 
 /* Arm the listeners deferred until the previous worker let go of them. */

@@ -422,10 +422,16 @@ void sl_world_switch(struct sl_proxy *next, struct sl_proxy *prev, struct sl_wor
 		sl_worker_wake(&prev->workers[i]);
 }
 
+/* Every worker of px has exited, and none of the configuration px replaced
+ * will still tell one of them about the socket handover. */
 static bool finished(const struct sl_proxy *px)
 {
 	for (int i = 0; i < px->nworkers; i++)
 		if (!atomic_load(&px->workers[i].done))
+			return false;
+	for (int i = 0; px->older && i < px->older->nworkers; i++)
+		if (px->older->workers[i].successor && !atomic_load(&px->older->workers[i].done) &&
+		    !atomic_load(&px->older->workers[i].handover_told))
 			return false;
 	return true;
 }
