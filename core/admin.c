@@ -172,8 +172,8 @@ static int error(struct out *o, int status, const char *msg)
 	return status;
 }
 
-static int put_state(struct sl_admin *a, struct sl_proxy *px, struct sl_server *s,
-		     const char *word, struct out *o)
+static int put_state(struct sl_proxy *px, struct sl_server *s, const char *word,
+		     struct out *o)
 {
 	static const char *const names[] = { "ready", "drain", "maint" };
 	int st = -1;
@@ -183,7 +183,6 @@ static int put_state(struct sl_admin *a, struct sl_proxy *px, struct sl_server *
 			st = k;
 	if (st < 0)
 		return error(o, 400, "state must be ready, drain or maint");
-	(void)a;
 	if (atomic_exchange(&s->admin, st) != st)
 		sl_log("admin: backend %s server %s set to %s", s->be->conf->name,
 		       s->conf->name, names[st]);
@@ -233,7 +232,7 @@ static int server_route(struct sl_admin *a, struct req *r, struct out *o)
 	else if (!body_word(r, word, sizeof(word)))
 		status = error(o, 400, "body too long");
 	else if (what[0] == 's')
-		status = put_state(a, px, s, word, o);
+		status = put_state(px, s, word, o);
 	else
 		status = put_weight(px, s, word, o);
 	a->hooks.release();

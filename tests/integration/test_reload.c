@@ -19,6 +19,7 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/http_util.h"
 #include "tests/integration/ops_util.h"
+#include "tests/integration/tls_util.h"
 
 TestSuite(reload, .init = h_setup, .fini = hu_teardown, .timeout = 180);
 
@@ -298,6 +299,59 @@ Test(reload, a_tcp_session_and_a_websocket_tunnel_outlive_reloads)
 	cr_assert(ou_wait_file_count(p->log_path, "configuration 1: last session ended", 1,
 				     hu_io_to()), "configuration 1 never released");
 	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 3, hu_io_to()));
+	h_proxy_finish(p);
+}
+
+/* ---- certificates: a reload loads the new ones, a draining TLS
+ * connection keeps the old ones ------------------------------------------- */
+
+static void tls_body(char *buf, size_t n, int fe, const char *crt, int origin)
+{
+	snprintf(buf, n, "[frontend web]\nbind = 127.0.0.1:%d ssl crt=%s\nmode = http\n"
+		 "backend = app\n\n[backend app]\nmode = http-server-close\n"
+		 "server = s1 127.0.0.1:%d\n", fe, crt, origin);
+}
+
+Test(reload, a_new_certificate_applies_to_new_tls_connections_only)
+{
+	const struct tu_certs *certs = tu_certs();
+	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_origin *a = hu_origin_start(&sc);
+	struct tu_opts o = { .sni = NULL };
+	struct tu_conn c1, c2;
+	struct tu_rsp r;
+	char body[2048], conf[3072];
+	const char *req = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct h_proxy *p;
+	int fe = h_free_port(), rc;
+
+	new_sock_path();
+	tls_body(body, sizeof(body), fe, certs->a, hu_origin_port(a));
+	conf_text(conf, sizeof(conf), 1, body);
+	p = h_proxy_start_text(conf, fe);
+	rc = tu_connect(&c1, fe, &o);
+	cr_assert_eq(rc, 0, "%s", c1.errstr);
+	cr_assert_str_eq(c1.peer_cn, "a.example.test");
+	cr_assert_eq(tu_http(&c1, req, &r), 0);
+	cr_assert_eq(r.status, 200);
+	tls_body(body, sizeof(body), fe, certs->b, hu_origin_port(a));
+	conf_text(conf, sizeof(conf), 1, body);
+	ou_rewrite(p, conf);
+	free(reload_ok());
+	rc = tu_connect(&c2, fe, &o);
+	cr_assert_eq(rc, 0, "%s", c2.errstr);
+	cr_assert_str_eq(c2.peer_cn, "b.example.test", "the new certificate is not served");
+	cr_assert_eq(tu_http(&c2, req, &r), 0);
+	cr_assert_eq(r.status, 200);
+	/* the keep-alive connection of the old configuration: its next
+	 * request is answered, then it closes */
+	cr_assert_eq(tu_http(&c1, req, &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(r.conn_close, "%s", r.head);
+	tu_close(&c1);
+	tu_close(&c2);
+	cr_assert(ou_wait_file_count(p->log_path, "configuration 1: last session ended", 1,
+				     hu_io_to()));
 	h_proxy_finish(p);
 }
 
