@@ -24,6 +24,7 @@
 #include "core/session-t.h"
 #include "core/stats.h"
 #include "core/world.h"
+#include "proto/tls.h"
 
 #define REQ_MAX 8192
 #define IO_TIMEOUT_MS 5000
@@ -382,6 +383,9 @@ static void *admin_main(void *arg)
 		serve(a, fd);
 		close(fd);
 	}
+	/* POST /reload loaded certificates in this thread: wolfSSL's
+	 * per-thread ECC cache goes with it */
+	sl_tls_thread_exit();
 	return NULL;
 }
 
