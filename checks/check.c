@@ -205,6 +205,7 @@ static void record(struct check *c, const struct sl_check_verdict *v, uint64_t m
 	bool up = sl_server_state(c->srv) == SL_SRV_UP;
 
 	sl_stats_check_result(c->srv, (int)v->reason, ms);
+	atomic_store(&c->srv->last_check, (int)v->reason + 1);
 
 	if (v->ok == up) {
 		c->succ = c->fails = 0;
@@ -281,7 +282,13 @@ static void dispatch(struct sl_checker *ck, const struct io_uring_cqe *cqe)
 	switch (op) {
 	case CK_OP_TIMER:
 		c->timer_armed = false;
-		if (cqe->res != -ECANCELED && !ck->stopping)
+		if (cqe->res == -ECANCELED || ck->stopping)
+			return;
+		/* maint (admin API): no probe, the timer keeps ticking so that
+		 * checks resume at once on `ready` */
+		if (atomic_load(&c->srv->admin) == SL_SRV_ADMIN_MAINT)
+			arm_timer(c, c->cc->interval_ms);
+		else
 			start_probe(c);
 		return;
 	case CK_OP_TIMER_DEL:
@@ -380,7 +387,8 @@ static void checker_free(struct sl_checker *ck)
 	free(ck);
 }
 
-/* One struct check per server with "check" that is not disabled. */
+/* One struct check per server with "check"; a disabled one (maint) is
+ * probed once the admin API sets it ready. */
 static int fill_checks(struct sl_checker *ck, struct sl_backend *bes, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -388,7 +396,7 @@ static int fill_checks(struct sl_checker *ck, struct sl_backend *bes, int n)
 			struct sl_server *s = &bes[i].servers[j];
 			struct check *c;
 
-			if (!s->conf->check || s->conf->disabled)
+			if (!s->conf->check)
 				continue;
 			c = &ck->checks[ck->nchecks];
 			c->ck = ck;
@@ -417,7 +425,7 @@ static int count_checked(const struct sl_backend *bes, int n)
 
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < bes[i].nservers; j++)
-			count += bes[i].servers[j].conf->check && !bes[i].servers[j].conf->disabled;
+			count += bes[i].servers[j].conf->check;
 	return count;
 }
 

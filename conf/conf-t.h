@@ -160,6 +160,7 @@ struct sl_config {
 	bool maxconn_set;             /* given in the file */
 	bool has_stats;
 	struct sl_addr stats;
+	char admin[108];              /* admin API unix socket path, "" = none */
 	enum sl_log_target log;
 	char log_path[SL_CONF_PATH_MAX];
 	int log_line;                 /* line of the log key, 0 if none */

@@ -151,6 +151,18 @@ static int set_log(struct loader *ld, const char *key, const char *value)
 	return 0;
 }
 
+/* A unix socket path: sun_path holds 107 characters and the NUL. */
+static int set_admin(struct loader *ld, const char *key, const char *value)
+{
+	struct sl_config *conf = ld->conf;
+
+	if (!value[0] || strlen(value) >= sizeof(conf->admin))
+		return sl_conf_bad_value(ld, key, "a unix socket path shorter than 108 characters",
+					 value);
+	strcpy(conf->admin, value);
+	return 0;
+}
+
 static int set_ssl_ticket_rotate(struct loader *ld, const char *key, const char *value)
 {
 	uint64_t ms;
@@ -592,6 +604,7 @@ static const struct key_def global_keys[] = {
 	{ "log_format", K_LOG_FORMAT, false, NEED_ANY, set_log_format },
 	{ "grace", K_GRACE, false, NEED_ANY, set_grace },
 	{ "ssl_ticket_rotate", K_SSL_TICKET_ROTATE, false, NEED_ANY, set_ssl_ticket_rotate },
+	{ "admin", K_ADMIN, false, NEED_ANY, set_admin },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

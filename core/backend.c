@@ -73,7 +73,10 @@ int sl_backends_init(const struct sl_config *conf, struct sl_backend **out)
 
 			s->conf = &be->conf->servers[j];
 			s->be = be;
-			atomic_init(&s->state, s->conf->disabled ? SL_SRV_MAINT : SL_SRV_UP);
+			atomic_init(&s->state, SL_SRV_UP);
+			atomic_init(&s->admin, s->conf->disabled ? SL_SRV_ADMIN_MAINT
+								 : SL_SRV_ADMIN_READY);
+			atomic_init(&s->weight, s->conf->weight);
 			/* by name, so that reordering server lines keeps affinities */
 			s->name_hash = mix64(fnv1a(FNV_INIT, s->conf->name, strlen(s->conf->name)));
 		}
@@ -98,7 +101,7 @@ void sl_backend_count_up(const struct sl_backend *be, int *primaries, int *backu
 	int up[2] = { 0, 0 };
 
 	for (int i = 0; i < be->nservers; i++)
-		if (sl_server_state(&be->servers[i]) == SL_SRV_UP)
+		if (sl_server_status(&be->servers[i]) == SL_SRV_UP)
 			up[be->servers[i].conf->backup]++;
 	*primaries = up[0];
 	*backups = up[1];
@@ -112,17 +115,18 @@ struct pick {
 
 static bool candidate(const struct pick *p, const struct sl_server *s)
 {
-	return s != p->exclude && s->conf->backup == p->backup &&
-	       sl_server_state(s) == SL_SRV_UP;
+	return s != p->exclude && s->conf->backup == p->backup && sl_server_usable(s);
 }
 
 /* Fills p; false when no server is UP. */
 static bool pick_init(const struct sl_backend *be, const struct sl_server *exclude,
 		      struct pick *p)
 {
-	int up[2];
+	int up[2] = { 0, 0 };
 
-	sl_backend_count_up(be, &up[0], &up[1]);
+	for (int i = 0; i < be->nservers; i++)
+		if (sl_server_usable(&be->servers[i]))
+			up[be->servers[i].conf->backup]++;
 	p->backup = up[0] ? 0 : 1;
 	p->exclude = NULL;
 	if (!up[p->backup])
@@ -142,10 +146,12 @@ static struct sl_server *swrr(struct sl_backend *be, const struct pick *p)
 	for (int i = 0; i < be->nservers; i++) {
 		struct sl_server *s = &be->servers[i];
 
+		int wt = sl_server_weight(s);
+
 		if (!candidate(p, s))
 			continue;
-		s->cur_weight += s->conf->weight;
-		total += s->conf->weight;
+		s->cur_weight += wt;
+		total += wt;
 		if (!best || s->cur_weight > best->cur_weight)
 			best = s;
 	}
@@ -164,7 +170,7 @@ static bool lighter(const struct sl_server *a, const struct sl_server *b, unsign
 	uint64_t la = (uint64_t)atomic_load(&a->sessions) + extra;
 	uint64_t lb = (uint64_t)atomic_load(&b->sessions) + extra;
 
-	return la * (uint64_t)b->conf->weight < lb * (uint64_t)a->conf->weight;
+	return la * (uint64_t)sl_server_weight(b) < lb * (uint64_t)sl_server_weight(a);
 }
 
 static struct sl_server *leastconn(struct sl_backend *be, const struct pick *p)
@@ -246,7 +252,7 @@ static struct sl_server *source(struct sl_backend *be, const struct pick *p,
 			continue;
 		/* highest weight / cost wins: compare crosswise, no division */
 		cost = rendezvous_cost(ch, s);
-		if (!best || s->conf->weight * best_cost > best->conf->weight * cost) {
+		if (!best || sl_server_weight(s) * best_cost > sl_server_weight(best) * cost) {
 			best = s;
 			best_cost = cost;
 		}
@@ -285,9 +291,9 @@ static struct sl_server *draw(struct sl_backend *be, const struct pick *p, uint6
 		if (!candidate(p, s))
 			continue;
 		last = s;
-		if (r < (uint64_t)s->conf->weight)
+		if (r < (uint64_t)sl_server_weight(s))
 			return s;
-		r -= (uint64_t)s->conf->weight;
+		r -= (uint64_t)sl_server_weight(s);
 	}
 	return last; /* a state changed under us: any candidate will do */
 }
@@ -299,7 +305,7 @@ static struct sl_server *random2(struct sl_backend *be, const struct pick *p)
 
 	for (int i = 0; i < be->nservers; i++)
 		if (candidate(p, &be->servers[i]))
-			total += (uint64_t)be->servers[i].conf->weight;
+			total += (uint64_t)sl_server_weight(&be->servers[i]);
 	if (!total)
 		return NULL;
 	a = draw(be, p, total);

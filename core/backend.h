@@ -12,15 +12,24 @@
 #define SL_CORE_BACKEND_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include "conf/conf-t.h"
 
 /* Server states. A server starts UP (a fresh proxy serves at once); the
  * checker moves a checked server to DOWN after check_fall failures in a row
- * and back after check_rise successes. "disabled" servers are MAINT for the
- * whole run and are never checked. */
-enum sl_srv_state { SL_SRV_UP = 0, SL_SRV_DOWN, SL_SRV_MAINT };
+ * and back after check_rise successes. MAINT and DRAIN are never health
+ * states: they are what sl_server_status() reports from the admin state. */
+enum sl_srv_state { SL_SRV_UP = 0, SL_SRV_DOWN, SL_SRV_MAINT, SL_SRV_DRAIN };
+
+/* What the operator set through the admin API (core/admin.c); independent
+ * of the health state, so that `ready` returns to whatever the checks say.
+ * DRAIN: no new connection or request, checks go on. MAINT: the same and
+ * checks stop. A server `disabled` in the file starts in MAINT. */
+enum sl_srv_admin { SL_SRV_ADMIN_READY = 0, SL_SRV_ADMIN_DRAIN, SL_SRV_ADMIN_MAINT };
+
+#define SL_SRV_WEIGHT_MAX 256
 
 #define SL_CHECK_REASONS 9   /* enum sl_check_reason (checks/check_http.h) */
 #define SL_CHECK_BUCKETS 6   /* check duration buckets, see core/stats.c */
@@ -28,7 +37,10 @@ enum sl_srv_state { SL_SRV_UP = 0, SL_SRV_DOWN, SL_SRV_MAINT };
 struct sl_server {
 	const struct sl_server_conf *conf;
 	struct sl_backend *be;
-	atomic_int state;            /* enum sl_srv_state */
+	atomic_int state;            /* enum sl_srv_state: health, by the checker */
+	atomic_int admin;            /* enum sl_srv_admin, by the admin thread */
+	atomic_int weight;           /* 0..256: the file's, or the admin API's */
+	atomic_int last_check;       /* enum sl_check_reason of the last probe + 1, 0: none */
 	int cur_weight;              /* smooth weighted round robin, under be->lock */
 	uint64_t name_hash;          /* source hashing: the server's identity */
 	atomic_uint sessions;        /* current sessions using this server */
@@ -70,7 +82,34 @@ static inline enum sl_srv_state sl_server_state(const struct sl_server *s)
 	return (enum sl_srv_state)atomic_load_explicit(&s->state, memory_order_relaxed);
 }
 
-/* Number of servers of be that are UP, primaries and backups. */
+/* The state an operator sees (admin API, stats): MAINT or DRAIN when the
+ * admin state says so, else the health state. */
+static inline enum sl_srv_state sl_server_status(const struct sl_server *s)
+{
+	int a = atomic_load_explicit(&s->admin, memory_order_relaxed);
+
+	if (a == SL_SRV_ADMIN_MAINT)
+		return SL_SRV_MAINT;
+	if (a == SL_SRV_ADMIN_DRAIN)
+		return SL_SRV_DRAIN;
+	return sl_server_state(s) == SL_SRV_UP ? SL_SRV_UP : SL_SRV_DOWN;
+}
+
+static inline int sl_server_weight(const struct sl_server *s)
+{
+	return atomic_load_explicit(&s->weight, memory_order_relaxed);
+}
+
+/* May take a new connection or request: UP, not drained or in maintenance,
+ * weight above 0. Every worker reads the atomics, so an admin change
+ * applies to the next balancing decision everywhere. */
+static inline bool sl_server_usable(const struct sl_server *s)
+{
+	return sl_server_status(s) == SL_SRV_UP && sl_server_weight(s) > 0;
+}
+
+/* Number of servers of be that are UP (and not drained or in maintenance),
+ * primaries and backups. */
 void sl_backend_count_up(const struct sl_backend *be, int *primaries, int *backups);
 
 #endif

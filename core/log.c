@@ -14,6 +14,7 @@
 
 static int log_fd = STDOUT_FILENO;
 static int log_owned;
+static char log_path[SL_CONF_PATH_MAX];
 
 int sl_log_open(const struct sl_config *conf)
 {
@@ -31,13 +32,37 @@ int sl_log_open(const struct sl_config *conf)
 		break;
 	case SL_LOG_FILE:
 		log_fd = open(conf->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		if (log_fd < 0)
+		if (log_fd < 0) {
 			ret = -errno;
-		else
+		} else {
 			log_owned = 1;
+			snprintf(log_path, sizeof(log_path), "%s", conf->log_path);
+		}
 		break;
 	}
 	return ret;
+}
+
+/* dup2 puts the new file under the same fd number: workers and their
+ * access log writes (queued on their rings with that number) move to the
+ * new file without being told, and no thread ever sees a closed fd. */
+int sl_log_reopen(void)
+{
+	int fd;
+
+	if (!log_owned)
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return 1;
 }
 
 void sl_log_close(void)

@@ -15,6 +15,10 @@
 /* Open the configured target. Returns 0 or -errno (file cannot be opened). */
 int sl_log_open(const struct sl_config *conf);
 void sl_log_close(void);
+/* Reopen the log file at its configured path (logrotate's postrotate:
+ * SIGUSR1), keeping its fd number. Returns 1 when reopened, 0 when the log
+ * is not a file, or -errno (the old file stays in use). */
+int sl_log_reopen(void);
 /* The log's own fd when it is a file we opened, else -1 (for the fd audit). */
 int sl_log_fd(void);
 

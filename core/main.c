@@ -1,9 +1,12 @@
 /*
- * Process entry (core/ layer): command line, configuration, listeners, worker
- * threads and signals. The main thread owns the listeners until a worker has
- * started (then the worker owns them) and owns the workers' wake eventfds for
- * the whole run. It waits for SIGTERM/SIGINT with sigwait, asks every worker
- * to stop, and joins them; the exit code is 0 after a clean drain.
+ * Process entry (core/ layer): command line, configuration, signals, admin
+ * API and reloads. The running configuration (core/world.c) is started here;
+ * the main thread then takes every operator signal with sigtimedwait (they
+ * are blocked in all threads, so none kills the process or runs a handler in
+ * a worker): SIGTERM/SIGINT stop gracefully, SIGHUP reloads, SIGUSR1 reopens
+ * the log, SIGUSR2 and SIGALRM are logged and ignored. Every 200 ms it frees
+ * the configurations retired by reloads whose last session has ended. The
+ * exit code is 0 after a clean drain.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +28,8 @@
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/stats.h"
+#include "core/admin.h"
+#include "core/world.h"
 #include "proto/tls.h"
 
 #define SL_VERSION "0.1.0"
@@ -36,259 +41,222 @@ static void usage(FILE *f)
 		   "       sluice -v           print the version\n");
 }
 
-static int open_listener(const struct sl_config *c, const struct sl_bind_conf *b)
-{
-	int fd, one = 1;
-	char addr[80];
+/* The running configuration. Reloads (signal loop or admin thread), the
+ * admin API and the reaping of retired configurations take this lock. */
+static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_proxy *world;
+static const char *conf_file;
 
-	fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (fd < 0)
-		goto err;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    bind(fd, (const struct sockaddr *)&b->addr.ss, b->addr.len) < 0 ||
-	    listen(fd, SOMAXCONN) < 0)
-		goto err_close_fd;
-	return fd;
-err_close_fd:
-	close(fd);
-err:
-	fprintf(stderr, "sluice: %s:%d: cannot listen on %s: %s\n", c->path, b->line,
-		sl_conf_addr_str(&b->addr, addr, sizeof(addr)), strerror(errno));
-	return -1;
+static struct sl_proxy *acquire(void)
+{
+	pthread_mutex_lock(&world_lock);
+	return world;
 }
 
-/* Listeners of one worker: one SO_REUSEPORT socket per bind of every frontend. */
-static int make_listeners(struct sl_proxy *px, struct sl_worker *w)
+static void release(void)
 {
-	const struct sl_config *c = px->conf;
-	int n = 0;
+	pthread_mutex_unlock(&world_lock);
+}
 
-	for (int i = 0; i < c->nfrontends; i++)
-		n += c->frontends[i].nbinds;
-	w->listeners = calloc((size_t)n, sizeof(*w->listeners));
-	if (!w->listeners)
-		return -ENOMEM;
-	for (int i = 0; i < c->nfrontends; i++) {
-		for (int j = 0; j < c->frontends[i].nbinds; j++) {
-			struct sl_listener *l = &w->listeners[w->nlisteners];
+/* What a reload cannot apply in place; NULL when nothing. */
+static const char *needs_restart(const struct sl_config *o, const struct sl_config *n,
+				 char *buf, size_t len)
+{
+	if (o->workers != n->workers)
+		snprintf(buf, len, "workers changed from %d to %d", o->workers, n->workers);
+	else if (o->maxconn_set != n->maxconn_set || (n->maxconn_set && o->maxconn != n->maxconn))
+		snprintf(buf, len, "global maxconn changed");
+	else if (strcmp(o->admin, n->admin) != 0)
+		snprintf(buf, len, "admin changed");
+	else if (o->log != n->log || strcmp(o->log_path, n->log_path) != 0)
+		snprintf(buf, len, "log changed");
+	else
+		return NULL;
+	return buf;
+}
 
-			l->fe = &c->frontends[i];
-			l->fe_idx = i;
-			l->bind = &c->frontends[i].binds[j];
-			l->tls = sl_tls_bind_of(l->bind);
-			l->fd = open_listener(c, l->bind);
-			if (l->fd < 0)
-				return -EADDRNOTAVAIL;
-			w->nlisteners++;
-		}
+/* Load, validate and apply the configuration file (world_lock held).
+ * Returns 0 with a JSON summary in msg, or -errno with the reason. */
+static int reload_locked(char *msg, size_t len)
+{
+	struct sl_config *conf = NULL;
+	struct sl_proxy *next;
+	struct sl_world_diff d;
+	char err[1024], why[256];
+
+	/* the previous reload's handover of listening sockets takes a few ms:
+	 * one socket never has three owners */
+	for (int i = 0; i < 2000 && !sl_world_accepting(world); i++)
+		usleep(1000);
+	if (sl_conf_load(conf_file, &conf, err, sizeof(err)) < 0 ||
+	    sl_tls_init(conf, err, sizeof(err)) < 0) {
+		/* the same text as sluice -c prints */
+		snprintf(msg, len, "sluice: %s", err);
+		sl_log("reload failed, configuration unchanged: %s", msg);
+		sl_tls_release(conf);
+		sl_conf_free(conf);
+		return -EINVAL;
 	}
-	return 0;
-}
-
-/* File descriptors maxconn can need: a client and a server socket per
- * connection, idle pooled server connections, listeners, and the process's
- * own (ring, eventfds, log, checker). */
-static rlim_t fds_needed(const struct sl_config *c)
-{
-	rlim_t need = (rlim_t)c->maxconn * 2 + 64;
-
-	for (int i = 0; i < c->nfrontends; i++)
-		need += (rlim_t)c->frontends[i].nbinds * (rlim_t)c->workers;
-	for (int i = 0; i < c->nbackends; i++)
-		if (c->backends[i].mode == SL_BE_MODE_HTTP_KEEP_ALIVE)
-			need += (rlim_t)sl_pool_max_idle(&c->backends[i]) *
-				(rlim_t)c->backends[i].nservers * (rlim_t)c->workers;
-	return need;
-}
-
-/* Raise RLIMIT_NOFILE to what the configuration needs (the hard limit too
- * when we may), or refuse to start: running out of fds under load is a
- * worse failure than a clear message now. */
-static int raise_nofile(struct sl_config *c)
-{
-	rlim_t need = fds_needed(c);
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-		return 0;
-	if (rl.rlim_max < need) {
-		struct rlimit hard = { .rlim_cur = need, .rlim_max = need };
-
-		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
-			return 0;
-		if (!c->maxconn_set) {
-			/* the default adapts to the limit, as HAProxy's does */
-			rlim_t spare = need - (rlim_t)c->maxconn * 2;
-
-			c->maxconn = rl.rlim_max > spare + 2 ? (uint32_t)((rl.rlim_max - spare) / 2) : 1;
-			rl.rlim_cur = rl.rlim_max;
-			sl_log("maxconn set to %u to fit RLIMIT_NOFILE %llu", c->maxconn,
-			       (unsigned long long)rl.rlim_max);
-			return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
-		}
-		fprintf(stderr, "sluice: %s: maxconn %u needs %llu file descriptors but "
-			"RLIMIT_NOFILE allows %llu (hard limit, cannot raise it: %s); lower "
-			"maxconn or raise the limit (ulimit -n)\n", c->path, c->maxconn,
-			(unsigned long long)need, (unsigned long long)rl.rlim_max,
-			strerror(errno));
+	if (!conf->maxconn_set)
+		conf->maxconn = world->conf->maxconn; /* as start-up adapted it */
+	if (needs_restart(world->conf, conf, why, sizeof(why))) {
+		snprintf(msg, len, "sluice: %s: %s: a restart is needed to apply it; "
+			 "configuration unchanged", conf_file, why);
+		sl_log("reload refused: %s", msg);
+		sl_tls_release(conf);
+		sl_conf_free(conf);
+		return -EPERM;
+	}
+	if (sl_world_raise_nofile(conf) < 0) {
+		snprintf(msg, len, "sluice: %s: not enough file descriptors for it; "
+			 "configuration unchanged", conf_file);
+		sl_log("reload failed: %s", msg);
+		sl_tls_release(conf);
+		sl_conf_free(conf);
 		return -EMFILE;
 	}
-	rl.rlim_cur = need;
-	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
-}
-
-static void free_workers(struct sl_proxy *px)
-{
-	for (int i = 0; i < px->nworkers; i++) {
-		struct sl_worker *w = &px->workers[i];
-
-		for (int j = 0; j < w->nlisteners; j++)
-			if (w->listeners[j].fd >= 0)
-				close(w->listeners[j].fd);
-		free(w->listeners);
-		if (w->wake_fd >= 0)
-			close(w->wake_fd);
+	next = sl_world_start(conf, world, why, sizeof(why)); /* owns conf now */
+	if (!next) {
+		snprintf(msg, len, "sluice: %s", why);
+		sl_log("reload failed, configuration unchanged: %s", msg);
+		return -EINVAL;
 	}
-	free(px->workers);
-}
-
-/* Start every worker; on failure stop those already running. Returns the
- * number started (== px->nworkers on success). */
-static int start_workers(struct sl_proxy *px)
-{
-	int i;
-
-	for (i = 0; i < px->nworkers; i++) {
-		struct sl_worker *w = &px->workers[i];
-
-		if (sl_worker_start(w) < 0) {
-			fprintf(stderr, "sluice: worker %d: %s\n", i, w->why);
-			break;
-		}
-	}
-	return i;
-}
-
-static void stop_workers(struct sl_proxy *px, int started)
-{
-	atomic_store(&px->stopping, 1);
-	for (int i = 0; i < started; i++)
-		sl_worker_wake(&px->workers[i]);
-	for (int i = 0; i < started; i++)
-		sl_worker_join(&px->workers[i]);
-}
-
-static int setup_workers(struct sl_proxy *px)
-{
-	px->nworkers = px->conf->workers;
-	px->workers = calloc((size_t)px->nworkers, sizeof(*px->workers));
-	if (!px->workers)
-		return -ENOMEM;
-	for (int i = 0; i < px->nworkers; i++)
-		px->workers[i].wake_fd = -1;
-	for (int i = 0; i < px->nworkers; i++) {
-		struct sl_worker *w = &px->workers[i];
-
-		w->id = i;
-		w->px = px;
-		w->wake_fd = eventfd(0, EFD_CLOEXEC);
-		if (w->wake_fd < 0 || make_listeners(px, w) < 0)
-			return -EINVAL;
-	}
+	sl_world_switch(next, world, &d);
+	world = next;
+	sl_log("reloaded %s: configuration %u; binds kept %d, added %d, removed %d; servers "
+	       "kept %d, added %d, removed %d; %d older configuration(s) draining", conf_file,
+	       next->gen, d.binds_kept, d.binds_added, d.binds_removed, d.servers_kept,
+	       d.servers_added, d.servers_removed, sl_world_draining(next));
+	snprintf(msg, len, "{\"reloaded\":true,\"configuration\":%u,\"binds_kept\":%d,"
+		 "\"binds_added\":%d,\"binds_removed\":%d,\"servers_kept\":%d,"
+		 "\"servers_added\":%d,\"servers_removed\":%d}", next->gen, d.binds_kept,
+		 d.binds_added, d.binds_removed, d.servers_kept, d.servers_added,
+		 d.servers_removed);
 	return 0;
 }
 
-/* The built-in stats service is an http frontend of its own, added to the
- * configuration before anything reads it; its requests never reach a
- * backend (proto/http_local.c serves them). */
-static int add_stats_frontend(struct sl_config *c)
+static int reload(char *msg, size_t len)
 {
-	struct sl_frontend_conf *fes, *fe;
+	int rc;
 
-	if (!c->has_stats)
+	pthread_mutex_lock(&world_lock);
+	rc = reload_locked(msg, len);
+	pthread_mutex_unlock(&world_lock);
+	return rc;
+}
+
+static const char *sig_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM: return "SIGTERM";
+	case SIGINT: return "SIGINT";
+	case SIGHUP: return "SIGHUP";
+	case SIGUSR1: return "SIGUSR1";
+	case SIGUSR2: return "SIGUSR2";
+	case SIGALRM: return "SIGALRM";
+	default: return "a signal";
+	}
+}
+
+/* One line per signal. Returns 1 when the process should stop. */
+static int on_signal(int sig)
+{
+	char msg[2048];
+	int rc;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		sl_log("received %s: stopping, grace %llu ms", sig_name(sig),
+		       (unsigned long long)world->conf->grace_ms);
+		return 1;
+	case SIGHUP:
+		sl_log("received SIGHUP: reloading %s", conf_file);
+		reload(msg, sizeof(msg));
 		return 0;
-	fes = realloc(c->frontends, sizeof(*fes) * (size_t)(c->nfrontends + 1));
-	if (!fes)
-		return -ENOMEM;
-	c->frontends = fes;
-	fe = &fes[c->nfrontends];
-	memset(fe, 0, sizeof(*fe));
-	fe->binds = calloc(1, sizeof(*fe->binds));
-	if (!fe->binds)
-		return -ENOMEM;
-	c->nfrontends++;
-	snprintf(fe->name, sizeof(fe->name), "stats");
-	fe->mode = SL_FE_MODE_HTTP;
-	fe->stats = true;
-	fe->binds[0].addr = c->stats;
-	fe->nbinds = 1;
-	fe->backend = 0;
-	fe->timeouts = c->frontends[0].timeouts;
-	fe->timeouts.ms[SL_TO_HTTP_REQUEST] = 10000;
-	fe->timeouts.ms[SL_TO_HTTP_KEEP_ALIVE] = 10000;
-	fe->timeouts.ms[SL_TO_CLIENT] = 30000;
-	fe->timeouts.ms[SL_TO_CLIENT_FIN] = 1000;
-	return 0;
+	case SIGUSR1:
+		rc = sl_log_reopen();
+		if (rc < 0)
+			sl_log("received SIGUSR1: cannot reopen the log file: %s; still writing "
+			       "to the old one", strerror(-rc));
+		else
+			sl_log("received SIGUSR1: %s", rc ? "log file reopened"
+							  : "log is not a file, nothing to reopen");
+		return 0;
+	default:
+		sl_log("received %s: ignored (SIGHUP reloads, SIGUSR1 reopens the log, "
+		       "SIGTERM stops)", sig_name(sig));
+		return 0;
+	}
 }
 
 static int run(struct sl_config *conf)
 {
-	struct sl_proxy px = { .conf = conf };
-	struct sl_checker *checker = NULL;
-	char why[256];
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM };
+	const struct sl_admin_hooks hooks = { acquire, release, reload };
+	struct sl_admin *admin = NULL;
+	struct timespec tick = { .tv_sec = 0, .tv_nsec = 200 * 1000000 };
+	char why[512], st[80] = "";
 	sigset_t set;
-	int sig = 0, started = 0, ret = 1;
+	int ret = 1;
 
 	if (sl_log_open(conf) < 0) {
 		fprintf(stderr, "sluice: %s: cannot open log file %s: %s\n", conf->path,
 			conf->log_path, strerror(errno));
-		return 1;
+		goto err_conf;
 	}
-	if (raise_nofile(conf) < 0) {
-		sl_log_close();
-		return 1;
-	}
+	if (sl_world_raise_nofile(conf) < 0)
+		goto err_log;
+	/* blocked in every thread (inherited), taken with sigtimedwait below:
+	 * no handler runs in a worker, and none of these kills the process */
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (add_stats_frontend(conf) < 0 || sl_backends_init(conf, &px.backends) < 0 ||
-	    setup_workers(&px) < 0)
-		goto out;
-	if (sl_check_start(px.backends, conf->nbackends, &checker, why, sizeof(why)) < 0) {
-		fprintf(stderr, "sluice: health checks: %s\n", why);
+	world = sl_world_start(conf, NULL, why, sizeof(why)); /* owns conf now */
+	if (!world) {
+		fprintf(stderr, "sluice: %s\n", why);
+		goto err_log;
+	}
+	if (world->conf->admin[0] &&
+	    sl_admin_start(world->conf->admin, &hooks, &admin, why, sizeof(why)) < 0) {
+		fprintf(stderr, "sluice: %s: %s\n", world->conf->path, why);
 		goto out;
 	}
-	started = start_workers(&px);
-	if (started == px.nworkers) {
-		char st[80] = "";
+	sl_stats_set_fixed_fds(world);
+	if (world->conf->has_stats)
+		sl_conf_addr_str(&world->conf->stats, st, sizeof(st));
+	sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s%s%s%s",
+	       SL_VERSION, world->nworkers, world->conf->nfrontends - world->conf->has_stats,
+	       world->conf->nbackends, world->conf->has_stats ? "; stats on http://" : "", st,
+	       admin ? "; admin on " : "", admin ? world->conf->admin : "");
+	for (;;) {
+		int sig = sigtimedwait(&set, NULL, &tick);
 
-		sl_stats_set_fixed_fds(&px);
-		if (conf->has_stats)
-			sl_conf_addr_str(&conf->stats, st, sizeof(st));
-		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s%s",
-		       SL_VERSION, px.nworkers, conf->nfrontends - conf->has_stats, conf->nbackends,
-		       conf->has_stats ? "; stats on http://" : "", st);
-		sigwait(&set, &sig);
-		sl_log("received %s: stopping, grace %llu ms", strsignal(sig),
-		       (unsigned long long)conf->grace_ms);
-		ret = 0;
+		if (sig > 0 && on_signal(sig))
+			break;
+		pthread_mutex_lock(&world_lock);
+		sl_world_reap(world);
+		pthread_mutex_unlock(&world_lock);
 	}
-	stop_workers(&px, started);
-	sl_check_stop(checker); /* after the drain: states stay current during it */
-	checker = NULL;
+	ret = 0;
+out:
+	sl_admin_stop(admin); /* first: no reload runs during the stop */
+	sl_world_stop_all(world);
+	world = NULL;
 	if (ret == 0)
 		sl_log("stopped");
-out:
-	sl_check_stop(checker);
-	free_workers(&px);
-	sl_backends_free(px.backends, conf->nbackends);
 	sl_limits_free();
 	sl_stats_render_free();
 	sl_log_close();
+	return ret;
+err_log:
+	sl_log_close();
+	return ret;
+err_conf:
+	sl_tls_release(conf);
+	sl_conf_free(conf);
 	return ret;
 }
 
@@ -333,11 +301,12 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		printf("sluice: configuration %s is valid\n", file);
+		sl_conf_free(conf);
 		ret = 0;
 	} else {
-		ret = run(conf);
+		conf_file = file;
+		ret = run(conf); /* takes conf */
 	}
 	sl_tls_free();
-	sl_conf_free(conf);
 	return ret;
 }

@@ -229,6 +229,19 @@ static void sweep(struct sl_worker *w)
 	timer_set(w, next);
 }
 
+void sl_pool_drop_drained(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	for (uint32_t i = 0; i < p->hwm; i++) {
+		struct sl_pool_conn *e = &p->conns[i];
+
+		if (e->state == ENT_IDLE &&
+		    atomic_load_explicit(&e->srv->admin, memory_order_relaxed) != SL_SRV_ADMIN_READY)
+			retire(w, e);
+	}
+}
+
 int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *owner,
 		struct sl_pool_conn **pc, struct sl_pool_meta *meta)
 {
@@ -277,7 +290,8 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_p
 	const struct sl_backend_conf *bc = srv->be->conf;
 	struct sl_pool *p = &w->pool;
 	uint32_t sidx = server_index(w, srv);
-	bool keep = !w->stopping && p->nidle[sidx] < sl_pool_max_idle(bc);
+	bool keep = !w->stopping && !w->retired && p->nidle[sidx] < sl_pool_max_idle(bc) &&
+		    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY;
 	uint64_t end;
 
 	if (!e && keep) {

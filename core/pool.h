@@ -47,6 +47,9 @@ void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *pc);
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
 /* Close every idle connection (worker stopping). */
 void sl_pool_close_all(struct sl_worker *w);
+/* Close the idle connections of servers the admin API put in drain or
+ * maint (the worker runs it when woken after such a change). */
+void sl_pool_drop_drained(struct sl_worker *w);
 /* Connections the pool owns right now (idle or being closed). */
 uint32_t sl_pool_count(const struct sl_worker *w);
 /* Entries not yet free (idle or draining): a stopping worker waits for 0. */

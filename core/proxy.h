@@ -1,11 +1,14 @@
 /*
- * The process (core/ layer): configuration, backends and workers, shared by
- * every thread. Built by the main thread before any worker starts; workers
- * only read it, except for the atomic counters.
+ * One configuration at run time (core/ layer): configuration, backends,
+ * health checker and workers, shared by every thread. Built by the main
+ * thread before its workers start; workers only read it, except for the
+ * atomic counters. A reload builds a new one next to it (core/world.c): the
+ * old one is retired and freed once its last session has ended.
  */
 #ifndef SL_CORE_PROXY_H
 #define SL_CORE_PROXY_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include "conf/conf-t.h"
 #include "core/backend.h"
@@ -21,14 +24,36 @@
 #define SL_PBUF_COUNT    8192u
 #define SL_PBUF_CACHE    256u  /* free ones kept allocated */
 
+struct sl_checker;
+struct sl_fe_stats;
+struct sl_be_stats;
+struct sl_srv_stats;
+
 struct sl_proxy {
-	const struct sl_config *conf;
+	const struct sl_config *conf;   /* owned: freed with the proxy */
 	struct sl_backend *backends;
 	struct sl_worker *workers;
 	int nworkers;
-	atomic_uint sessions;    /* process-wide client connections */
+	atomic_uint sessions;    /* client connections of this configuration */
 	atomic_int stopping;
+	atomic_int retiring;     /* replaced by a reload: accept no more, drain */
+	struct sl_checker *checker;
+	unsigned gen;            /* 1 at start, +1 per reload */
+	atomic_int accepting;    /* workers accepting on every listener */
+	int fixed_fds;           /* its rings and eventfds (fd audit) */
+	/* Retired configurations still draining, newest first. Changed by the
+	 * main thread under sl_world_chain_lock; the stats pages walk it under
+	 * the same lock (their counters and fds still count). */
+	struct sl_proxy *older;
+	/* Counters of retired configurations, folded in by frontend, backend and
+	 * server identity when they were freed, so that reloads reset nothing
+	 * (added with atomics by the main thread, read by the stats pages). */
+	struct sl_fe_stats *carry_fe;
+	struct sl_be_stats *carry_be;
+	struct sl_srv_stats *carry_srv;
 };
+
+extern pthread_mutex_t sl_world_chain_lock;
 
 /* Worker lifecycle (core/worker.c). sl_worker_start returns 0 once the
  * worker's ring is up and its listeners are armed, or -errno with w->why. */

@@ -8,6 +8,7 @@
 #define SL_CORE_SESSION_T_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/time_types.h>
@@ -247,6 +248,18 @@ struct sl_listener {
 	bool closing;
 	bool paused;         /* a connection limit is reached: accept not re-armed */
 	bool backoff;        /* out of fds: accept re-armed by a timer */
+	/* Reload (core/world.c): the socket of an unchanged bind moves from the
+	 * old configuration's worker to the new one's, never closed. shared: the
+	 * fd still belongs to the old worker (the reload may yet fail); handed:
+	 * it now belongs to the new one. Either way this worker only cancels its
+	 * accept on it, never closes it. */
+	bool shared;
+	bool handed;
+	/* A shared socket is not accepted on until the old worker's accept on
+	 * it has ended (sl_worker.accept_go): two rings polling one listening
+	 * socket can lose a wakeup when one of them cancels, leaving a
+	 * connection in the queue with nobody woken for it. */
+	bool deferred;
 	struct __kernel_timespec ts_retry;
 };
 
@@ -283,6 +296,13 @@ struct sl_worker {
 	int wake_fd;              /* owned by the main thread */
 	uint64_t wake_val;
 	bool stopping;
+	bool retired;             /* replaced by a reload: serve what it has, then exit */
+	atomic_bool done;         /* the thread is about to return (main joins it) */
+	/* reload handover (core/world.c): the worker of the next configuration
+	 * that took our sockets, told once our accepts on them have ended */
+	struct sl_worker *successor;
+	atomic_bool handover_told;
+	atomic_bool accept_go;    /* set by the predecessor: arm deferred listeners */
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;

@@ -129,8 +129,7 @@ void sl_session_unqueue(struct sl_session *s)
 static bool backend_has_slot(const struct sl_worker *w, const struct sl_backend *be)
 {
 	for (int i = 0; i < be->nservers; i++)
-		if (sl_server_state(&be->servers[i]) == SL_SRV_UP &&
-		    !be->servers[i].conf->disabled && srv_has_slot(w, &be->servers[i]))
+		if (sl_server_usable(&be->servers[i]) && srv_has_slot(w, &be->servers[i]))
 			return true;
 	return false;
 }
@@ -178,8 +177,8 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 
 		if (c == exclude && be->nservers > 1)
 			continue;
-		if ((c == srv || (c->conf->backup == srv->conf->backup && !c->conf->disabled &&
-				  sl_server_state(c) == SL_SRV_UP)) && srv_has_slot(w, c)) {
+		if ((c == srv || (c->conf->backup == srv->conf->backup && sl_server_usable(c))) &&
+		    srv_has_slot(w, c)) {
 			*out = c;
 			return 0;
 		}

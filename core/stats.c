@@ -151,17 +151,25 @@ static uint64_t count_open_fds(void)
 	return n ? n - 1 : 0; /* the directory's own fd */
 }
 
-/* fds owned by sessions, pools and listeners, over all workers */
+/* fds owned by sessions, pools and listeners, over all workers, and the
+ * rings and eventfds of each configuration, the running one and those a
+ * reload retired that are still draining */
 static uint64_t owned_fds(struct sl_proxy *px)
 {
 	uint64_t n = 0;
 
-	for (int i = 0; i < px->nworkers; i++) {
-		struct sl_worker *w = &px->workers[i];
+	pthread_mutex_lock(&sl_world_chain_lock);
+	for (; px; px = px->older) {
+		n += (uint64_t)px->fixed_fds;
+		for (int i = 0; i < px->nworkers; i++) {
+			struct sl_worker *w = &px->workers[i];
 
-		n += SL_ST_GET(w->st->fds);
-		n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
+			if (w->st)
+				n += SL_ST_GET(w->st->fds);
+			n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
+		}
 	}
+	pthread_mutex_unlock(&sl_world_chain_lock);
 	return n;
 }
 

@@ -88,6 +88,14 @@ void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms);
  * std streams, checker), measured once everything has started. */
 void sl_stats_set_fixed_fds(struct sl_proxy *px);
 
+/* Reloads (core/stats_carry.c): fold the final counters of retired
+ * configuration src into px's carry, by identity; add px's carry and the
+ * live counters of its retired configurations still draining to totals
+ * indexed like px's configuration. */
+void sl_stats_fold(struct sl_proxy *dst, const struct sl_proxy *src);
+void sl_stats_add_older(const struct sl_proxy *px, struct sl_fe_stats *fe,
+			struct sl_be_stats *be, struct sl_srv_stats *srv);
+
 enum sl_stats_format { SL_STATS_PROM, SL_STATS_JSON, SL_STATS_HTML };
 
 /* Render every counter in format fmt into a malloc'd buffer (*out, *len).

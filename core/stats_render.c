@@ -39,7 +39,7 @@ static const char *const check_names[SL_CHECK_REASONS] = {
 	"L4_ok", "L7_ok", "L4_refused", "L4_reset", "L4_timeout", "L4_error", "L7_timeout",
 	"L7_bad_response", "L7_bad_status"
 };
-static const char *const state_names[] = { "UP", "DOWN", "MAINT" };
+static const char *const state_names[] = { "UP", "DOWN", "MAINT", "DRAIN" };
 
 struct sbuf {
 	char *p;
@@ -113,6 +113,7 @@ static int gather(struct sl_proxy *px, struct totals *t)
 			t->pool_idle[i] += __atomic_load_n(&px->workers[w].pool.nidle[i],
 							   __ATOMIC_RELAXED);
 	}
+	sl_stats_add_older(px, t->fe, t->be, t->srv); /* reloads reset nothing */
 	sl_stats_fd_audit(px, &t->open_fds, &t->accounted_fds);
 	return 0;
 }
@@ -221,12 +222,16 @@ static void prom_server(struct sbuf *b, const char *bn, struct sl_server *s,
 			const struct sl_srv_stats *st, uint64_t idle)
 {
 	const char *n = s->conf->name;
-	int state = sl_server_state(s);
+	int state = sl_server_status(s);
 	uint64_t acc = 0;
 
 	out(b, "sluice_server_up{backend=\"%s\",server=\"%s\"} %d\n", bn, n, state == SL_SRV_UP);
 	out(b, "sluice_server_maint{backend=\"%s\",server=\"%s\"} %d\n", bn, n,
 	    state == SL_SRV_MAINT);
+	out(b, "sluice_server_drain{backend=\"%s\",server=\"%s\"} %d\n", bn, n,
+	    state == SL_SRV_DRAIN);
+	out(b, "sluice_server_weight{backend=\"%s\",server=\"%s\"} %d\n", bn, n,
+	    sl_server_weight(s));
 	out(b, "sluice_server_sessions_current{backend=\"%s\",server=\"%s\"} %u\n", bn, n,
 	    atomic_load(&s->sessions));
 	out(b, "sluice_server_sessions_total{backend=\"%s\",server=\"%s\"} %llu\n", bn, n,
@@ -351,10 +356,11 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 		for (int j = 0; j < be->nservers; j++, g++) {
 			struct sl_server *s = &be->servers[j];
 
-			out(b, "%s{\"name\":\"%s\",\"state\":\"%s\",\"backup\":%s,"
+			out(b, "%s{\"name\":\"%s\",\"state\":\"%s\",\"weight\":%d,\"backup\":%s,"
 			    "\"sessions_current\":%u,\"sessions_total\":%llu,\"connect_failures\":%llu,"
 			    "\"pool_idle\":%llu}", j ? "," : "", s->conf->name,
-			    state_names[sl_server_state(s)], s->conf->backup ? "true" : "false",
+			    state_names[sl_server_status(s)], sl_server_weight(s),
+			    s->conf->backup ? "true" : "false",
 			    atomic_load(&s->sessions), U(t->srv[g].sess_total), U(t->srv[g].conn_fail),
 			    U(t->pool_idle[g]));
 		}
@@ -439,7 +445,7 @@ static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals
 	    "body{font:14px sans-serif;margin:1em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
 	    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
 	    "td:first-child{text-align:left}.UP{background:#cfc}.DOWN{background:#fcc}"
-	    ".MAINT{background:#ddd}.leak{background:#fcc}</style></head><body>"
+	    ".MAINT{background:#ddd}.DRAIN{background:#ffc}.leak{background:#fcc}</style></head><body>"
 	    "<h1>sluice</h1><p>fd audit: <span id=\"fds\" class=\"%s\">open %llu, accounted %llu"
 	    "</span>; sessions %u; accept pauses: maxconn %llu, EMFILE %llu; log lines dropped "
 	    "%llu</p><h2>Frontends</h2><table><tr><th>frontend</th><th>mode</th><th>current</th>"
@@ -467,25 +473,25 @@ static void render_html(struct sbuf *b, struct sl_proxy *px, const struct totals
 	}
 	out(b, "</table><h2>Backends and servers</h2><table><tr><th>backend / server</th>"
 	    "<th>state</th><th>current</th><th>total</th><th>connect failures</th>"
-	    "<th>pool idle</th><th>last checks (ok / failed)</th></tr>");
+	    "<th>pool idle</th><th>last checks (ok / failed)</th><th>weight</th></tr>");
 	for (int i = 0; i < px->conf->nbackends; i++) {
 		struct sl_backend *be = &px->backends[i];
 
-		out(b, "<tr><th style=\"text-align:left\" colspan=\"7\">%s (queued %llu)</th></tr>",
+		out(b, "<tr><th style=\"text-align:left\" colspan=\"8\">%s (queued %llu)</th></tr>",
 		    be->conf->name, U(t->be[i].queued));
 		for (int j = 0; j < be->nservers; j++, g++) {
 			struct sl_server *s = &be->servers[j];
-			const char *st = state_names[sl_server_state(s)];
+			const char *st = state_names[sl_server_status(s)];
 			uint64_t ok = atomic_load(&s->check_res[0]) + atomic_load(&s->check_res[1]);
 			uint64_t bad = 0;
 
 			for (int k = 2; k < SL_CHECK_REASONS; k++)
 				bad += atomic_load(&s->check_res[k]);
 			out(b, "<tr class=\"server\"><td>%s%s</td><td class=\"%s\">%s</td><td>%u</td>"
-			    "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu / %llu</td></tr>",
+			    "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu / %llu</td><td>%d</td></tr>",
 			    s->conf->name, s->conf->backup ? " (backup)" : "", st, st,
 			    atomic_load(&s->sessions), U(t->srv[g].sess_total), U(t->srv[g].conn_fail),
-			    U(t->pool_idle[g]), U(ok), U(bad));
+			    U(t->pool_idle[g]), U(ok), U(bad), sl_server_weight(s));
 		}
 	}
 	out(b, "</table><p>Refreshes every 2 s; rates are per second since the page was last "

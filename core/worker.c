@@ -40,7 +40,7 @@ static void arm_accept(struct sl_worker *w, int i)
 {
 	struct sl_listener *l = &w->listeners[i];
 
-	if (l->armed || l->closing || l->paused || l->backoff || l->fd < 0)
+	if (l->armed || l->closing || l->paused || l->backoff || l->deferred || l->fd < 0)
 		return;
 	sl_ring_accept_multishot(&w->ring, l->fd, sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0));
 	l->armed = true;
@@ -139,6 +139,8 @@ static void accept_failed(struct sl_worker *w, int i, int res)
 	}
 }
 
+static void handover_check(struct sl_worker *w);
+
 static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe)
 {
 	struct sl_listener *l = &w->listeners[i];
@@ -146,6 +148,11 @@ static void on_accept(struct sl_worker *w, int i, const struct io_uring_cqe *cqe
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		l->armed = false;
 		w->misc_inflight--;
+		if (l->closing && (l->shared || l->handed)) {
+			__atomic_store_n(&w->listeners_open, w->listeners_open - 1,
+					 __ATOMIC_RELAXED);
+			handover_check(w);
+		}
 	}
 	if (cqe->res >= 0)
 		on_accepted(w, i, cqe->res);
@@ -217,6 +224,39 @@ void sl_worker_conn_closed(struct sl_worker *w, int fe_idx)
 	}
 }
 
+/* Our accepts on the sockets handed to the next configuration have all
+ * ended: its worker may start accepting on them. */
+static void handover_check(struct sl_worker *w)
+{
+	if (!w->successor || atomic_load(&w->handover_told))
+		return;
+	for (int i = 0; i < w->nlisteners; i++)
+		if (w->listeners[i].handed && w->listeners[i].armed)
+			return;
+	atomic_store(&w->successor->accept_go, true);
+	sl_worker_wake(w->successor);
+	atomic_store(&w->handover_told, true); /* after: main may free the successor then */
+}
+
+/* Arm the listeners deferred until the previous worker let go of them. */
+static void take_over(struct sl_worker *w)
+{
+	bool any = false;
+
+	for (int i = 0; i < w->nlisteners; i++) {
+		if (!w->listeners[i].deferred)
+			continue;
+		w->listeners[i].deferred = false;
+		arm_accept(w, i);
+		any = true;
+	}
+	if (any)
+		atomic_fetch_add(&w->px->accepting, 1);
+}
+
+/* Listeners stop accepting. A socket that moves to another configuration
+ * (handed) or still belongs to the previous one (shared) only loses this
+ * worker's accept: closing it would drop the connections in its queue. */
 static void stop_listening(struct sl_worker *w)
 {
 	for (int i = 0; i < w->nlisteners; i++) {
@@ -227,10 +267,32 @@ static void stop_listening(struct sl_worker *w)
 			continue;
 		l->fd = -1;
 		l->closing = true;
+		if (l->shared || l->handed) {
+			/* counted until the accept has ended (on_accept) */
+			if (l->armed)
+				sl_ring_cancel_ud(&w->ring,
+						  sl_ud_make((uint32_t)i, 0, SL_OP_ACCEPT, 0),
+						  sl_ud_make(0, 0, SL_OP_NONE, 0));
+			else
+				__atomic_store_n(&w->listeners_open, w->listeners_open - 1,
+						 __ATOMIC_RELAXED);
+			continue;
+		}
 		sl_ring_cancel_close(&w->ring, fd, sl_ud_make((uint32_t)i, 0, SL_OP_NONE, 0),
 				     sl_ud_make((uint32_t)i, 0, SL_OP_LISTENER_CLOSE, 0));
 		w->misc_inflight++; /* only the close is waited for */
 	}
+}
+
+/* A reload replaced this worker's configuration: stop accepting (sockets of
+ * unchanged binds go on in the new workers), keep serving every session and
+ * accepted connection to its end, without a deadline, then exit. */
+static void retire(struct sl_worker *w)
+{
+	w->retired = true;
+	stop_listening(w);
+	sl_pool_close_all(w);
+	handover_check(w);
 }
 
 static void on_wake(struct sl_worker *w, int res)
@@ -238,7 +300,13 @@ static void on_wake(struct sl_worker *w, int res)
 	w->misc_inflight--;
 	if (res < 0 && res != -EINTR && res != -EAGAIN)
 		sl_log("worker %d: wake read failed: %s", w->id, strerror(-res));
+	/* the admin API may have drained a server: close its idle connections */
+	sl_pool_drop_drained(w);
+	if (atomic_load(&w->accept_go))
+		take_over(w);
 	if (!atomic_load(&w->px->stopping)) {
+		if (atomic_load(&w->px->retiring) && !w->retired)
+			retire(w);
 		arm_wake(w);
 		return;
 	}
@@ -314,7 +382,8 @@ static void loop(struct sl_worker *w)
 		unsigned head, n = 0;
 		int ret;
 
-		if (w->stopping && !w->nsessions && !w->listeners_open) {
+		if ((w->stopping || w->retired) && !w->nsessions && !w->listeners_open &&
+		    !w->npending) {
 			sl_pool_close_all(w); /* connections pooled during the grace period */
 			sl_alog_flush(w);
 			if (!sl_pool_active(w) && sl_alog_idle(w))
@@ -380,6 +449,14 @@ static int worker_init(struct sl_worker *w)
 	for (int i = 0; i < w->nlisteners; i++)
 		arm_accept(w, i);
 	w->listeners_open = w->nlisteners;
+	{
+		bool deferred = false;
+
+		for (int i = 0; i < w->nlisteners; i++)
+			deferred |= w->listeners[i].deferred;
+		if (!deferred)
+			atomic_fetch_add(&w->px->accepting, 1);
+	}
 	ret = io_uring_submit(&w->ring.uring);
 	if (ret < 0)
 		snprintf(w->why, sizeof(w->why), "first submit failed: %s", strerror(-ret));
@@ -390,7 +467,8 @@ static void worker_cleanup(struct sl_worker *w)
 {
 	/* listeners not yet handed over (start-up failure) are closed here */
 	for (int i = 0; i < w->nlisteners; i++) {
-		if (w->listeners[i].fd >= 0)
+		if (w->listeners[i].fd >= 0 && !w->listeners[i].shared &&
+		    !w->listeners[i].handed)
 			close(w->listeners[i].fd);
 		w->listeners[i].fd = -1;
 	}
@@ -399,7 +477,8 @@ static void worker_cleanup(struct sl_worker *w)
 	w->npending = 0;
 	sl_ring_exit(&w->ring);
 	sl_pool_free(w);
-	sl_stats_free(w);
+	/* w->st stays: a reload folds and the stats pages read it until the
+	 * world is freed (core/world.c) */
 	sl_alog_free(w);
 	free(w->fe_conn);
 	free(w->q_head);
@@ -443,6 +522,7 @@ static void *worker_main(void *arg)
 		loop(w);
 	worker_cleanup(w);
 	sl_tls_thread_exit();
+	atomic_store(&w->done, true);
 	return NULL;
 }
 

@@ -227,7 +227,8 @@ static int client_keeps(const struct sl_session *s, const struct sl_http_parser 
 		return 0;
 	if (limit && hs->requests >= limit)
 		return 0;
-	return !atomic_load(&s->w->px->stopping);
+	/* a stop or a reload: answer this one, then close */
+	return !atomic_load(&s->w->px->stopping) && !atomic_load(&s->w->px->retiring);
 }
 
 static bool is_idempotent(uint8_t m)

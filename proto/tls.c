@@ -62,8 +62,18 @@ struct sl_tls_bind {
 	int ncerts;
 };
 
-static struct sl_tls_bind *binds;
-static int nbinds;
+/* The certificates of one configuration: a reload loads the new file's
+ * next to those of the configuration still draining, and releases these
+ * when that configuration is freed. Only the main thread (under the
+ * reload lock) changes the list and looks binds up in it. */
+struct tls_set {
+	const struct sl_config *conf;
+	struct sl_tls_bind *binds;
+	int nbinds;
+	struct tls_set *next;
+};
+
+static struct tls_set *sets;
 static bool wolf_up;
 
 /* ---- session tickets ------------------------------------------------------ */
@@ -407,56 +417,87 @@ static int load_bind(const struct sl_config *conf, const struct sl_frontend_conf
 	return 0;
 }
 
-int sl_tls_init(const struct sl_config *c, char *err, size_t len)
+static void free_set(struct tls_set *set)
 {
-	int n = 0, rc;
-
-	for (int i = 0; i < c->nfrontends; i++)
-		for (int j = 0; j < c->frontends[i].nbinds; j++)
-			n += c->frontends[i].binds[j].ssl;
-	if (!n)
-		return 0;
-	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
-		snprintf(err, len, "cannot initialise wolfSSL");
-		return -EIO;
-	}
-	wolf_up = true;
-	tk.period_ms = c->ssl_ticket_rotate_ms ? c->ssl_ticket_rotate_ms : 3600 * 1000;
-	binds = calloc((size_t)n, sizeof(*binds));
-	if (!binds)
-		return -ENOMEM;
-	for (int i = 0; i < c->nfrontends; i++) {
-		for (int j = 0; j < c->frontends[i].nbinds; j++) {
-			if (!c->frontends[i].binds[j].ssl)
-				continue;
-			rc = load_bind(c, &c->frontends[i], &c->frontends[i].binds[j],
-				       &binds[nbinds++], err, len);
-			if (rc < 0) {
-				if (rc == -ENOMEM)
-					snprintf(err, len, "out of memory loading certificates");
-				return rc;
-			}
-		}
-	}
-	return 0;
-}
-
-void sl_tls_free(void)
-{
-	for (int i = 0; i < nbinds; i++) {
-		for (int j = 0; j < binds[i].ncerts; j++) {
-			struct tls_cert *c = &binds[i].certs[j];
+	if (!set)
+		return;
+	for (int i = 0; i < set->nbinds; i++) {
+		for (int j = 0; j < set->binds[i].ncerts; j++) {
+			struct tls_cert *c = &set->binds[i].certs[j];
 
 			if (c->ctx)
 				wolfSSL_CTX_free(c->ctx);
 			for (int k = 0; k < c->nnames; k++)
 				free(c->names[k]);
 		}
-		free(binds[i].certs);
+		free(set->binds[i].certs);
 	}
-	free(binds);
-	binds = NULL;
-	nbinds = 0;
+	free(set->binds);
+	free(set);
+}
+
+int sl_tls_init(const struct sl_config *c, char *err, size_t len)
+{
+	struct tls_set *set;
+	int n = 0, rc = 0;
+
+	for (int i = 0; i < c->nfrontends; i++)
+		for (int j = 0; j < c->frontends[i].nbinds; j++)
+			n += c->frontends[i].binds[j].ssl;
+	if (!n)
+		return 0;
+	if (!wolf_up && wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, len, "cannot initialise wolfSSL");
+		return -EIO;
+	}
+	wolf_up = true;
+	tk.period_ms = c->ssl_ticket_rotate_ms ? c->ssl_ticket_rotate_ms : 3600 * 1000;
+	set = calloc(1, sizeof(*set));
+	if (!set || !(set->binds = calloc((size_t)n, sizeof(*set->binds)))) {
+		free(set);
+		return -ENOMEM;
+	}
+	set->conf = c;
+	for (int i = 0; i < c->nfrontends && rc == 0; i++) {
+		for (int j = 0; j < c->frontends[i].nbinds && rc == 0; j++) {
+			if (!c->frontends[i].binds[j].ssl)
+				continue;
+			rc = load_bind(c, &c->frontends[i], &c->frontends[i].binds[j],
+				       &set->binds[set->nbinds++], err, len);
+			if (rc == -ENOMEM)
+				snprintf(err, len, "out of memory loading certificates");
+		}
+	}
+	if (rc < 0) {
+		free_set(set);
+		return rc;
+	}
+	set->next = sets;
+	sets = set;
+	return 0;
+}
+
+void sl_tls_release(const struct sl_config *c)
+{
+	for (struct tls_set **pp = &sets; *pp; pp = &(*pp)->next) {
+		struct tls_set *set = *pp;
+
+		if (set->conf == c) {
+			*pp = set->next;
+			free_set(set);
+			return;
+		}
+	}
+}
+
+void sl_tls_free(void)
+{
+	while (sets) {
+		struct tls_set *set = sets;
+
+		sets = set->next;
+		free_set(set);
+	}
 	if (wolf_up)
 		wolfSSL_Cleanup();
 	wolf_up = false;
@@ -472,9 +513,10 @@ void sl_tls_thread_exit(void)
 
 struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b)
 {
-	for (int i = 0; i < nbinds; i++)
-		if (binds[i].bind == b)
-			return &binds[i];
+	for (const struct tls_set *set = sets; set; set = set->next)
+		for (int i = 0; i < set->nbinds; i++)
+			if (set->binds[i].bind == b)
+				return &set->binds[i];
 	return NULL;
 }
 

@@ -30,9 +30,13 @@ enum sl_tls_fail {
 extern const char *const sl_tls_fail_names[SL_TLS_FAIL_COUNT];
 
 /* Load the certificates of every ssl bind of c and build their contexts.
- * Errors name the bind's file:line. Returns 0 or -errno. Call once, before
- * any worker starts; sl_tls_free() undoes it. */
+ * Errors name the bind's file:line. Returns 0 or -errno. Called once per
+ * configuration before its workers start (a reload loads the new file's
+ * next to the old one's); sl_tls_free() undoes every one. */
 int sl_tls_init(const struct sl_config *c, char *err, size_t len);
+/* Free the certificates loaded for c (a configuration replaced by a reload,
+ * once its last session has ended). */
+void sl_tls_release(const struct sl_config *c);
 void sl_tls_free(void);
 /* The TLS setup of an ssl bind (NULL for a plain one). */
 struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b);

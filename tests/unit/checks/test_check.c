@@ -143,9 +143,9 @@ static void answerer_stop(struct answerer *a)
 Test(check, runs_no_thread_without_checked_servers)
 {
 	start("check = http GET /\nserver = s1 127.0.0.1:1\nserver = s2 127.0.0.1:2 "
-	      "check disabled\n");
+	      "disabled\n");
 	cr_assert_null(ck);
-	cr_assert_eq(sl_server_state(&bes[0].servers[1]), SL_SRV_MAINT);
+	cr_assert_eq(sl_server_status(&bes[0].servers[1]), SL_SRV_MAINT);
 }
 
 Test(check, tcp_check_moves_a_server_down_and_up)

@@ -382,7 +382,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
 		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
-		     "expected workers, maxconn, stats, log, log_format, grace or ssl_ticket_rotate");
+		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate or admin");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");

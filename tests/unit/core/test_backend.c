@@ -159,8 +159,8 @@ Test(backend, disabled_servers_never_picked, .fini = teardown_backend)
 	char seq[16];
 
 	setup_backend((int[]){ 1, 1, 1 }, NULL, (bool[]){ false, true, false }, 3);
-	cr_assert_eq(sl_server_state(&bes[0].servers[1]), SL_SRV_MAINT);
-	cr_assert_eq(sl_server_state(&bes[0].servers[0]), SL_SRV_UP);
+	cr_assert_eq(sl_server_status(&bes[0].servers[1]), SL_SRV_MAINT);
+	cr_assert_eq(sl_server_status(&bes[0].servers[0]), SL_SRV_UP);
 	picks(seq, 6);
 	cr_assert_str_eq(seq, "ACACAC");
 }
