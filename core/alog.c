@@ -164,6 +164,7 @@ void sl_alog_term(const struct sl_session *s, char phase, char term[3])
 	case SL_CLOSE_TIMEOUT:
 		switch (s->to_kind) {
 		case SL_TO_CLIENT: case SL_TO_HTTP_REQUEST: case SL_TO_HTTP_KEEP_ALIVE:
+		case SL_TO_TUNNEL: /* both sides idle: as HAProxy, the client's */
 			who = 'c'; break;
 		case SL_TO_CLIENT_FIN: who = 'c'; phase = 'F'; break;
 		case SL_TO_SERVER_FIN: who = 's'; phase = 'F'; break;
