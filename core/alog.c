@@ -86,20 +86,23 @@ static int format(const struct sl_worker *w, const struct sl_alog_rec *r, char *
 	snprintf(t + n, sizeof(t) - (size_t)n, ".%03dZ", (int)(r->wall_ms % 1000));
 	addr_str(r->client, cli, sizeof(cli));
 	safe_copy(req, sizeof(req), r->request, r->request_len, w->px->conf->log_json);
+	/* a request id is a token (proto/http_reqid.c): nothing to escape */
 	if (w->px->conf->log_json)
 		return snprintf(line, cap, "{\"time\":\"%s\",\"client\":\"%s\",\"frontend\":\"%s\","
 				"\"backend\":\"%s\",\"server\":\"%s\",\"th\":%lld,\"tw\":%lld,"
 				"\"tc\":%lld,\"tr\":%lld,\"tt\":%lld,\"status\":%d,\"bytes_in\":%llu,"
-				"\"bytes_out\":%llu,\"term\":\"%s\",\"request\":\"%s\"}\n", t, cli,
-				r->frontend, r->backend, r->server, (long long)r->th, (long long)r->tw,
-				(long long)r->tc, (long long)r->tr, (long long)r->tt, r->status,
-				(unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-				r->term, req);
+				"\"bytes_out\":%llu,\"term\":\"%s\",\"request\":\"%s\"%s%s%s}\n", t,
+				cli, r->frontend, r->backend, r->server, (long long)r->th,
+				(long long)r->tw, (long long)r->tc, (long long)r->tr, (long long)r->tt,
+				r->status, (unsigned long long)r->bytes_in,
+				(unsigned long long)r->bytes_out, r->term, req,
+				r->request_id ? ",\"request_id\":\"" : "",
+				r->request_id ? r->request_id : "", r->request_id ? "\"" : "");
 	return snprintf(line, cap, "%s %s %s %s/%s %lld/%lld/%lld/%lld/%lld %d %llu %llu %s "
-			"\"%s\"\n", t, cli, r->frontend, r->backend, r->server, (long long)r->th,
+			"\"%s\"%s%s\n", t, cli, r->frontend, r->backend, r->server, (long long)r->th,
 			(long long)r->tw, (long long)r->tc, (long long)r->tr, (long long)r->tt,
 			r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-			r->term, req);
+			r->term, req, r->request_id ? " " : "", r->request_id ? r->request_id : "");
 }
 
 void sl_alog_write(struct sl_worker *w, const struct sl_alog_rec *r)
