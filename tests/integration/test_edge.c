@@ -15,6 +15,7 @@
 
 #include "tests/integration/harness.h"
 #include "tests/integration/http_util.h"
+#include "tests/integration/limits_util.h"
 #include "tests/integration/tls_util.h"
 
 static void fini(void)
@@ -34,6 +35,7 @@ struct ecfg {
 	const char *be_mode;  /* NULL: http-server-close (tcp frontends: tcp) */
 	const char *srv;      /* server options */
 	int srv_port;
+	const char *be;       /* extra [backend] lines */
 };
 
 static struct h_proxy *edge_proxy(const struct ecfg *e)
@@ -47,11 +49,11 @@ static struct h_proxy *edge_proxy(const struct ecfg *e)
 		"timeout_server = 10s\ntimeout_client_fin = 300ms\ntimeout_server_fin = 300ms\n"
 		"timeout_http_request = 5s\ntimeout_http_keep_alive = 5s\n%s\n"
 		"[frontend web]\nbind = 127.0.0.1:%d %s\nmode = %s\nbackend = app\n%s\n"
-		"[backend app]\nmode = %s\nserver = s1 127.0.0.1:%d %s\n",
+		"[backend app]\nmode = %s\nserver = s1 127.0.0.1:%d %s\n%s",
 		e->global ? e->global : "", e->defaults ? e->defaults : "", port,
 		e->bind ? e->bind : "", tcp ? "tcp" : "http", e->fe ? e->fe : "",
 		e->be_mode ? e->be_mode : tcp ? "tcp" : "http-server-close", e->srv_port,
-		e->srv ? e->srv : "");
+		e->srv ? e->srv : "", e->be ? e->be : "");
 
 	cr_assert(n > 0 && (size_t)n < sizeof(conf));
 	return h_proxy_start_text(conf, port);
@@ -384,6 +386,50 @@ Test(edge, tcp_mode_accept_proxy_then_send_proxy_v2)
 		h_sleep_ms(50);
 	cr_assert(hu_log_has(p, "[2001:db8::7]:1234 web app/s1"));
 	h_proxy_finish(p);
+}
+
+/* One keep-alive request on a new client connection that starts with a
+ * PROXY header from src; returns the origin's answer. */
+static struct lu_ans pooled_req(int port, const char *src, int sport, char *body, size_t n)
+{
+	char pre[128];
+	struct hu_cli c;
+	struct hu_rsp r;
+	struct lu_ans a;
+
+	snprintf(pre, sizeof(pre), "PROXY TCP4 %s 198.51.100.1 %d 443\r\n", src, sport);
+	hu_cli_open(&c, port);
+	cr_assert_eq(hu_cli_send(&c, pre), 0);
+	cr_assert_eq(lu_request(&c, "GET", "/p", 0, &r), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(lu_parse_ans(&r, &a), "%s", r.body);
+	snprintf(body, n, "%.200s", r.body);
+	hu_cli_close(&c);
+	return a;
+}
+
+Test(edge, send_proxy_pool_reuses_a_connection_only_for_the_same_client)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'P', .proxy_v1 = true };
+	struct lu_origin *o = lu_origin_start(&oo);
+	struct ecfg e = { .bind = "accept_proxy", .be_mode = "http-keep-alive",
+			  .srv = "send_proxy", .srv_port = lu_origin_port(o),
+			  .be = "pool_idle_timeout = 1s\n" };
+	struct h_proxy *p = edge_proxy(&e);
+	struct lu_ans a;
+	char body[256];
+
+	a = pooled_req(p->port, "192.0.2.7", 1000, body, sizeof(body));
+	cr_assert(a.conn == 0 && a.req == 1 && strstr(body, " pp=192.0.2.7\n"), "%s", body);
+	h_sleep_ms(100); /* the connection is back in the pool */
+	/* another client: the pooled connection speaks for 192.0.2.7, not it */
+	a = pooled_req(p->port, "192.0.2.8", 1001, body, sizeof(body));
+	cr_assert(a.conn == 1 && a.req == 1 && strstr(body, " pp=192.0.2.8\n"), "%s", body);
+	h_sleep_ms(100);
+	/* the first client again (another port): its own connection is reused */
+	a = pooled_req(p->port, "192.0.2.7", 1002, body, sizeof(body));
+	cr_assert(a.conn == 0 && a.req == 2 && strstr(body, " pp=192.0.2.7\n"), "%s", body);
+	h_proxy_finish(p); /* pooled connections expire after pool_idle_timeout */
 }
 
 /* ---- timeout_tunnel --------------------------------------------------------- */
