@@ -5,7 +5,9 @@
  * inactivity timer, tears sessions down and dispatches their completions;
  * core/session_io.c moves the bytes (recv, send, the TLS glue).
  * Data path of one tcp session:
- *   accept -> sl_session_new -> proto start (pick server, connect)
+ *   accept -> sl_session_new -> [accept_proxy: the PROXY header is read
+ *   first, core/session_pp.c] -> sl_session_begin -> [TLS handshake] ->
+ *   proto start (pick server, connect)
  *   multishot recv on each side -> buffer queued on that side
  *   (sl_session_on_recv, session_io.c)
  *   -> sl_session_pump (session_io.c) sends the queue head to the other
