@@ -305,6 +305,8 @@ static int on_request_head(struct sl_session *s)
 	hs->requests++;
 	hs->t_head = s->w->now_ms;
 	sl_http_keep_line(hs, r->buf, r->line_len);
+	if (s->fe->request_id[0])
+		sl_http_reqid_take(s->fe, hs->m, r); /* before any error page */
 	if (r->method == HTTP_CONNECT) {
 		sl_http_reply_error(s, 405, "CONNECT is not supported");
 		return -1;
@@ -330,7 +332,6 @@ static int on_request_head(struct sl_session *s)
 		rw.connection = "keep-alive";
 	rw.keep_upgrade = hs->upgrade_req;
 	if (s->fe->request_id[0]) {
-		sl_http_reqid_take(s->fe, hs->m, r);
 		rw.id_name = s->fe->request_id;
 		rw.id_value = hs->m->rid_len ? hs->m->rid : NULL;
 		cap += (uint32_t)sizeof(hs->m->rid) + SL_CONF_NAME_MAX;

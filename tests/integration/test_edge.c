@@ -620,6 +620,15 @@ Test(edge, request_id_on_error_pages_and_in_json_logs)
 	hu_cli_close(&c);
 	wait_log(p, "\"status\":503,");
 	wait_log(p, ",\"request_id\":\"trace-42\"}");
+	/* an error after the head keeps the client's id (405) */
+	hu_cli_open(&c, p->port);
+	cr_assert_eq(hu_cli_send(&c, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n"
+				 "X-Request-ID: conn-7\r\n\r\n"), 0);
+	cr_assert_eq(hu_read_rsp(&c, &r, false, hu_io_to()), 0);
+	cr_assert_eq(r.status, 405);
+	cr_assert(hu_header(&r, "X-Request-ID", v, sizeof(v)), "%s", r.head);
+	cr_assert_str_eq(v, "conn-7");
+	hu_cli_close(&c);
 	/* a malformed request gets a new id on its 400 */
 	hu_cli_open(&c, p->port);
 	cr_assert_eq(hu_cli_send(&c, "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n"), 0);
