@@ -924,24 +924,6 @@ static void http_free(struct sl_session *s)
 	s->proto = NULL;
 }
 
-/* An upgraded connection (101): the FIN timeouts of tcp mode, else
- * timeout_tunnel after the last activity on either side, in place of
- * timeout_client and timeout_server. The backend's value when its section
- * sets one, else the frontend's (which inherits [defaults]). */
-static uint64_t tunnel_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
-{
-	const struct sl_timeouts *bt = &s->be->conf->timeouts;
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
-	uint64_t at = sl_tcp_deadline(s, kind), t;
-
-	if (*kind != SL_TO_CLIENT && *kind != SL_TO_SERVER)
-		return at;
-	t = bt->set_mask & (1u << SL_TO_TUNNEL) ? bt->ms[SL_TO_TUNNEL] :
-	    s->fe->timeouts.ms[SL_TO_TUNNEL];
-	*kind = SL_TO_TUNNEL;
-	return (c->last_ms > v->last_ms ? c->last_ms : v->last_ms) + t;
-}
-
 static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
 	const struct http_sess *hs = hs_of(s);
@@ -950,7 +932,7 @@ static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *
 	uint64_t dc, dv;
 
 	if (s->raw)
-		return tunnel_deadline(s, kind);
+		return sl_tcp_tunnel_deadline(s, kind);
 	*kind = SL_TO_CLIENT_FIN;
 	if (hs->lingering)
 		return hs->idle_since_ms + fe[SL_TO_CLIENT_FIN];
