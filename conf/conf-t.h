@@ -40,6 +40,7 @@ enum sl_timeout_kind {
 	SL_TO_HTTP_KEEP_ALIVE,
 	SL_TO_QUEUE,
 	SL_TO_CHECK,
+	SL_TO_TUNNEL,        /* an upgraded (101) http connection, both sides idle */
 	SL_TO_COUNT
 };
 
@@ -73,6 +74,9 @@ struct sl_server_conf {
 	bool disabled;
 	uint32_t maxconn; /* "maxconn=N" (1..1000000): connections at once; 0 = unlimited */
 	bool check;    /* "check": health-checked as its backend's check = says */
+	/* "send_proxy" (1) or "send_proxy_v2" (2): a PROXY header with the
+	 * client's address starts every connection to this server; 0: none */
+	uint8_t send_proxy;
 	/* Where checks connect: addr with check_addr=IP and check_port=N applied
 	 * (both optional, both only with "check"). */
 	struct sl_addr check_addr;
@@ -97,6 +101,7 @@ struct sl_check_conf {
 struct sl_bind_conf {
 	struct sl_addr addr;
 	bool ssl;
+	bool accept_proxy; /* "accept_proxy": connections start with a PROXY header */
 	/* "crt=" value: PEM paths separated by commas, "" when absent */
 	char crt[SL_CONF_CRT_MAX];
 	int line;
@@ -127,6 +132,8 @@ struct sl_frontend_conf {
 	uint32_t max_headers;         /* 431 above it (default 100) */
 	uint32_t keepalive_requests;  /* 0 = no limit */
 	bool forwardfor_off;          /* forwardfor = off */
+	/* request_id = HEADER-NAME: keep a sane incoming id or make one; "" = off */
+	char request_id[SL_CONF_NAME_MAX];
 	bool stats;                   /* the built-in stats service (global `stats`) */
 	uint8_t ssl_min_version;      /* ssl binds: 12 (TLS 1.2, default) or 13 */
 	struct sl_route_conf *routes; /* checked in order before `backend` */

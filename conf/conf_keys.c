@@ -30,7 +30,7 @@
 
 #define ADDR_LIKE "1.2.3.4:80, [::1]:80, :80 or host:80"
 #define SERVER_LIKE "NAME HOST:PORT [weight=N] [maxconn=N] [backup] [disabled] " \
-	"[check [check_port=N] [check_addr=IP]]"
+	"[check [check_port=N] [check_addr=IP]] [send_proxy | send_proxy_v2]"
 #define ROUTE_LIKE "host NAME backend B or path_prefix /PATH backend B"
 
 static int parse_enum(struct loader *ld, const char *key, const char *value,
@@ -232,6 +232,23 @@ static int set_forwardfor(struct loader *ld, const char *key, const char *value)
 	return rc;
 }
 
+/* request_id = HEADER-NAME: a field name (RFC 9110 token), at most 63 bytes. */
+static int set_request_id(struct loader *ld, const char *key, const char *value)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < n; i++)
+		if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
+		      (value[i] >= '0' && value[i] <= '9') || strchr(tchar, value[i])))
+			n = 0;
+	if (n == 0 || n >= sizeof(cur_fe(ld)->request_id))
+		return sl_conf_bad_value(ld, key, "a header name like X-Request-ID (1 to 63 "
+					 "token characters)", value);
+	memcpy(cur_fe(ld)->request_id, value, n + 1);
+	return 0;
+}
+
 static int set_max_header_size(struct loader *ld, const char *key, const char *value)
 {
 	uint64_t n;
@@ -330,9 +347,12 @@ static int bind_option(struct loader *ld, const char *key, const char *value,
 
 	if (strcmp(tok, "ssl") == 0 && !b->ssl) {
 		b->ssl = true;
+	} else if (strcmp(tok, "accept_proxy") == 0 && !b->accept_proxy) {
+		b->accept_proxy = true;
 	} else if (crt && !b->crt[0] && crt_list_ok(crt) && strlen(crt) < sizeof(b->crt)) {
 		strcpy(b->crt, crt);
-	} else if (strcmp(tok, "ssl") == 0 || (crt && b->crt[0])) {
+	} else if (strcmp(tok, "ssl") == 0 || strcmp(tok, "accept_proxy") == 0 ||
+		   (crt && b->crt[0])) {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
 				    "got '%s'", key, tok, value);
 	} else if (crt) {
@@ -340,7 +360,7 @@ static int bind_option(struct loader *ld, const char *key, const char *value,
 					 value);
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
-				    "expected ssl or crt=PATH, got '%s'", key, tok, value);
+				    "expected ssl, crt=PATH or accept_proxy, got '%s'", key, tok, value);
 	}
 	return 0;
 }
@@ -353,7 +373,7 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	int rc;
 
 	if (strlen(value) >= sizeof(tmp) || !(tok = strtok_r(strcpy(tmp, value), " \t", &save)))
-		return sl_conf_bad_value(ld, key, "ADDR:PORT [ssl crt=PATH]", value);
+		return sl_conf_bad_value(ld, key, "ADDR:PORT [ssl crt=PATH] [accept_proxy]", value);
 	if ((rc = parse_addr(ld, key, tok, &b.addr)) < 0)
 		return rc;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
@@ -414,6 +434,8 @@ static bool option_given(const char *tok, const struct sl_server_conf *s,
 	       (strcmp(tok, "backup") == 0 && s->backup) ||
 	       (strcmp(tok, "disabled") == 0 && s->disabled) ||
 	       (strcmp(tok, "check") == 0 && s->check) ||
+	       ((strcmp(tok, "send_proxy") == 0 || strcmp(tok, "send_proxy_v2") == 0) &&
+		s->send_proxy) ||
 	       (strncmp(tok, "check_port=", 11) == 0 && o->port_set) ||
 	       (strncmp(tok, "check_addr=", 11) == 0 && o->ip_set);
 }
@@ -444,6 +466,10 @@ static int server_option(struct loader *ld, const char *key, const char *value,
 		s->disabled = true;
 	} else if (strcmp(tok, "check") == 0) {
 		s->check = true;
+	} else if (strcmp(tok, "send_proxy") == 0) {
+		s->send_proxy = 1;
+	} else if (strcmp(tok, "send_proxy_v2") == 0) {
+		s->send_proxy = 2;
 	} else if (strncmp(tok, "check_port=", 11) == 0) {
 		if (sl_conf_parse_uint(tok + 11, 1, 65535, &n) < 0)
 			return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option check_port= "
@@ -459,7 +485,8 @@ static int server_option(struct loader *ld, const char *key, const char *value,
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
 				    "expected weight=N, maxconn=N, backup, disabled, check, "
-				    "check_port=N or check_addr=IP, got '%s'", key, tok, value);
+				    "check_port=N, check_addr=IP, send_proxy or send_proxy_v2, "
+				    "got '%s'", key, tok, value);
 	}
 	return 0;
 }
@@ -624,6 +651,7 @@ static const struct key_def frontend_keys[] = {
 	{ "max_header_size", K_MAX_HEADER_SIZE, false, NEED_HTTP_FRONTEND, set_max_header_size },
 	{ "max_headers", K_MAX_HEADERS, false, NEED_HTTP_FRONTEND, set_max_headers },
 	{ "route", K_ROUTE, true, NEED_HTTP_FRONTEND, add_route },
+	{ "request_id", K_REQUEST_ID, false, NEED_HTTP_FRONTEND, set_request_id },
 	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_SSL_BIND, set_ssl_min_version },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };

@@ -34,6 +34,7 @@ static const struct {
 	[SL_TO_HTTP_KEEP_ALIVE] = { "timeout_http_keep_alive", 10 * MS_PER_S },
 	[SL_TO_QUEUE]           = { "timeout_queue", 5 * MS_PER_S },
 	[SL_TO_CHECK]           = { "timeout_check", 2 * MS_PER_S },
+	[SL_TO_TUNNEL]          = { "timeout_tunnel", 3600 * MS_PER_S },
 };
 
 const char *sl_conf_timeout_name(enum sl_timeout_kind k)

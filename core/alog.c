@@ -86,20 +86,23 @@ static int format(const struct sl_worker *w, const struct sl_alog_rec *r, char *
 	snprintf(t + n, sizeof(t) - (size_t)n, ".%03dZ", (int)(r->wall_ms % 1000));
 	addr_str(r->client, cli, sizeof(cli));
 	safe_copy(req, sizeof(req), r->request, r->request_len, w->px->conf->log_json);
+	/* a request id is a token (proto/http_reqid.c): nothing to escape */
 	if (w->px->conf->log_json)
 		return snprintf(line, cap, "{\"time\":\"%s\",\"client\":\"%s\",\"frontend\":\"%s\","
 				"\"backend\":\"%s\",\"server\":\"%s\",\"th\":%lld,\"tw\":%lld,"
 				"\"tc\":%lld,\"tr\":%lld,\"tt\":%lld,\"status\":%d,\"bytes_in\":%llu,"
-				"\"bytes_out\":%llu,\"term\":\"%s\",\"request\":\"%s\"}\n", t, cli,
-				r->frontend, r->backend, r->server, (long long)r->th, (long long)r->tw,
-				(long long)r->tc, (long long)r->tr, (long long)r->tt, r->status,
-				(unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-				r->term, req);
+				"\"bytes_out\":%llu,\"term\":\"%s\",\"request\":\"%s\"%s%s%s}\n", t,
+				cli, r->frontend, r->backend, r->server, (long long)r->th,
+				(long long)r->tw, (long long)r->tc, (long long)r->tr, (long long)r->tt,
+				r->status, (unsigned long long)r->bytes_in,
+				(unsigned long long)r->bytes_out, r->term, req,
+				r->request_id ? ",\"request_id\":\"" : "",
+				r->request_id ? r->request_id : "", r->request_id ? "\"" : "");
 	return snprintf(line, cap, "%s %s %s %s/%s %lld/%lld/%lld/%lld/%lld %d %llu %llu %s "
-			"\"%s\"\n", t, cli, r->frontend, r->backend, r->server, (long long)r->th,
+			"\"%s\"%s%s\n", t, cli, r->frontend, r->backend, r->server, (long long)r->th,
 			(long long)r->tw, (long long)r->tc, (long long)r->tr, (long long)r->tt,
 			r->status, (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-			r->term, req);
+			r->term, req, r->request_id ? " " : "", r->request_id ? r->request_id : "");
 }
 
 void sl_alog_write(struct sl_worker *w, const struct sl_alog_rec *r)
@@ -164,6 +167,7 @@ void sl_alog_term(const struct sl_session *s, char phase, char term[3])
 	case SL_CLOSE_TIMEOUT:
 		switch (s->to_kind) {
 		case SL_TO_CLIENT: case SL_TO_HTTP_REQUEST: case SL_TO_HTTP_KEEP_ALIVE:
+		case SL_TO_TUNNEL: /* both sides idle: as HAProxy, the client's */
 			who = 'c'; break;
 		case SL_TO_CLIENT_FIN: who = 'c'; phase = 'F'; break;
 		case SL_TO_SERVER_FIN: who = 's'; phase = 'F'; break;

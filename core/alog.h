@@ -26,6 +26,8 @@ struct sl_alog_rec {
 	char term[3];              /* termination state, see README */
 	const char *request;       /* request line (may be NULL) */
 	uint32_t request_len;
+	/* request id (request_id, a sane token) or NULL: no such field */
+	const char *request_id;
 };
 
 int sl_alog_init(struct sl_worker *w);

@@ -23,6 +23,7 @@
 #include "core/proxy.h"
 #include "core/session.h"
 #include "core/stats.h"
+#include "proto/proxy.h"
 #include "ring/udata.h"
 
 enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING, ENT_OWNED };
@@ -253,6 +254,15 @@ int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *o
 		return -1;
 	while ((e = p->idle[server_index(w, srv)]) && e->expire_ms <= w->now_ms)
 		retire(w, e); /* the sweep has not come by yet */
+	if (srv->conf->send_proxy) {
+		/* the server was told who the client is when the connection
+		 * opened: only the same client address may use it. At most
+		 * pool_max_idle entries are looked at. */
+		while (e && !sl_proxy_same_ip(&e->src, &owner->peer))
+			e = e->next;
+		if (e && e->expire_ms <= w->now_ms)
+			e = NULL; /* expired: the sweep closes it */
+	}
 	if (!e)
 		return -1;
 	unlink_idle(p, e);
@@ -285,7 +295,7 @@ static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
 }
 
 void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *e,
-		 const struct sl_pool_meta *meta)
+		 const struct sl_pool_meta *meta, const union sl_sockaddr *src)
 {
 	const struct sl_backend_conf *bc = srv->be->conf;
 	struct sl_pool *p = &w->pool;
@@ -309,6 +319,7 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_p
 	e->srv = srv;
 	e->sidx = sidx;
 	e->requests = meta->requests;
+	e->src = *src;
 	e->next = p->idle[sidx];
 	if (e->next)
 		e->next->prev = e;

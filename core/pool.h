@@ -26,7 +26,8 @@ struct sl_pool_meta {
 int sl_pool_init(struct sl_worker *w);
 void sl_pool_free(struct sl_worker *w);
 
-/* Take an idle connection to srv for `owner`: returns its fd (the session
+/* Take an idle connection to srv for `owner` (on a server with send_proxy*,
+ * one that was opened for owner's IP address): returns its fd (the session
  * owns it from now on, and closes it unless it gives it back), sets *pc to
  * its entry and fills meta; -1 when none is idle. The entry's recv stays
  * armed (pc->rx_armed): its completions go to the owner. */
@@ -35,9 +36,12 @@ int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *o
 /* Give a connection to the pool (the pool owns fd from now on, and closes
  * it if it cannot keep it). pc is its entry if it came from the pool (its
  * recv may still be armed), else NULL: the caller must then have cancelled
- * its own requests on fd in an SQE before this call. */
+ * its own requests on fd in an SQE before this call. src is the address of
+ * the client the connection serves: on servers with send_proxy* it went to
+ * the server in a PROXY header, so sl_pool_get() hands the connection only
+ * to sessions of a client with the same IP address. */
 void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *pc,
-		 const struct sl_pool_meta *meta);
+		 const struct sl_pool_meta *meta, const union sl_sockaddr *src);
 /* For the owner of an entry: arm its recv on fd, cancel it, or give the
  * entry up when the owner closes fd itself (after cancelling the recv). */
 void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *pc, int fd);

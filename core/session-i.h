@@ -84,6 +84,10 @@ static inline void bufq_pop(struct sl_worker *w, struct sl_bufq *q)
 	buf_release(w, bid);
 }
 
+/* core/session.c: the client is known (accepted, or its PROXY header read):
+ * count it per source, then start TLS (tb, an ssl bind) or the protocol. */
+void sl_session_begin(struct sl_session *s, struct sl_tls_bind *tb);
+
 /* core/session_io.c: a completion of side's recv, counted in s->inflight
  * when own (the pooled connection's recv is the pool entry's). */
 void sl_session_on_recv(struct sl_session *s, int side, const struct io_uring_cqe *cqe,

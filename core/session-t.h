@@ -61,6 +61,8 @@ struct sl_pool_conn {
 	uint64_t expire_ms;  /* idle: pool_idle_timeout or pool_max_lifetime */
 	struct sl_server *srv;
 	struct sl_session *owner; /* the session using it (state owned) */
+	/* servers with send_proxy*: the client address its PROXY header named */
+	union sl_sockaddr src;
 	struct sl_pool_conn *prev, *next;
 };
 
@@ -207,6 +209,8 @@ struct sl_session {
 	bool conn_counted;   /* counted in the worker's connection limits */
 	bool over_source;    /* over maxconn_per_source: refuse (429 in http) */
 	bool idle;           /* http: between requests */
+	bool pp_wait;        /* accept_proxy: waiting for the PROXY header */
+	bool pp_failed;      /* a refused PROXY header was counted */
 	uint8_t gauge;       /* enum sl_gauge this session is counted in */
 	uint32_t nreq;       /* http requests received */
 	uint64_t wall_ms;    /* accept time, epoch ms (for the access log) */
@@ -230,6 +234,7 @@ struct sl_session {
 	union sl_sockaddr peer; /* client address (sa_family 0 if unknown) */
 	void *proto;         /* protocol state, owned by the protocol module */
 	struct sl_tls_conn *tls; /* TLS client connection (ssl binds), or NULL */
+	struct sl_session_pp *pp; /* accept_proxy binds (core/session_pp.h), or NULL */
 	/* server-side buffers an in-flight send toward the client still reads
 	 * when the server side was reset (DESIGN rule 2): released by that
 	 * send's completion */

@@ -5,7 +5,9 @@
  * inactivity timer, tears sessions down and dispatches their completions;
  * core/session_io.c moves the bytes (recv, send, the TLS glue).
  * Data path of one tcp session:
- *   accept -> sl_session_new -> proto start (pick server, connect)
+ *   accept -> sl_session_new -> [accept_proxy: the PROXY header is read
+ *   first, core/session_pp.c] -> sl_session_begin -> [TLS handshake] ->
+ *   proto start (pick server, connect)
  *   multishot recv on each side -> buffer queued on that side
  *   (sl_session_on_recv, session_io.c)
  *   -> sl_session_pump (session_io.c) sends the queue head to the other
@@ -41,6 +43,7 @@
 #include "core/stats.h"
 #include "core/session-i.h"
 #include "core/session.h"
+#include "core/session_pp.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
 #include "proto/tls.h"
@@ -225,12 +228,14 @@ static void maybe_release(struct sl_session *s)
 			buf_release(w, (uint16_t)s->tls->spare);
 	}
 	sl_stats_session_end(s);
-	/* a TLS session whose handshake failed never started its protocol */
-	if (s->ops && s->ops->on_log && (!s->tls || s->tls->hs_done))
+	/* a TLS session whose handshake failed, or one refused for its PROXY
+	 * header, never started its protocol */
+	if (s->ops && s->ops->on_log && (!s->tls || s->tls->hs_done) && !s->pp_wait)
 		s->ops->on_log(s);
-	if (s->ops && s->ops->on_free && (!s->tls || s->tls->hs_done))
+	if (s->ops && s->ops->on_free && (!s->tls || s->tls->hs_done) && !s->pp_wait)
 		s->ops->on_free(s);
 	sl_tls_session_free(s);
+	sl_session_pp_free(s);
 	server_release(s);
 	if (s->src_counted)
 		sl_limits_source_put(s->fe_idx, &s->peer);
@@ -281,24 +286,42 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		if (getpeername(cfd, &s->peer.sa, &len) < 0)
 			s->peer.sa.sa_family = 0;
 	}
-	if (l->fe->maxconn_per_source && s->peer.sa.sa_family) {
-		s->src_counted = sl_limits_source_get(l->fe_idx, &s->peer,
-						      l->fe->maxconn_per_source);
-		s->over_source = !s->src_counted;
-		if (s->over_source) {
-			SL_ST_INC(w->st->fe[l->fe_idx].refused_source);
-			sl_log_req(w, "frontend %s: connection refused: over maxconn_per_source %u",
-			              l->fe->name, l->fe->maxconn_per_source);
-		}
-	}
 	s->start_ms = w->now_ms;
 	s->state = SL_SESS_ST_CONNECTING;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
-	if (l->tls && !(s->over_source && l->fe->mode != SL_FE_MODE_HTTP)) {
+	if (l->bind && l->bind->accept_proxy) {
+		/* the client is who the PROXY header says: begin once it is read */
+		if (sl_session_pp_wait(s, l->tls) < 0) {
+			sl_log("frontend %s: out of memory for a connection", l->fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+		}
+	} else {
+		sl_session_begin(s, l->tls);
+	}
+	if (s->state != SL_SESS_ST_FREE)
+		sl_stats_gauge(s);
+	return s;
+}
+
+void sl_session_begin(struct sl_session *s, struct sl_tls_bind *tb)
+{
+	struct sl_worker *w = s->w;
+	const struct sl_frontend_conf *fe = s->fe;
+
+	if (fe->maxconn_per_source && s->peer.sa.sa_family) {
+		s->src_counted = sl_limits_source_get(s->fe_idx, &s->peer, fe->maxconn_per_source);
+		s->over_source = !s->src_counted;
+		if (s->over_source) {
+			SL_ST_INC(w->st->fe[s->fe_idx].refused_source);
+			sl_log_req(w, "frontend %s: connection refused: over maxconn_per_source %u",
+			              fe->name, fe->maxconn_per_source);
+		}
+	}
+	if (tb && !(s->over_source && fe->mode != SL_FE_MODE_HTTP)) {
 		/* the protocol starts once the handshake is done (sl_tls_input);
 		 * a tcp client over its source limit is refused without one */
-		if (sl_tls_session_new(s, l->tls) < 0) {
-			sl_log("frontend %s: out of memory for a TLS connection", l->fe->name);
+		if (sl_tls_session_new(s, tb) < 0) {
+			sl_log("frontend %s: out of memory for a TLS connection", fe->name);
 			sl_session_close(s, SL_CLOSE_RESOURCE);
 		} else {
 			sl_session_arm_recv(s, SL_SIDE_CLI);
@@ -307,9 +330,6 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	} else {
 		s->ops->start(s);
 	}
-	if (s->state != SL_SESS_ST_FREE)
-		sl_stats_gauge(s);
-	return s;
 }
 
 /* Cancel each request that may be pending on a side's socket, by its
@@ -458,7 +478,7 @@ void sl_session_pool_server(struct sl_session *s, const struct sl_pool_meta *met
 	sd->fd = -1;
 	s->pconn = NULL;
 	reset_server_side(s);
-	sl_pool_put(s->w, srv, fd, pc, meta);
+	sl_pool_put(s->w, srv, fd, pc, meta, &s->peer);
 }
 
 void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
@@ -467,7 +487,11 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		return;
 	s->state = SL_SESS_ST_CLOSING;
 	s->cause = (uint8_t)cause;
-	if (s->tls && !s->tls->hs_done) {
+	if (s->pp_wait) {
+		/* the refused header is the log line (sl_session_pp_failed) */
+		if (cause == SL_CLOSE_CLIENT_ERR)
+			sl_session_pp_failed(s, SL_PP_FAIL_CLOSED, "connection error");
+	} else if (s->tls && !s->tls->hs_done) {
 		/* the handshake's failure is the log line (sl_tls_handshake_failed) */
 		if (cause == SL_CLOSE_CLIENT_ERR)
 			sl_tls_handshake_failed(s, SL_TLS_FAIL_CLOSED, "connection error");
@@ -514,6 +538,12 @@ static uint64_t deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
 	uint64_t at, q;
 
+	if (s->pp_wait) {
+		/* the PROXY header, from accept (then the TLS handshake, if any,
+		 * within the same time) */
+		*kind = sl_session_pp_timeout(s);
+		return s->start_ms + s->fe->timeouts.ms[*kind];
+	}
 	if (s->tls && !s->tls->hs_done) {
 		/* the whole handshake, from accept, is bounded */
 		*kind = sl_tls_handshake_timeout(s);
@@ -596,11 +626,18 @@ static void on_timer(struct sl_session *s, int res)
 	if (s->w->now_ms >= at) {
 		s->to_kind = (uint8_t)kind;
 		SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
-		if (!s->fe->stats && !(s->tls && !s->tls->hs_done))
+		if (!s->fe->stats && !(s->tls && !s->tls->hs_done) && !s->pp_wait)
 			SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
 			dequeue(s);
-		if (s->tls && !s->tls->hs_done) {
+		if (s->pp_wait) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "not complete within %s",
+				 sl_conf_timeout_name(kind));
+			sl_session_pp_failed(s, SL_PP_FAIL_TIMEOUT, why);
+			sl_session_close(s, SL_CLOSE_TIMEOUT);
+		} else if (s->tls && !s->tls->hs_done) {
 			char why[64];
 
 			snprintf(why, sizeof(why), "not done within %s",
@@ -709,6 +746,12 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 				count_connect_failure(s, cqe->res);
 			else
 				s->t_connected = w->now_ms;
+			if (cqe->res >= 0 && s->srv->conf->send_proxy && sl_session_pp_send(s) < 0) {
+				sl_log("backend %s: out of memory for a PROXY header",
+				       s->be->conf->name);
+				sl_session_close(s, SL_CLOSE_RESOURCE);
+				break;
+			}
 			s->ops->on_connect(s, cqe->res);
 		}
 		break;

@@ -24,6 +24,7 @@
 #include "core/proxy.h"
 #include "core/session-i.h"
 #include "core/session.h"
+#include "core/session_pp.h"
 #include "core/stats.h"
 #include "proto/tls.h"
 #include "ring/ring.h"
@@ -471,7 +472,9 @@ void sl_session_on_recv(struct sl_session *s, int side, const struct io_uring_cq
 			}
 			sd->rx = SL_RX_CANCELING;
 		}
-		if (tls)
+		if (s->pp_wait)
+			sl_session_pp_input(s); /* the PROXY header, then all the rest */
+		else if (tls)
 			sl_tls_input(s); /* handshake, decryption, then the protocol */
 		else if (s->raw)
 			sl_session_pump(s, !side);
@@ -480,7 +483,9 @@ void sl_session_on_recv(struct sl_session *s, int side, const struct io_uring_cq
 		sl_session_arm_recv(s, side); /* multishot ended (CQ overflow): re-arm */
 	} else if (res == 0) {
 		sd->rd_eof = true;
-		if (tls)
+		if (s->pp_wait)
+			sl_session_pp_input(s); /* a header cut short, or none at all */
+		else if (tls)
 			sl_tls_input(s); /* tells the protocol after the last plaintext */
 		else
 			s->ops->on_eof(s, side);
@@ -493,7 +498,7 @@ void sl_session_on_recv(struct sl_session *s, int side, const struct io_uring_cq
 			w->starved = s;
 		}
 	} else if (res != -ECANCELED) {
-		if (s->tls && !s->tls->hs_done)
+		if ((s->tls && !s->tls->hs_done) || s->pp_wait)
 			sl_session_close(s, SL_CLOSE_CLIENT_ERR);
 		else if (!s->ops->on_error || !s->ops->on_error(s, side, res))
 			sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :

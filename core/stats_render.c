@@ -16,6 +16,7 @@
 #include "core/backend.h"
 #include "core/pool.h"
 #include "core/proxy.h"
+#include "core/session_pp.h"
 #include "core/stats.h"
 #include "proto/tls.h"
 
@@ -167,6 +168,14 @@ static void prom_fe_hist(struct sbuf *b, const char *fe, const struct sl_fe_stat
 
 #define U(x) ((unsigned long long)(x))
 
+static bool has_accept_proxy(const struct sl_frontend_conf *fe)
+{
+	for (int i = 0; i < fe->nbinds; i++)
+		if (fe->binds[i].accept_proxy)
+			return true;
+	return false;
+}
+
 static bool has_ssl(const struct sl_frontend_conf *fe)
 {
 	for (int i = 0; i < fe->nbinds; i++)
@@ -214,6 +223,11 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 				    "reason=\"%s\"} %llu\n", n, sl_tls_fail_names[k],
 				    U(f->tls_fail[k]));
 		}
+		if (has_accept_proxy(&px->conf->frontends[i]))
+			for (int k = 0; k < SL_PP_FAIL_COUNT; k++)
+				out(b, "sluice_frontend_proxy_header_failures_total{frontend=\"%s\","
+				    "reason=\"%s\"} %llu\n", n, sl_pp_fail_names[k],
+				    U(f->pp_fail[k]));
 		prom_fe_hist(b, n, f);
 	}
 }
@@ -342,6 +356,13 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 				out(b, "%s\"%s\":%llu", k ? "," : "", sl_tls_fail_names[k],
 				    U(f->tls_fail[k]));
 			out(b, "}}");
+		}
+		if (has_accept_proxy(&px->conf->frontends[i])) {
+			out(b, ",\"proxy_header_failures\":{");
+			for (int k = 0; k < SL_PP_FAIL_COUNT; k++)
+				out(b, "%s\"%s\":%llu", k ? "," : "", sl_pp_fail_names[k],
+				    U(f->pp_fail[k]));
+			out(b, "}");
 		}
 		out(b, "}");
 	}

@@ -17,6 +17,8 @@
 #include "core/session-t.h"
 #include "proto/http_msg.h"
 
+#define SL_HTTP_REQID_MAX 128 /* longest incoming request id kept */
+
 enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
 enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
 
@@ -27,6 +29,8 @@ struct http_msgs {
 	struct sl_http_parser req, rsp;
 	uint32_t line_len;
 	char line[256];     /* request line, for the access log */
+	uint32_t rid_len;   /* request_id: the request's id (0: none yet) */
+	char rid[SL_HTTP_REQID_MAX + 1];
 };
 
 struct http_sess {
@@ -75,6 +79,21 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why);
 /* Path of the request target of r: *path borrows r's buffer (set to "" with
  * *len 0 when the request line has none). */
 void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_t *len);
+
+/* proto/http_reqid.c */
+
+/* Whether an incoming request id may be kept: 1 to SL_HTTP_REQID_MAX
+ * characters of A-Z a-z 0-9 . _ : - */
+bool sl_http_reqid_sane(const char *v, uint32_t len);
+/* A new id: 32 lowercase hex characters (128 random bits) and a NUL.
+ * Returns 0 or -EIO when the kernel gave no randomness. */
+int sl_http_reqid_new(char out[33]);
+/* The id of request r (head parsed, fe->request_id set): its own if it has
+ * exactly one sane one, else a new one, in m->rid. */
+void sl_http_reqid_take(const struct sl_frontend_conf *fe, struct http_msgs *m,
+			const struct sl_http_parser *r);
+/* Give m an id if it has none yet (an error before the head was complete). */
+void sl_http_reqid_ensure(struct http_msgs *m);
 
 /* proto/http_local.c */
 

@@ -72,6 +72,7 @@ static int msgs_open(struct sl_session *s)
 	/* the frontend's limits are for clients; server responses get their own */
 	sl_http_parser_init(&hs->m->rsp, true, SL_HTTP_RSP_MAX_HEADER_SIZE, SL_HTTP_RSP_MAX_HEADERS);
 	hs->m->line_len = 0;
+	hs->m->rid_len = 0;
 	return 0;
 }
 
@@ -174,16 +175,21 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 	}
 	sl_stats_status(s, status, true);
 	blen = snprintf(body, sizeof(body), "%d %s\n", status, status_text(status));
-	p = sl_session_out_reserve(s, SL_SIDE_CLI, 512);
+	if (s->fe->request_id[0] && msgs_open(s) == 0)
+		sl_http_reqid_ensure(hs->m); /* the id of this request, or a new one */
+	p = sl_session_out_reserve(s, SL_SIDE_CLI, 768);
 	if (!p) {
 		sl_session_close(s, SL_CLOSE_RESOURCE);
 		return;
 	}
 	/* a response to HEAD has no body (RFC 9110 9.3.2); Content-Length
 	 * states the length a GET would have got */
-	n = snprintf(p, 512, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-		     "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-		     status, status_text(status), blen, request_is_head(hs) ? "" : body);
+	n = snprintf(p, 768, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+		     "Content-Length: %d\r\nConnection: close\r\n%s%s%s%s\r\n%s",
+		     status, status_text(status), blen,
+		     hs->m && hs->m->rid_len ? s->fe->request_id : "",
+		     hs->m && hs->m->rid_len ? ": " : "", hs->m && hs->m->rid_len ? hs->m->rid : "",
+		     hs->m && hs->m->rid_len ? "\r\n" : "", request_is_head(hs) ? "" : body);
 	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
 	sl_session_pump(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
@@ -250,6 +256,8 @@ static int on_request_head(struct sl_session *s)
 	hs->requests++;
 	hs->t_head = s->w->now_ms;
 	sl_http_keep_line(hs, r->buf, r->line_len);
+	if (s->fe->request_id[0])
+		sl_http_reqid_take(s->fe, hs->m, r); /* before any error page */
 	if (r->method == HTTP_CONNECT) {
 		sl_http_reply_error(s, 405, "CONNECT is not supported");
 		return -1;
@@ -276,6 +284,11 @@ static int on_request_head(struct sl_session *s)
 	else if (r->major == 1 && r->minor == 0)
 		rw.connection = "keep-alive";
 	rw.keep_upgrade = hs->upgrade_req;
+	if (s->fe->request_id[0]) {
+		rw.id_name = s->fe->request_id;
+		rw.id_value = hs->m->rid_len ? hs->m->rid : NULL;
+		cap += (uint32_t)sizeof(hs->m->rid) + SL_CONF_NAME_MAX;
+	}
 	p = sl_session_out_reserve(s, SL_SIDE_SRV, cap);
 	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
 	if (n < 0) {
@@ -529,6 +542,7 @@ static int on_response_head(struct sl_session *s)
 		s->raw = true;
 		hs->rsp_st = RSP_DONE;
 		hs->req_st = REQ_DONE;
+		sl_session_timer_kick(s); /* timeout_tunnel may be nearer */
 		sl_session_pump(s, SL_SIDE_CLI);
 		sl_session_pump(s, SL_SIDE_SRV);
 		return -1;
@@ -891,7 +905,7 @@ static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *
 	uint64_t dc, dv;
 
 	if (s->raw)
-		return sl_tcp_deadline(s, kind);
+		return sl_tcp_tunnel_deadline(s, kind);
 	*kind = SL_TO_CLIENT_FIN;
 	if (hs->lingering)
 		return hs->idle_since_ms + fe[SL_TO_CLIENT_FIN];

@@ -32,6 +32,9 @@ void sl_http_log_request(struct sl_session *s, char phase)
 		.bytes_in = c->bytes_in - hs->in0, .bytes_out = c->bytes_out - hs->out0,
 		.request = hs->m ? hs->m->line : NULL,
 		.request_len = hs->m ? hs->m->line_len : 0,
+		/* with request_id set, every line has the field ("-": none) */
+		.request_id = !s->fe->request_id[0] ? NULL : hs->m && hs->m->rid_len ?
+			      hs->m->rid : "-",
 	};
 
 	if (!hs->log_pending)

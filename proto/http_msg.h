@@ -122,6 +122,9 @@ struct sl_http_rewrite {
 	const char *connection;   /* Connection value to add ("close",
 				   * "keep-alive", "upgrade") or NULL */
 	bool keep_upgrade;        /* keep the Upgrade header (tunnel requested) */
+	/* request_id: every header named id_name is replaced by one with
+	 * id_value (both NULL: untouched) */
+	const char *id_name, *id_value;
 };
 
 /* Write the head for the next hop into out (cap bytes). Returns its length,

@@ -167,6 +167,7 @@ int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewr
 {
 	struct out o = { .p = outbuf, .cap = cap };
 	uint32_t conn[MAX_CONN_HDRS];
+	uint32_t idn = rw->id_name ? (uint32_t)strlen(rw->id_name) : 0;
 	int nconn = 0;
 
 	if (p->response) {
@@ -189,6 +190,8 @@ int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewr
 
 		if (dropped(p, h, classify(p->buf + h->name_off, h->name_len), rw, conn, nconn))
 			continue;
+		if (idn && h->name_len == idn && !strncasecmp(p->buf + h->name_off, rw->id_name, idn))
+			continue; /* replaced by ours below */
 		put(&o, p->buf + h->name_off, h->name_len);
 		PUTL(&o, ": ");
 		put(&o, p->buf + h->val_off, h->val_len);
@@ -199,6 +202,12 @@ int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewr
 	if (rw->proto) {
 		PUTL(&o, "X-Forwarded-Proto: ");
 		puts0(&o, rw->proto);
+		PUTL(&o, "\r\n");
+	}
+	if (idn && rw->id_value) {
+		put(&o, rw->id_name, idn);
+		PUTL(&o, ": ");
+		puts0(&o, rw->id_value);
 		PUTL(&o, "\r\n");
 	}
 	if (rw->connection) {

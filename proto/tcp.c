@@ -133,6 +133,22 @@ uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 	return dc <= dv ? dc : dv;
 }
 
+uint64_t sl_tcp_tunnel_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
+{
+	const struct sl_timeouts *bt = &s->be->conf->timeouts;
+	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	uint64_t at = sl_tcp_deadline(s, kind), t;
+
+	if (*kind != SL_TO_CLIENT && *kind != SL_TO_SERVER)
+		return at;
+	/* the backend's when its section sets one, else the frontend's (which
+	 * inherits [defaults]) */
+	t = bt->set_mask & (1u << SL_TO_TUNNEL) ? bt->ms[SL_TO_TUNNEL] :
+	    s->fe->timeouts.ms[SL_TO_TUNNEL];
+	*kind = SL_TO_TUNNEL;
+	return max_u64(c->last_ms, v->last_ms) + t;
+}
+
 static void tcp_on_data(struct sl_session *s, int side)
 {
 	sl_session_pump(s, !side);

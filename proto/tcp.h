@@ -22,5 +22,9 @@ void sl_tcp_on_drained(struct sl_session *s, int to);
 /* Absolute deadline (ms) of the session in its current state, and which
  * timeout it is. Deadlines are inactivity-based: see README "tcp mode". */
 uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind);
+/* The same for an upgraded http connection (a tunnel after a 101): the FIN
+ * timeouts as above, else timeout_tunnel after the last activity on either
+ * side, in place of timeout_client and timeout_server. */
+uint64_t sl_tcp_tunnel_deadline(const struct sl_session *s, enum sl_timeout_kind *kind);
 
 #endif

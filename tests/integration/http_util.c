@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +35,10 @@ struct hu_rec {
 	bool done;
 	bool used;
 	uint64_t t_accept, t_request, t_answered, t_end;
+	int pp_version;
+	bool pp_local;
+	size_t pp_len;
+	char pp_src[64], pp_dst[64];
 };
 
 struct hu_origin {
@@ -488,6 +493,81 @@ static void upgrade_echo(struct rd *r, const struct hu_script *sc)
 	}
 }
 
+/* "IP:PORT" (or "[IP6]:PORT") of a PROXY v2 address block. */
+static void pp_addr(int af, const unsigned char *ip, const unsigned char *port, char *out,
+		    size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(af, ip, a, sizeof(a));
+	snprintf(out, n, af == AF_INET6 ? "[%s]:%u" : "%s:%u", a, (unsigned)(port[0] << 8 | port[1]));
+}
+
+/* The PROXY header a send_proxy* server gets first, parsed here on its own
+ * (not with sluice's parser, which is what is under test). 0 or -errno. */
+static int read_proxy_hdr(struct rd *r)
+{
+	static const unsigned char sig[12] = { 13, 10, 13, 10, 0, 13, 10, 'Q', 'U', 'I', 'T', 10 };
+	struct hu_rec *rec = r->rec;
+	char line[128], a[64], b[64], fam[16];
+	unsigned sp, dp;
+
+	while (r->len - r->off < 16) {
+		if (r->len - r->off >= 5 && !memcmp(r->buf + r->off, "PROXY", 5))
+			break;
+		if (rd_fill(r, ORIGIN_IO_MS) <= 0)
+			return -EPIPE;
+	}
+	if (!memcmp(r->buf + r->off, "PROXY", 5)) {
+		size_t start = r->off;
+
+		if (rd_line(r, line, sizeof(line)) < 0)
+			return -EPROTO;
+		pthread_mutex_lock(&r->ho->mu);
+		rec->pp_len = r->off - start;
+		if (!strcmp(line, "PROXY UNKNOWN")) {
+			rec->pp_version = 1;
+			rec->pp_local = true;
+		} else if (sscanf(line, "PROXY %15s %63s %63s %u %u", fam, a, b, &sp, &dp) == 5) {
+			bool v6 = !strcmp(fam, "TCP6");
+
+			rec->pp_version = 1;
+			snprintf(rec->pp_src, sizeof(rec->pp_src), v6 ? "[%s]:%u" : "%s:%u", a, sp);
+			snprintf(rec->pp_dst, sizeof(rec->pp_dst), v6 ? "[%s]:%u" : "%s:%u", b, dp);
+		}
+		pthread_mutex_unlock(&r->ho->mu);
+		return rec->pp_version ? 0 : -EPROTO;
+	}
+	if (memcmp(r->buf + r->off, sig, 12))
+		return -EPROTO;
+	{
+		const unsigned char *p = (const unsigned char *)r->buf + r->off;
+		size_t len = 16u + (size_t)(p[14] << 8 | p[15]);
+
+		while (r->len - r->off < len) {
+			if (rd_fill(r, ORIGIN_IO_MS) <= 0)
+				return -EPIPE;
+			p = (const unsigned char *)r->buf + r->off;
+		}
+		pthread_mutex_lock(&r->ho->mu);
+		rec->pp_version = p[12] >> 4 == 2 ? 2 : 0;
+		rec->pp_len = len;
+		if ((p[12] & 15) == 0 || p[13] == 0)
+			rec->pp_local = true;
+		else if (p[13] == 0x11 && len >= 28)
+			pp_addr(AF_INET, p + 16, p + 24, rec->pp_src, sizeof(rec->pp_src)),
+			pp_addr(AF_INET, p + 20, p + 26, rec->pp_dst, sizeof(rec->pp_dst));
+		else if (p[13] == 0x21 && len >= 52)
+			pp_addr(AF_INET6, p + 16, p + 48, rec->pp_src, sizeof(rec->pp_src)),
+			pp_addr(AF_INET6, p + 32, p + 50, rec->pp_dst, sizeof(rec->pp_dst));
+		else
+			rec->pp_version = 0;
+		pthread_mutex_unlock(&r->ho->mu);
+		r->off += len;
+		return rec->pp_version ? 0 : -EPROTO;
+	}
+}
+
 static void run_script(struct rd *r, const struct hu_script *sc)
 {
 	struct req *q = calloc(1, sizeof(*q));
@@ -495,6 +575,8 @@ static void run_script(struct rd *r, const struct hu_script *sc)
 
 	if (!q)
 		return;
+	if (sc->proxy_hdr && read_proxy_hdr(r) < 0)
+		goto out;
 	if (!sc->no_read) {
 		rc = read_head(r, q);
 		if (!rc && sc->act == HU_ACT_CONTINUE)
@@ -721,6 +803,11 @@ void hu_conn_get(struct hu_origin *o, int idx, struct hu_conn_info *out)
 	out->t_request = r->t_request;
 	out->t_answered = r->t_answered;
 	out->t_end = r->t_end;
+	out->pp_version = r->pp_version;
+	out->pp_local = r->pp_local;
+	out->pp_len = r->pp_len;
+	memcpy(out->pp_src, r->pp_src, sizeof(out->pp_src));
+	memcpy(out->pp_dst, r->pp_dst, sizeof(out->pp_dst));
 	pthread_mutex_unlock(&o->mu);
 }
 

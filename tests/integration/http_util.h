@@ -62,6 +62,9 @@ struct hu_script {
 	bool stall;          /* CUT: after `cut` bytes, stay silent (no FIN) */
 	const struct hu_script *odd; /* if set: the script of connections with
 				      * an odd index (accept order) */
+	bool proxy_hdr;      /* each connection starts with a PROXY v1 or v2
+			      * header (send_proxy*): read, checked and recorded
+			      * (hu_conn_info.pp_*) before the request */
 };
 
 struct hu_origin;
@@ -88,6 +91,13 @@ struct hu_conn_info {
 	int end;            /* 0: the proxy closed (EOF); -errno; 1: not yet */
 	bool done;          /* the handler finished (socket closed) */
 	uint64_t t_accept, t_request, t_answered, t_end;
+	/* proxy_hdr scripts: the PROXY header received (version 0: none or
+	 * malformed; local: v1 UNKNOWN, v2 LOCAL or UNSPEC), its length at the
+	 * start of raw, and its addresses as "IP:PORT" / "[IP6]:PORT" */
+	int pp_version;
+	bool pp_local;
+	size_t pp_len;
+	char pp_src[64], pp_dst[64];
 };
 
 /* Copy of connection idx (asserts it was accepted). */

@@ -219,11 +219,12 @@ static int read_request(struct rd *r, char *method, char *target)
 }
 
 static int answer(struct lu_origin *lo, struct h_conn *c, int nreq, const char *method,
-		  const char *target)
+		  const char *target, const char *pp)
 {
 	char body[400], out[1400];
-	int bl = snprintf(body, sizeof(body), "%c %d %d %s %s\n", lo->opts.tag ? lo->opts.tag : 'A',
-			  c->idx, nreq, method, target);
+	int bl = snprintf(body, sizeof(body), "%c %d %d %s %s%s%s\n",
+			  lo->opts.tag ? lo->opts.tag : 'A', c->idx, nreq, method, target,
+			  pp[0] ? " pp=" : "", pp);
 	int n = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s", bl,
 			 lo->opts.headers ? lo->opts.headers : "", body);
 
@@ -233,9 +234,23 @@ static int answer(struct lu_origin *lo, struct h_conn *c, int nreq, const char *
 static void http_conn(struct lu_origin *lo, struct h_conn *c, struct lu_conn *rec)
 {
 	struct rd r = { .c = c, .buf = malloc(RBUF) };
-	char method[16], target[256];
+	char method[16], target[256], pp[64] = "";
 	int rc = -ENOMEM, nreq;
 
+	if (r.buf && lo->opts.proxy_v1) {
+		/* "PROXY TCP4 SRC DST SPORT DPORT\r\n": keep SRC */
+		char *e;
+		ssize_t n = 1;
+
+		while (!(e = memmem(r.buf + r.off, r.len - r.off, "\r\n", 2)) && n > 0)
+			n = rd_fill(&r);
+		if (!e || sscanf(r.buf + r.off, "PROXY %*s %63s", pp) != 1) {
+			conn_ended(lo, rec, -EPROTO);
+			free(r.buf);
+			return;
+		}
+		r.off = (size_t)(e + 2 - r.buf);
+	}
 	while (r.buf && (rc = read_request(&r, method, target)) == 1) {
 		pthread_mutex_lock(&lo->mu);
 		nreq = ++rec->nreq;
@@ -261,7 +276,7 @@ static void http_conn(struct lu_origin *lo, struct h_conn *c, struct lu_conn *re
 		lo->inflight--;
 		pthread_mutex_unlock(&lo->mu);
 		if (!rc)
-			rc = answer(lo, c, nreq, method, target);
+			rc = answer(lo, c, nreq, method, target, pp);
 		pthread_mutex_lock(&lo->mu);
 		if (!rc) {
 			rec->nanswered++;

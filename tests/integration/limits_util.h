@@ -43,6 +43,9 @@ struct lu_origin_opts {
 			      * is read whole, then the connection is closed
 			      * without an answer */
 	const char *headers; /* HTTP: extra response header lines (CRLF each) */
+	bool proxy_v1;       /* HTTP: each connection starts with a PROXY v1
+			      * line (send_proxy); its source address is added
+			      * to every answer as " pp=IP" */
 };
 
 /* One origin connection. Times are h_now_ms(). */

@@ -367,6 +367,11 @@ int tu_connect(struct tu_conn *c, int port, const struct tu_opts *o)
 		snprintf(c->errstr, sizeof(c->errstr), "connect: %s", strerror(-rc));
 		return rc;
 	}
+	if (o->pre_len && (rc = h_send_all(c->fd, o->pre, o->pre_len, -1, c->timeout_ms)) < 0) {
+		snprintf(c->errstr, sizeof(c->errstr), "send before the handshake: %s",
+			 strerror(-rc));
+		return rc;
+	}
 	for (;;) {
 		int r = wolfSSL_connect(c->ssl), e;
 

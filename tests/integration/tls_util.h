@@ -51,6 +51,9 @@ struct tu_opts {
 	WOLFSSL_SESSION *resume; /* borrowed: offered for resumption */
 	bool no_verify;         /* skip the CA check of the server chain */
 	int timeout_ms;         /* inactivity bound; 0: tu_io_to() */
+	const void *pre;        /* sent in clear before the handshake (a PROXY
+				 * header), pre_len bytes; NULL: nothing */
+	size_t pre_len;
 };
 
 struct tu_conn {

@@ -128,9 +128,10 @@ Test(conf, loads_every_value_of_a_full_config)
 	cr_assert_eq(conf->log, SL_LOG_FILE);
 	cr_assert_str_eq(conf->log_path, "/var/log/sluice.log");
 	cr_assert_eq(conf->grace_ms, 250);
-	for (int k = 0; k < SL_TO_COUNT; k++)
+	for (int k = 0; k < SL_TO_TUNNEL; k++)
 		cr_assert_eq(conf->defaults.ms[k], (uint64_t)(k + 1) * 1000, "kind %d", k);
-	cr_assert_eq(conf->defaults.set_mask, (1u << SL_TO_COUNT) - 1);
+	cr_assert_eq(conf->defaults.set_mask, (1u << SL_TO_TUNNEL) - 1);
+	cr_assert_eq(conf->defaults.ms[SL_TO_TUNNEL], 3600000); /* not given: 1h */
 
 	cr_assert_eq(conf->nfrontends, 2);
 	web = &conf->frontends[0];
@@ -195,7 +196,7 @@ Test(conf, applies_builtin_defaults_when_nothing_is_set)
 		[SL_TO_CONNECT] = 5000, [SL_TO_CLIENT] = 30000, [SL_TO_SERVER] = 30000,
 		[SL_TO_CLIENT_FIN] = 1000, [SL_TO_SERVER_FIN] = 1000,
 		[SL_TO_HTTP_REQUEST] = 10000, [SL_TO_HTTP_KEEP_ALIVE] = 10000,
-		[SL_TO_QUEUE] = 5000, [SL_TO_CHECK] = 2000,
+		[SL_TO_QUEUE] = 5000, [SL_TO_CHECK] = 2000, [SL_TO_TUNNEL] = 3600000,
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -376,7 +377,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
 		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
-		     "max_headers, route, ssl_min_version or timeout_*");
+		     "max_headers, route, request_id, ssl_min_version or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
@@ -405,7 +406,7 @@ Test(conf, rejects_unknown_server_options)
 		snprintf(text, sizeof(text), MINIMAL "server = s2 127.0.0.1:9001 %s\n", opts[i]);
 		expect_error(text, "x.ini:6: key 'server': ", "unknown option");
 		cr_assert(strstr(err, "expected weight=N, maxconn=N, backup, disabled, check, "
-				 "check_port=N or check_addr=IP"), "%s", err);
+				 "check_port=N, check_addr=IP, send_proxy or send_proxy_v2"), "%s", err);
 	}
 }
 
@@ -686,7 +687,7 @@ Test(conf, names_every_timeout)
 	static const char *const names[SL_TO_COUNT] = {
 		"timeout_connect", "timeout_client", "timeout_server", "timeout_client_fin",
 		"timeout_server_fin", "timeout_http_request", "timeout_http_keep_alive",
-		"timeout_queue", "timeout_check",
+		"timeout_queue", "timeout_check", "timeout_tunnel",
 	};
 
 	for (int k = 0; k < SL_TO_COUNT; k++)
@@ -1393,4 +1394,50 @@ Test(conf, log_format_takes_text_or_json)
 	cr_assert_lt(sl_conf_load_string("x.ini", "[global]\nlog_format = xml\n", &c, err,
 					 sizeof(err)), 0);
 	cr_assert(strstr(err, "x.ini:2: key 'log_format': expected text or json"), "%s", err);
+}
+
+/* ---- issue 17: PROXY protocol, timeout_tunnel, request_id ---- */
+
+Test(conf, reads_accept_proxy_send_proxy_and_request_id)
+{
+	load_ok("[frontend web]\nmode = http\nbind = :8080 accept_proxy\n"
+		"bind = :8443 accept_proxy ssl crt=/x.pem\nbind = :8081\n"
+		"request_id = X-Request-ID\nbackend = app\n"
+		"[backend app]\nmode = http-keep-alive\nserver = a 127.0.0.1:9000 send_proxy\n"
+		"server = b 127.0.0.1:9001 weight=2 send_proxy_v2 check\n"
+		"server = c 127.0.0.1:9002\n");
+	cr_assert(conf->frontends[0].binds[0].accept_proxy);
+	cr_assert(conf->frontends[0].binds[1].accept_proxy);
+	cr_assert(conf->frontends[0].binds[1].ssl);
+	cr_assert_not(conf->frontends[0].binds[2].accept_proxy);
+	cr_assert_str_eq(conf->frontends[0].request_id, "X-Request-ID");
+	cr_assert_eq(conf->backends[0].servers[0].send_proxy, 1);
+	cr_assert_eq(conf->backends[0].servers[1].send_proxy, 2);
+	cr_assert_eq(conf->backends[0].servers[2].send_proxy, 0);
+}
+
+Test(conf, rejects_bad_proxy_and_request_id_settings)
+{
+	expect_error("[frontend web]\nbackend = app\nbind = :81 accept_proxy accept_proxy\n" BE,
+		     "x.ini:3: key 'bind': ", "given twice");
+	expect_error(MINIMAL "server = s2 127.0.0.1:9001 send_proxy send_proxy_v2\n",
+		     "x.ini:6: key 'server': ", "given twice");
+	expect_error(MINIMAL "server = s2 127.0.0.1:9001 send_proxy_v3\n",
+		     "x.ini:6: key 'server': ", "unknown option 'send_proxy_v3'");
+	expect_error("[frontend web]\nmode = http\nbind = :80\nrequest_id = X Id\nbackend = app\n" BE,
+		     "x.ini:4: key 'request_id': ", "a header name");
+	expect_error("[frontend web]\nmode = http\nbind = :80\nrequest_id = X-Id:\nbackend = app\n"
+		     BE, "x.ini:4: key 'request_id': ", "a header name");
+	expect_error("[frontend web]\nbind = :80\nrequest_id = X-Id\nbackend = app\n" BE,
+		     "x.ini:3: key 'request_id': ", "only for mode http");
+}
+
+Test(conf, timeout_tunnel_is_a_timeout_like_the_others)
+{
+	load_ok("[defaults]\ntimeout_tunnel = 2m\n" FE "timeout_tunnel = 5s\n"
+		"[backend app]\nserver = s1 127.0.0.1:9000\ntimeout_tunnel = 1h\n");
+	cr_assert_eq(conf->defaults.ms[SL_TO_TUNNEL], 120000);
+	cr_assert_eq(conf->frontends[0].timeouts.ms[SL_TO_TUNNEL], 5000);
+	cr_assert_eq(conf->backends[0].timeouts.ms[SL_TO_TUNNEL], 3600000);
+	expect_error("[defaults]\ntimeout_tunnel = 0\n" MINIMAL, "x.ini:2: ", "timeout_tunnel");
 }
