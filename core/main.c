@@ -258,6 +258,10 @@ static int run(struct sl_config *conf)
 	if (add_stats_frontend(conf) < 0 || sl_backends_init(conf, &px.backends) < 0 ||
 	    setup_workers(&px) < 0)
 		goto out;
+	if (sl_stats_history_init(&px) < 0) {
+		fprintf(stderr, "sluice: out of memory for the stats history\n");
+		goto out;
+	}
 	if (sl_check_start(px.backends, conf->nbackends, &checker, why, sizeof(why)) < 0) {
 		fprintf(stderr, "sluice: health checks: %s\n", why);
 		goto out;
@@ -267,6 +271,8 @@ static int run(struct sl_config *conf)
 		char st[80] = "";
 
 		sl_stats_set_fixed_fds(&px);
+		if (sl_stats_history_start() < 0)
+			sl_log("stats: cannot start the history sampler: rates stay empty");
 		if (conf->has_stats)
 			sl_conf_addr_str(&conf->stats, st, sizeof(st));
 		sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s%s",
@@ -277,6 +283,7 @@ static int run(struct sl_config *conf)
 		       (unsigned long long)conf->grace_ms);
 		ret = 0;
 	}
+	sl_stats_history_stop(); /* it reads the workers' counters */
 	stop_workers(&px, started);
 	sl_check_stop(checker); /* after the drain: states stay current during it */
 	checker = NULL;
@@ -287,7 +294,7 @@ out:
 	free_workers(&px);
 	sl_backends_free(px.backends, conf->nbackends);
 	sl_limits_free();
-	sl_stats_render_free();
+	sl_stats_history_stop();
 	sl_log_close();
 	return ret;
 }

@@ -118,6 +118,7 @@ static void dequeue(struct sl_session *s)
 	s->qprev = s->qnext = NULL;
 	s->queued = false;
 	s->t_queue += w->now_ms - s->queue_ms;
+	s->t_queue_us += w->now_us - s->queue_us;
 	SL_ST_ADD(w->st->be[b].queued, (uint64_t)-1);
 }
 
@@ -188,6 +189,7 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 	SL_ST_INC(w->st->be[be - w->px->backends].queued);
 	s->queued = true;
 	s->queue_ms = w->now_ms;
+	s->queue_us = w->now_us;
 	{
 		size_t b = (size_t)(be - w->px->backends);
 
@@ -293,6 +295,7 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		}
 	}
 	s->start_ms = w->now_ms;
+	s->start_us = w->now_us;
 	s->state = SL_SESS_ST_CONNECTING;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
 	if (l->tls && !(s->over_source && l->fe->mode != SL_FE_MODE_HTTP)) {
@@ -632,6 +635,7 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 	use_server(s, srv);
 	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
 	s->t_conn_start = s->w->now_ms;
+	s->conn_start_us = s->w->now_us;
 	s->t_connected = 0;
 	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
 			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
@@ -710,6 +714,10 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 				count_connect_failure(s, cqe->res);
 			else
 				s->t_connected = w->now_ms;
+			if (cqe->res >= 0) {
+				s->conn_done_us = w->now_us;
+				sl_stats_connected(s);
+			}
 			s->ops->on_connect(s, cqe->res);
 		}
 		break;
