@@ -29,6 +29,9 @@ INTEG_OBJ := $(INTEG_LIB:%.c=$(BUILD)/%.o)
 
 DEB_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev \
 	    libcriterion-dev node-llhttp python3 curl procps util-linux chromium openssl
+# Needed by the tests only: the Prometheus client's own parser checks /metrics
+# (tests/integration/check_obs.py, run with Debian's /usr/bin/python3).
+TEST_PKGS := python3-prometheus-client
 
 .PHONY: all deps test unit integration asan run clean check-deps bench bench-quick
 
@@ -62,7 +65,7 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_OBJ) $(BUILD)/libslu
 
 # Installs only what is missing; quiet and quick when everything is there.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(DEB_PKGS) $(TEST_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

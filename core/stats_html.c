@@ -153,7 +153,7 @@ static void header(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
 	    "</style></head><body><div class=\"top\"><h1>sluice</h1><div class=\"audit %s\">"
 	    "fd audit %s: <span id=\"fds\" class=\"%s\">open %llu, accounted %llu</span></div>"
 	    "<div>sessions %u &middot; accept pauses: maxconn %llu, EMFILE %llu &middot; "
-	    "log lines dropped %llu</div></div><p class=\"note\">%s &middot; rates and "
+	    "access log lines dropped %llu</div></div><p class=\"note\">%s &middot; rates and "
 	    "percentiles: last %.0f s &middot; sparklines: last %s, one point per %.1f s "
 	    "(%d held) &middot; same numbers for every viewer (server-side history) &middot; "
 	    "refreshes every 5 s &middot; <a href=\"/metrics\">/metrics</a> "

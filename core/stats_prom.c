@@ -165,10 +165,10 @@ static void prom_process(struct sbuf *b, struct sl_proxy *px, const struct total
 	       "Times accepting was paused: a connection limit or out of fds");
 	out(b, "sluice_accept_pauses_total{reason=\"maxconn\"} %llu\n", U(t->pause_maxconn));
 	out(b, "sluice_accept_pauses_total{reason=\"emfile\"} %llu\n", U(t->pause_emfile));
-	family(b, "sluice_log_lines_total", "counter", "Process log lines written");
+	family(b, "sluice_log_lines_total", "counter", "Access log lines written");
 	out(b, "sluice_log_lines_total %llu\n", U(t->log_lines));
 	family(b, "sluice_log_dropped_total", "counter",
-	       "Per-request process log lines dropped by the rate limit");
+	       "Access log lines dropped because both buffers were busy");
 	out(b, "sluice_log_dropped_total %llu\n", U(t->log_dropped));
 }
 
