@@ -657,3 +657,52 @@ Test(obs, stats_page_shows_the_history_in_chromium)
 	free(dom);
 	h_proxy_finish(p);
 }
+
+/* ---- the checker itself ------------------------------------------------------------- */
+
+/* check_obs.py must refuse what Prometheus would mistype or misread, so that
+ * the tests above can fail. */
+Test(obs, checker_rejects_untyped_and_malformed_expositions)
+{
+	static const char *const bad[] = {
+		/* no TYPE */
+		"# HELP sluice_process_open_fds x\nsluice_process_open_fds 1\n",
+		/* buckets not cumulative */
+		"# HELP sluice_server_check_duration_seconds x\n"
+		"# TYPE sluice_server_check_duration_seconds histogram\n"
+		"sluice_server_check_duration_seconds_bucket{le=\"1\"} 5\n"
+		"sluice_server_check_duration_seconds_bucket{le=\"+Inf\"} 3\n"
+		"sluice_server_check_duration_seconds_sum 1\n"
+		"sluice_server_check_duration_seconds_count 3\n",
+		/* _count differs from +Inf */
+		"# HELP sluice_server_check_duration_seconds x\n"
+		"# TYPE sluice_server_check_duration_seconds histogram\n"
+		"sluice_server_check_duration_seconds_bucket{le=\"1\"} 2\n"
+		"sluice_server_check_duration_seconds_bucket{le=\"+Inf\"} 3\n"
+		"sluice_server_check_duration_seconds_sum 1\n"
+		"sluice_server_check_duration_seconds_count 4\n",
+		/* a family the README does not list */
+		"# HELP sluice_nowhere_total x\n# TYPE sluice_nowhere_total counter\n"
+		"sluice_nowhere_total 1\n",
+	};
+	char path[600], cmd[2 * PATH_MAX + 1024], *out;
+	int st;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		h_write_file("bad.txt", bad[i], path, sizeof(path));
+		snprintf(cmd, sizeof(cmd), PY " '%s/tests/integration/check_obs.py' metrics '%s' "
+			 "'%s/README.md' 2>&1", tree(), path, tree());
+		out = run(cmd, &st);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+			  "check_obs.py accepted bad exposition %zu:\n%s\nit said: %s", i, bad[i],
+			  out);
+		free(out);
+	}
+	h_write_file("bad.json", "{\"process\":{\"open_fds\":1}}", path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), PY " '%s/tests/integration/check_obs.py' json '%s' "
+		 "'%s/README.md' 2>&1", tree(), path, tree());
+	out = run(cmd, &st);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "check_obs.py accepted a bare "
+		  "/stats.json: %s", out);
+	free(out);
+}
