@@ -168,7 +168,7 @@ static void frontends(struct sbuf *b, struct sl_proxy *px, const struct totals *
 {
 	out(b, "<h2>Frontends</h2><table><tr><th>frontend</th><th>mode</th><th>current</th>"
 	    "<th>sessions/s</th><th>requests/s</th><th>2xx/s</th><th>4xx/s</th><th>5xx/s</th>"
-	    "<th>duration p50 / p99</th><th>req/s, history</th><th>dur p99, history</th>"
+	    "<th>duration p50 / p99</th><th>rate, history</th><th>dur p99, history</th>"
 	    "<th>sessions</th><th>requests</th><th>bytes in</th><th>bytes out</th><th>errors</th>"
 	    "<th>timeouts</th></tr>");
 	for (int i = 0; i < px->conf->nfrontends; i++) {
@@ -238,26 +238,30 @@ static void last_change(struct sbuf *b, uint32_t g)
 	    ev[0].from == ev[0].to ? " (start)" : "");
 }
 
+/* One server; in a tcp backend its rate is sessions, not requests. */
 static void server_row(struct sbuf *b, struct sl_server *s, const struct totals *t, uint32_t g,
 		       struct sl_hist_view *v)
 {
+	bool tcp = s->be->conf->mode == SL_BE_MODE_TCP;
 	const char *st = sl_stats_state_names[sl_server_state(s)];
 	uint64_t ok = atomic_load(&s->check_res[0]) + atomic_load(&s->check_res[1]), bad = 0;
 
 	for (int k = 2; k < SL_CHECK_REASONS; k++)
 		bad += atomic_load(&s->check_res[k]);
 	sl_stats_hist_view(SL_HIST_SRV, g, v);
-	out(b, "<tr class=\"server\" data-server=\"%s\"><td>", s->conf->name);
+	out(b, "<tr class=\"server\" data-server=\"");
+	html_esc(b, s->conf->name);
+	out(b, "\"><td>");
 	html_esc(b, s->conf->name);
 	out(b, "%s</td><td class=\"%s\">%s</td><td>%u</td>", s->conf->backup ? " (backup)" : "",
 	    st, st, atomic_load(&s->sessions));
-	rate_cell(b, v, v->req, NULL);
+	rate_cell(b, v, tcp ? v->sess : v->req, NULL);
 	rate_cell(b, v, v->cls[0], NULL);
 	rate_cell(b, v, v->cls[1], "warn");
 	rate_cell(b, v, v->cls[2], "bad");
 	pct_cell(b, "rsp", v->rt);
 	pct_cell(b, "dur", v->dur);
-	spark(b, "req", v->spark_req, v->nspark, "req/s");
+	spark(b, "req", tcp ? v->spark_sess : v->spark_req, v->nspark, tcp ? "sess/s" : "req/s");
 	spark(b, "p99", v->spark_p99, v->nspark, "ms");
 	out(b, "<td%s>%llu</td><td>%llu</td><td>%llu / %llu</td>",
 	    t->srv[g].conn_fail ? " class=\"warn\"" : "", U(t->srv[g].conn_fail),
@@ -272,9 +276,9 @@ static void servers(struct sbuf *b, struct sl_proxy *px, const struct totals *t,
 	uint32_t g = 0;
 
 	out(b, "<h2>Backends and servers</h2><table><tr><th>backend / server</th><th>state</th>"
-	    "<th>now</th><th>req/s</th><th>2xx/s</th><th>4xx/s</th><th>5xx/s</th>"
+	    "<th>now</th><th>rate/s</th><th>2xx/s</th><th>4xx/s</th><th>5xx/s</th>"
 	    "<th>response p50 / p99</th><th>duration p50 / p99</th>"
-	    "<th>req/s, history</th><th>dur p99, history</th>"
+	    "<th>rate, history</th><th>dur p99, history</th>"
 	    "<th>conn fail</th><th>pool idle</th><th>checks ok/bad</th>"
 	    "<th class=\"l\">last change</th></tr>");
 	for (int i = 0; i < px->conf->nbackends; i++) {
@@ -288,9 +292,9 @@ static void servers(struct sbuf *b, struct sl_proxy *px, const struct totals *t,
 		for (int j = 0; j < be->nservers; j++, g++)
 			server_row(b, &be->servers[j], t, g, v);
 	}
-	out(b, "</table><p class=\"note\">response: request sent to the server to its "
-	    "response head; duration: request head received to last response byte sent (what "
-	    "the client waits).</p>");
+	out(b, "</table><p class=\"note\">rate: requests per second (sessions in tcp mode); "
+	    "response: request sent to the server to its response head; duration: request head "
+	    "received to last response byte sent (what the client waits).</p>");
 }
 
 /* Every server's kept state changes, newest first. */
