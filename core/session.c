@@ -710,11 +710,10 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_CONNECT:
 		if (s->state != SL_SESS_ST_CLOSING) {
-			if (cqe->res < 0)
+			if (cqe->res < 0) {
 				count_connect_failure(s, cqe->res);
-			else
+			} else {
 				s->t_connected = w->now_ms;
-			if (cqe->res >= 0) {
 				s->conn_done_us = w->now_us;
 				sl_stats_connected(s);
 			}
