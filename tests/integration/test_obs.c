@@ -559,6 +559,43 @@ static void span_v(const char *row, const char *cls, char *v, size_t n)
 	snprintf(v, n, "%.*s", (int)(e - s), s);
 }
 
+/* Server i (name) of the page's DOM: the same percentiles as /stats.json
+ * (file json), a p50 that fits the origin's delay, the window's request
+ * count and two sparklines with points. */
+static void check_server_row(const char *dom, const char *json, int i, const char *name)
+{
+	char *row = server_row(dom, name), v[4][32], expr[1024], want[256], *out;
+	double p50;
+
+	span_v(row, "dur p50", v[0], sizeof(v[0]));
+	span_v(row, "dur p99", v[1], sizeof(v[1]));
+	span_v(row, "rsp p50", v[2], sizeof(v[2]));
+	span_v(row, "rsp p99", v[3], sizeof(v[3]));
+	snprintf(expr, sizeof(expr),
+		 "s=d[\"backends\"][0][\"servers\"][%d]\nf=lambda x: \"%%.3f\" %% x\n"
+		 "print(f(s[\"request_duration_ms\"][\"p50\"]), f(s[\"request_duration_ms\"]"
+		 "[\"p99\"]), f(s[\"response_time_ms\"][\"p50\"]), "
+		 "f(s[\"response_time_ms\"][\"p99\"]))", i);
+	out = json_py(json, expr);
+	snprintf(want, sizeof(want), "%s %s %s %s\n", v[0], v[1], v[2], v[3]);
+	cr_assert_str_eq(want, out, "server %s: the page shows %s/stats.json says %s", name,
+			 want, out);
+	free(out);
+	p50 = strtod(v[0], NULL);
+	if (i == 0)
+		cr_assert(p50 >= SLOW_MS && p50 <= 50, "p50 of a %d ms server shown as %g ms",
+			  SLOW_MS, p50);
+	else
+		cr_assert(p50 < 25, "p50 of an immediate server shown as %g ms", p50);
+	cr_assert(strstr(row, "title=\"10 in "), "no '10 in' rate title in:\n%s", row);
+	cr_assert(strstr(row, "<svg class=\"spark req\""), "no rate sparkline:\n%s", row);
+	cr_assert(strstr(row, "<svg class=\"spark p99\""), "no p99 sparkline:\n%s", row);
+	cr_assert(strstr(strstr(row, "spark p99"), "<path d=\"M"),
+		  "the p99 sparkline has no point:\n%s", row);
+	cr_assert(strstr(row, "<td class=\"UP\">UP</td>"), "not UP:\n%s", row);
+	free(row);
+}
+
 Test(obs, stats_page_shows_the_history_in_chromium)
 {
 	struct hu_script slow_sc = { .act = HU_ACT_INFO, .delay_ms = SLOW_MS };
@@ -570,7 +607,7 @@ Test(obs, stats_page_shows_the_history_in_chromium)
 	struct hu_cli c;
 	struct h_proxy *p;
 	struct cbuf b;
-	char url[128], *dom, *j = NULL, *out = NULL, path[600], expr[1024], want[256];
+	char url[128], *dom, *j = NULL, *out = NULL, path[600];
 	const char *fds;
 	unsigned long op = 0, acc = 1;
 
@@ -607,40 +644,9 @@ Test(obs, stats_page_shows_the_history_in_chromium)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", p->stats_port);
 	dom = chromium_dom(url);
 
-	for (int i = 0; i < 2; i++) {
-		char *row = server_row(dom, names[i]), v[4][32];
-		double p50;
-
-		span_v(row, "dur p50", v[0], sizeof(v[0]));
-		span_v(row, "dur p99", v[1], sizeof(v[1]));
-		span_v(row, "rsp p50", v[2], sizeof(v[2]));
-		span_v(row, "rsp p99", v[3], sizeof(v[3]));
-		/* the same numbers as /stats.json, from the same history */
-		snprintf(expr, sizeof(expr),
-			 "s=d[\"backends\"][0][\"servers\"][%d]\nf=lambda x: \"%%.3f\" %% x\n"
-			 "print(f(s[\"request_duration_ms\"][\"p50\"]), f(s[\"request_duration_ms\"]"
-			 "[\"p99\"]), f(s[\"response_time_ms\"][\"p50\"]), "
-			 "f(s[\"response_time_ms\"][\"p99\"]))", i);
-		out = json_py(path, expr);
-		snprintf(want, sizeof(want), "%s %s %s %s\n", v[0], v[1], v[2], v[3]);
-		cr_assert_str_eq(want, out, "server %s: the page shows %s/stats.json says %s",
-				 names[i], want, out);
-		free(out);
-		p50 = strtod(v[0], NULL);
-		if (i == 0)
-			cr_assert(p50 >= SLOW_MS && p50 <= 50, "p50 of a %d ms server shown as %g ms",
-				  SLOW_MS, p50);
-		else
-			cr_assert(p50 < 25, "p50 of an immediate server shown as %g ms", p50);
-		/* the request count of the window, and two sparklines with points */
-		cr_assert(strstr(row, "title=\"10 in "), "no '10 in' rate title in:\n%s", row);
-		cr_assert(strstr(row, "<svg class=\"spark req\""), "no rate sparkline:\n%s", row);
-		cr_assert(strstr(row, "<svg class=\"spark p99\""), "no p99 sparkline:\n%s", row);
-		cr_assert(strstr(strstr(row, "spark p99"), "<path d=\"M"),
-			  "the p99 sparkline has no point:\n%s", row);
-		cr_assert(strstr(row, "<td class=\"UP\">UP</td>"), "not UP:\n%s", row);
-		free(row);
-	}
+	/* the same numbers as /stats.json, from the same history */
+	for (int i = 0; i < 2; i++)
+		check_server_row(dom, path, i, names[i]);
 	cr_assert(strstr(dom, "http-equiv=\"refresh\""), "the page does not refresh itself");
 	cr_assert(strstr(dom, "<td class=\"DOWN\">DOWN</td>"), "dead is not DOWN");
 	cr_assert(strstr(dom, "app/dead"), "no state change of app/dead:\n%s", strstr(dom, "events"));
