@@ -43,7 +43,9 @@ TEST_OBJ := $(UNIT_BIN:=.o) $(INTEG_BIN:=.o) $(INTEG_OBJ)
 # installs its peers itself (bench/bench.sh).
 BUILD_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev node-llhttp
 RUN_PKGS   := python3 curl
-TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl
+# python3-prometheus-client: the Prometheus client's own parser checks
+# /metrics (tests/integration/check_obs.py, run with Debian's /usr/bin/python3).
+TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl python3-prometheus-client
 
 .PHONY: all deps deps-test test unit integration asan run clean bench bench-quick
 

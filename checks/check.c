@@ -186,15 +186,17 @@ static void transition(struct check *c, enum sl_srv_state to, const struct sl_ch
 		       uint64_t ms, int count)
 {
 	struct sl_backend *be = c->srv->be;
-	char why[160];
-	int p0, b0;
+	char why[160], ev[200];
+	int p0, b0, from = sl_server_state(c->srv);
 
 	sl_backend_count_up(be, &p0, &b0);
 	atomic_store(&c->srv->state, to);
-	sl_log("backend %s server %s is %s (%s, %llu ms, %d/%d %s)", be->conf->name,
-	       c->srv->conf->name, to == SL_SRV_UP ? "UP" : "DOWN",
-	       sl_check_verdict_str(v, why, sizeof(why)), (unsigned long long)ms, count, count,
-	       to == SL_SRV_UP ? "successes" : "failures");
+	snprintf(ev, sizeof(ev), "%s, %llu ms, %d/%d %s",
+		 sl_check_verdict_str(v, why, sizeof(why)), (unsigned long long)ms, count, count,
+		 to == SL_SRV_UP ? "successes" : "failures");
+	sl_log("backend %s server %s is %s (%s)", be->conf->name, c->srv->conf->name,
+	       to == SL_SRV_UP ? "UP" : "DOWN", ev);
+	sl_stats_server_event(c->srv, from, to, ev);
 	log_tier_change(be, p0, b0);
 }
 

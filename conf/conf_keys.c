@@ -174,6 +174,17 @@ static int set_ssl_ticket_rotate(struct loader *ld, const char *key, const char 
 	return rc;
 }
 
+/* How often the stats history samples the counters (core/stats_hist.c). */
+static int set_stats_interval(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms < 100 || ms > 3600 * 1000)
+		return sl_conf_bad_value(ld, key, "a duration from 100ms to 1h, like 10s", value);
+	ld->conf->stats_interval_ms = ms;
+	return 0;
+}
+
 static int set_grace(struct loader *ld, const char *key, const char *value)
 {
 	/* 0 is allowed here: it means stop at once, without draining. */
@@ -632,6 +643,7 @@ static const struct key_def global_keys[] = {
 	{ "grace", K_GRACE, false, NEED_ANY, set_grace },
 	{ "ssl_ticket_rotate", K_SSL_TICKET_ROTATE, false, NEED_ANY, set_ssl_ticket_rotate },
 	{ "admin", K_ADMIN, false, NEED_ANY, set_admin },
+	{ "stats_interval", K_STATS_INTERVAL, false, NEED_ANY, set_stats_interval },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

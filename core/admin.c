@@ -184,9 +184,16 @@ static int put_state(struct sl_proxy *px, struct sl_server *s, const char *word,
 			st = k;
 	if (st < 0)
 		return error(o, 400, "state must be ready, drain or maint");
-	if (atomic_exchange(&s->admin, st) != st)
+	int from = sl_server_status(s);
+
+	if (atomic_exchange(&s->admin, st) != st) {
+		char why[48];
+
 		sl_log("admin: backend %s server %s set to %s", s->be->conf->name,
 		       s->conf->name, names[st]);
+		snprintf(why, sizeof(why), "admin API: %s", names[st]);
+		sl_stats_server_event(s, from, sl_server_status(s), why);
+	}
 	/* the workers close the server's idle pooled connections */
 	for (int i = 0; i < px->nworkers; i++)
 		sl_worker_wake(&px->workers[i]);

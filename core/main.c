@@ -122,6 +122,8 @@ static int reload_locked(char *msg, size_t len)
 		return -EINVAL;
 	}
 	sl_world_switch(next, world, &d);
+	if (sl_stats_history_rebind(next) < 0)
+		sl_log("stats: out of memory for the history: rates stay empty");
 	world = next;
 	sl_log("reloaded %s: configuration %u; binds kept %d, added %d, removed %d; servers "
 	       "kept %d, added %d, removed %d; %d older configuration(s) draining", conf_file,
@@ -225,6 +227,8 @@ static int run(struct sl_config *conf)
 		goto out;
 	}
 	sl_stats_set_fixed_fds(world);
+	if (sl_stats_history_init(world) < 0 || sl_stats_history_start() < 0)
+		sl_log("stats: cannot start the history sampler: rates stay empty");
 	if (world->conf->has_stats)
 		sl_conf_addr_str(&world->conf->stats, st, sizeof(st));
 	sl_log("sluice %s started: %d worker(s), %d frontend(s), %d backend(s)%s%s%s%s",
@@ -243,12 +247,12 @@ static int run(struct sl_config *conf)
 	ret = 0;
 out:
 	sl_admin_stop(admin); /* first: no reload runs during the stop */
+	sl_stats_history_stop(); /* it reads the workers' counters */
 	sl_world_stop_all(world);
 	world = NULL;
 	if (ret == 0)
 		sl_log("stopped");
 	sl_limits_free();
-	sl_stats_render_free();
 	sl_log_close();
 	return ret;
 err_log:

@@ -217,6 +217,8 @@ struct sl_session {
 	uint64_t t_queue;    /* ms spent queued (current request or session) */
 	uint64_t t_conn_start, t_connected; /* last server connect, ms (0: none) */
 	uint64_t queue_ms;   /* when it entered the queue */
+	/* the same instants in microseconds, for the latency histograms */
+	uint64_t start_us, conn_start_us, conn_done_us, queue_us, t_queue_us;
 	struct sl_session *qprev, *qnext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
 	uint64_t timer_at;   /* when the armed timer fires, ms */
@@ -298,6 +300,7 @@ struct sl_worker {
 	uint16_t *pbuf_free;      /* stack of free indexes */
 	uint32_t npbuf_free, npbuf_cached;
 	uint64_t now_ms;
+	uint64_t now_us;          /* the same instant (one clock read per batch) */
 	int wake_fd;              /* owned by the main thread */
 	uint64_t wake_val;
 	bool stopping;

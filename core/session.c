@@ -121,6 +121,7 @@ static void dequeue(struct sl_session *s)
 	s->qprev = s->qnext = NULL;
 	s->queued = false;
 	s->t_queue += w->now_ms - s->queue_ms;
+	s->t_queue_us += w->now_us - s->queue_us;
 	SL_ST_ADD(w->st->be[b].queued, (uint64_t)-1);
 }
 
@@ -190,6 +191,7 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 	SL_ST_INC(w->st->be[be - w->px->backends].queued);
 	s->queued = true;
 	s->queue_ms = w->now_ms;
+	s->queue_us = w->now_us;
 	{
 		size_t b = (size_t)(be - w->px->backends);
 
@@ -287,6 +289,7 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 			s->peer.sa.sa_family = 0;
 	}
 	s->start_ms = w->now_ms;
+	s->start_us = w->now_us;
 	s->state = SL_SESS_ST_CONNECTING;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
 	if (l->bind && l->bind->accept_proxy) {
@@ -668,6 +671,7 @@ int sl_session_connect(struct sl_session *s, struct sl_server *srv)
 	use_server(s, srv);
 	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
 	s->t_conn_start = s->w->now_ms;
+	s->conn_start_us = s->w->now_us;
 	s->t_connected = 0;
 	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
 			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
@@ -742,10 +746,13 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_CONNECT:
 		if (s->state != SL_SESS_ST_CLOSING) {
-			if (cqe->res < 0)
+			if (cqe->res < 0) {
 				count_connect_failure(s, cqe->res);
-			else
+			} else {
 				s->t_connected = w->now_ms;
+				s->conn_done_us = w->now_us;
+				sl_stats_connected(s);
+			}
 			if (cqe->res >= 0 && s->srv->conf->send_proxy && sl_session_pp_send(s) < 0) {
 				sl_log("backend %s: out of memory for a PROXY header",
 				       s->be->conf->name);

@@ -19,6 +19,11 @@ const uint64_t sl_life_bounds_ms[SL_LIFE_BUCKETS] = {
 };
 const uint64_t sl_reqs_bounds[SL_REQS_BUCKETS] = { 0, 1, 2, 5, 10, 100, 1000 };
 const uint64_t sl_check_bounds_ms[SL_CHECK_BUCKETS] = { 1, 5, 25, 100, 500, 2000 };
+/* Latency: from a fast loopback answer to a request given up on (edge). */
+const uint64_t sl_lat_bounds_us[SL_LAT_BUCKETS] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000
+};
 
 static uint64_t fixed_fds;
 
@@ -89,11 +94,96 @@ static int bucket(const uint64_t *bounds, int n, uint64_t v)
 	return i;
 }
 
+/* One observation; the worker is the only writer of h. */
+static void hist_add(struct sl_hist *h, uint64_t us)
+{
+	int i = 0;
+
+	while (i < SL_LAT_BUCKETS && us > sl_lat_bounds_us[i])
+		i++;
+	SL_ST_INC(h->b[i]);
+	SL_ST_ADD(h->sum_us, us);
+}
+
+static uint64_t since(const struct sl_session *s, uint64_t t0_us)
+{
+	return s->w->now_us > t0_us ? s->w->now_us - t0_us : 0;
+}
+
+static struct sl_be_stats *be_st(const struct sl_session *s)
+{
+	return &s->w->st->be[s->be - s->w->px->backends];
+}
+
+static struct sl_srv_stats *srv_st(const struct sl_session *s)
+{
+	const struct sl_server *v = s->srv;
+
+	return &s->w->st->srv[s->w->pool.base[v->be - s->w->px->backends] +
+			      (uint32_t)(v - v->be->servers)];
+}
+
+void sl_stats_request_end(struct sl_session *s, bool be_counted, int status, uint64_t total_us,
+			  uint64_t rsp_us, uint64_t queue_us)
+{
+	struct sl_hist *lat[3] = { s->w->st->fe[s->fe_idx].lat, NULL, NULL };
+	int cls = status / 100;
+
+	cls = cls >= 1 && cls <= 5 ? cls - 1 : 5;
+	if (be_counted) {
+		struct sl_be_stats *be = be_st(s);
+
+		SL_ST_INC(be->done[cls]);
+		lat[1] = be->lat;
+		if (s->srv) {
+			struct sl_srv_stats *v = srv_st(s);
+
+			SL_ST_INC(v->req_total);
+			SL_ST_INC(v->done[cls]);
+			lat[2] = v->lat;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!lat[i])
+			continue;
+		hist_add(&lat[i][SL_LAT_REQUEST], total_us);
+		if (rsp_us != UINT64_MAX)
+			hist_add(&lat[i][SL_LAT_RESPONSE], rsp_us);
+		if (be_counted)
+			hist_add(&lat[i][SL_LAT_QUEUE], queue_us);
+	}
+}
+
+void sl_stats_connected(struct sl_session *s)
+{
+	uint64_t us = since(s, s->conn_start_us);
+
+	hist_add(&s->w->st->fe[s->fe_idx].lat[SL_LAT_CONNECT], us);
+	hist_add(&be_st(s)->lat[SL_LAT_CONNECT], us);
+	if (s->srv)
+		hist_add(&srv_st(s)->lat[SL_LAT_CONNECT], us);
+}
+
+void sl_stats_tls_done(struct sl_session *s)
+{
+	hist_add(&s->w->st->fe[s->fe_idx].lat[SL_LAT_TLS], since(s, s->start_us));
+}
+
 void sl_stats_session_end(struct sl_session *s)
 {
 	struct sl_fe_stats *fe = &s->w->st->fe[s->fe_idx];
 	uint64_t life = s->w->now_ms - s->start_ms;
 	int c = s->cause < SL_CAUSES ? s->cause : 0;
+
+	if (s->fe->mode != SL_FE_MODE_HTTP) {
+		uint64_t us = since(s, s->start_us);
+
+		hist_add(&fe->lat[SL_LAT_SESSION], us);
+		if (s->srv) {
+			hist_add(&be_st(s)->lat[SL_LAT_SESSION], us);
+			hist_add(&srv_st(s)->lat[SL_LAT_SESSION], us);
+		}
+	}
 
 	SL_ST_INC(fe->cause[c]);
 	SL_ST_INC(fe->life[c][bucket(sl_life_bounds_ms, SL_LIFE_BUCKETS, life)]);

@@ -28,6 +28,25 @@ enum sl_gauge {
 };
 
 #define SL_CAUSES (SL_CLOSE_LIMIT + 1)
+
+/* Latency histograms: bounds from 0.5 ms to 10 s (sl_lat_bounds_us), the
+ * last bucket is +Inf. Counts per bucket (not cumulative) and the sum. */
+#define SL_LAT_BUCKETS 14
+struct sl_hist {
+	uint64_t b[SL_LAT_BUCKETS + 1];
+	uint64_t sum_us;
+};
+
+/* What each latency histogram measures (README, "Observability"). */
+enum sl_lat {
+	SL_LAT_REQUEST = 0, /* http: request head received to last response byte sent */
+	SL_LAT_RESPONSE,    /* http: request sent to the response head received */
+	SL_LAT_CONNECT,     /* a server connect: started to established */
+	SL_LAT_QUEUE,       /* http: time a request waited for a server slot */
+	SL_LAT_TLS,         /* accepted to TLS handshake done (frontends only) */
+	SL_LAT_SESSION,     /* tcp: accepted to session end */
+	SL_LAT_COUNT,
+};
 #define SL_LIFE_BUCKETS 8     /* connection lifetime, seconds */
 #define SL_REQS_BUCKETS 7     /* requests per connection */
 
@@ -46,6 +65,8 @@ struct sl_fe_stats {
 	uint64_t refused_source;
 	uint64_t tls_hs, tls_resumed, tls_fail[3]; /* by enum sl_tls_fail */
 	uint64_t pp_fail[3];              /* refused PROXY headers, by enum sl_pp_fail */
+	uint64_t accepts;                 /* connections accepted on its binds */
+	struct sl_hist lat[SL_LAT_COUNT];
 };
 
 struct sl_be_stats {
@@ -53,10 +74,15 @@ struct sl_be_stats {
 	uint64_t to[SL_TO_COUNT];
 	uint64_t conn_fail, rsp_err[3];  /* 502, 503, 504 sent for this backend */
 	uint64_t queued;                  /* gauge */
+	uint64_t done[6];                 /* requests ended, by status class (1xx..5xx, none) */
+	struct sl_hist lat[SL_LAT_COUNT];
 };
 
 struct sl_srv_stats {
 	uint64_t sess_total, bytes_in, bytes_out, conn_fail;
+	uint64_t req_total;               /* http requests ended on this server */
+	uint64_t done[6];                 /* ... by status class (1xx..5xx, none) */
+	struct sl_hist lat[SL_LAT_COUNT];
 };
 
 struct sl_wstats {
@@ -82,6 +108,16 @@ void sl_stats_gauge(struct sl_session *s);
 void sl_stats_session_end(struct sl_session *s);
 /* A response status sent to the client of frontend fe_idx. */
 void sl_stats_status(struct sl_session *s, int status, bool ours);
+/* An http request counted in its frontend's requests ended (its log line is
+ * written): request, response and queue times, and the status class, into
+ * the frontend's, backend's (be_counted) and server's (s->srv) histograms.
+ * rsp_us is UINT64_MAX when no response came from a server. */
+void sl_stats_request_end(struct sl_session *s, bool be_counted, int status, uint64_t total_us,
+			  uint64_t rsp_us, uint64_t queue_us);
+/* A server connect completed (s->conn_start_us to now). */
+void sl_stats_connected(struct sl_session *s);
+/* The client's TLS handshake completed (s->start_us to now). */
+void sl_stats_tls_done(struct sl_session *s);
 /* Health check result for srv (called by the checker thread). */
 void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms);
 
@@ -103,8 +139,26 @@ enum sl_stats_format { SL_STATS_PROM, SL_STATS_JSON, SL_STATS_HTML };
  * Returns 0 or -ENOMEM. */
 int sl_stats_render(struct sl_proxy *px, enum sl_stats_format fmt, char **out, size_t *len);
 
-/* Release the rate snapshot of the HTML page (at exit). */
-void sl_stats_render_free(void);
+/* The history behind the rates, percentiles and sparklines of /stats and
+ * /stats.json (core/stats_hist.c): a thread samples the counters every
+ * conf->stats_interval_ms into a fixed ring per frontend and server.
+ * init allocates it and notes each server's state (before the checker
+ * starts); start runs the sampler (once every worker runs); both return 0
+ * or -errno. stop joins the sampler and frees everything; it must run
+ * before the workers' counters go away, and may run when init or start
+ * did not. */
+int sl_stats_history_init(struct sl_proxy *px);
+int sl_stats_history_start(void);
+void sl_stats_history_stop(void);
+/* A reload switched to px (the configuration it replaced must still be
+ * allocated): the history follows px from now on, keeping the series of
+ * frontends and servers whose names are unchanged and the state changes of
+ * those servers. Returns 0 or -ENOMEM (the history is then empty). */
+int sl_stats_history_rebind(struct sl_proxy *px);
+
+/* A server changed state (any thread): kept in a short list per server with
+ * the wall-clock time and why, shown on /stats and in /stats.json. */
+void sl_stats_server_event(struct sl_server *srv, int from, int to, const char *why);
 
 /* Open fds now (from /proc/self/fd) and the fds accounted for. */
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);

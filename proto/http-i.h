@@ -57,6 +57,9 @@ struct http_sess {
 	int status;         /* status sent to the client, 0 if none */
 	char term[3];       /* set by an error response, else computed */
 	uint64_t wall_ms, t_head, t_rsp; /* request start (epoch ms), head, response head */
+	uint64_t us_head, us_rsp;        /* the same two in microseconds (histograms) */
+	uint8_t counted;    /* the request is in its frontend's (1) and backend's (2)
+			     * request counters: its latencies go to theirs */
 	uint64_t in0, out0; /* client byte counts at the request start */
 	uint32_t requests;
 	uint64_t req_start_ms;

@@ -255,6 +255,7 @@ static int on_request_head(struct sl_session *s)
 
 	hs->requests++;
 	hs->t_head = s->w->now_ms;
+	hs->us_head = s->w->now_us;
 	sl_http_keep_line(hs, r->buf, r->line_len);
 	if (s->fe->request_id[0])
 		sl_http_reqid_take(s->fe, hs->m, r); /* before any error page */
@@ -264,11 +265,13 @@ static int on_request_head(struct sl_session *s)
 	}
 	s->nreq++;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
+	hs->counted = 1;
 	hs->cli_keep = client_keeps(s, r); /* stats pages keep clients too */
 	if (s->fe->stats)
 		return sl_http_serve_stats(s, r); /* no backend involved */
 	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
 	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
+	hs->counted = 2;
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->upgrade_req = r->upgrade && r->conn_upgrade;
 	hs->req_bodiless = r->msg_done;
@@ -337,8 +340,11 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 		hs->status = 0;
 		hs->term[0] = 0;
 		hs->t_head = hs->t_rsp = 0;
+		hs->us_head = hs->us_rsp = 0;
+		hs->counted = 0;
 		hs->m->line_len = 0;
 		s->t_queue = 0;
+		s->t_queue_us = 0;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		hs->wall_ms = hs->requests ? (uint64_t)ts.tv_sec * 1000 +
 			      (uint64_t)ts.tv_nsec / 1000000 : s->wall_ms;
@@ -536,6 +542,7 @@ static int on_response_head(struct sl_session *s)
 	hs->rsp_started = true;
 	hs->status = r->status;
 	hs->t_rsp = s->w->now_ms;
+	hs->us_rsp = s->w->now_us;
 	sl_stats_status(s, r->status, false);
 	if (r->status == 101) {
 		/* a tunnel from now on: bytes relayed as in tcp mode */

@@ -10,7 +10,24 @@
 
 #include "core/alog.h"
 #include "core/backend.h"
+#include "core/stats.h"
 #include "proto/http-i.h"
+
+/* The request ends: its latencies go to the histograms of the counters it
+ * was counted in. The request was sent to the server when both its head was
+ * in and the connection was up (a pooled one was up already). */
+static void request_latencies(struct sl_session *s, struct http_sess *hs)
+{
+	uint64_t now = s->w->now_us, sent = hs->us_head, rsp = UINT64_MAX;
+
+	if (s->conn_done_us > sent)
+		sent = s->conn_done_us;
+	if (hs->us_rsp && hs->counted == 2)
+		rsp = hs->us_rsp > sent ? hs->us_rsp - sent : 0;
+	sl_stats_request_end(s, hs->counted == 2, hs->status,
+			     now > hs->us_head ? now - hs->us_head : 0, rsp, s->t_queue_us);
+	hs->counted = 0;
+}
 
 /* One access log line for the current request. */
 void sl_http_log_request(struct sl_session *s, char phase)
@@ -40,6 +57,8 @@ void sl_http_log_request(struct sl_session *s, char phase)
 	if (!hs->log_pending)
 		return;
 	hs->log_pending = false;
+	if (hs->counted)
+		request_latencies(s, hs);
 	if (hs->term[0])
 		memcpy(r.term, hs->term, 3);
 	else if (phase == '-')

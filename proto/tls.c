@@ -621,6 +621,7 @@ static bool handshake(struct sl_session *s)
 	}
 	t->hs_done = true;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_hs);
+	sl_stats_tls_done(s);
 	if (wolfSSL_session_reused(ssl))
 		SL_ST_INC(s->w->st->fe[s->fe_idx].tls_resumed);
 	sl_session_pump(s, SL_SIDE_CLI); /* the last flight, tickets */

@@ -383,7 +383,8 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
 		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
-		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate or admin");
+		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate, "
+		     "admin or stats_interval");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
@@ -394,6 +395,20 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "unknown key in [frontend web]");
 	expect_error("[defaults]\nmax_headers = 10\n" MINIMAL, "x.ini:2: key 'max_headers': ",
 		     "unknown key in [defaults]");
+}
+
+Test(conf, stats_interval_default_and_bounds)
+{
+	load_ok(MINIMAL);
+	cr_assert_eq(conf->stats_interval_ms, 10000);
+	load_ok("[global]\nstats_interval = 250ms\n" MINIMAL);
+	cr_assert_eq(conf->stats_interval_ms, 250);
+	expect_error("[global]\nstats_interval = 50ms\n" MINIMAL, "x.ini:2: key 'stats_interval': ",
+		     "a duration from 100ms to 1h");
+	expect_error("[global]\nstats_interval = 2h\n" MINIMAL, "x.ini:2: key 'stats_interval': ",
+		     "a duration from 100ms to 1h");
+	expect_error("[global]\nstats_interval = soon\n" MINIMAL,
+		     "x.ini:2: key 'stats_interval': ", "a duration from 100ms to 1h");
 }
 
 Test(conf, rejects_unknown_server_options)
