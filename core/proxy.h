@@ -42,4 +42,13 @@ void sl_worker_fd_exhausted(struct sl_worker *w, int err);
  * resume accepting if a limit had paused it. */
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);
 
+/* The worker running on this thread, or NULL (main and checker threads). */
+struct sl_worker *sl_worker_current(void);
+/* What the completions this worker has not dispatched yet change in the fd
+ * table relative to its counters (+1 per accepted socket, -1 per completed
+ * close), in *delta. Returns -EOVERFLOW when completions wait in the
+ * kernel's overflow list (then the sum is incomplete), 0 otherwise. Only
+ * from the worker's own thread. */
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta);
+
 #endif

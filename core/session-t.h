@@ -304,6 +304,10 @@ struct sl_worker {
 	uint32_t npending, pending_cap;
 	uint64_t emfile_log_ms;   /* last EMFILE log line (at most one a second) */
 	uint64_t accept_pauses;   /* times accept was paused by a limit */
+	/* fd audit (core/fdaudit.c) */
+	uint64_t audit_gen;       /* last sample this worker paused for */
+	bool audit_live;          /* takes part in samples (under the audit lock) */
+	unsigned cq_next;         /* CQ index of the next completion to dispatch */
 	struct __kernel_timespec ts_grace;
 	struct __kernel_timespec ts_retry;
 	/* start-up handshake with the main thread */

@@ -3,12 +3,12 @@
  * helpers, and the fd audit. Rendering to Prometheus text, JSON and HTML is
  * in core/stats_render.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/fdaudit.h"
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/stats.h"
@@ -19,8 +19,6 @@ const uint64_t sl_life_bounds_ms[SL_LIFE_BUCKETS] = {
 };
 const uint64_t sl_reqs_bounds[SL_REQS_BUCKETS] = { 0, 1, 2, 5, 10, 100, 1000 };
 const uint64_t sl_check_bounds_ms[SL_CHECK_BUCKETS] = { 1, 5, 25, 100, 500, 2000 };
-
-static uint64_t fixed_fds;
 
 int sl_stats_init(struct sl_worker *w)
 {
@@ -136,42 +134,12 @@ void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms)
 	atomic_fetch_add_explicit(&srv->check_ms_sum, ms, memory_order_relaxed);
 }
 
-static uint64_t count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	uint64_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n ? n - 1 : 0; /* the directory's own fd */
-}
-
-/* fds owned by sessions, pools and listeners, over all workers */
-static uint64_t owned_fds(struct sl_proxy *px)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < px->nworkers; i++) {
-		struct sl_worker *w = &px->workers[i];
-
-		n += SL_ST_GET(w->st->fds);
-		n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
-	}
-	return n;
-}
-
 void sl_stats_set_fixed_fds(struct sl_proxy *px)
 {
-	fixed_fds = count_open_fds() - owned_fds(px);
+	sl_fdaudit_set_fixed(px);
 }
 
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted)
 {
-	*open_fds = count_open_fds();
-	*accounted = fixed_fds + owned_fds(px);
+	sl_fdaudit_sample(px, open_fds, accounted);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/alog.h"
+#include "core/fdaudit.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -27,6 +28,13 @@
 #include "ring/udata.h"
 
 #define ACCEPT_RETRY_MS 100
+
+static __thread struct sl_worker *self_worker;
+
+struct sl_worker *sl_worker_current(void)
+{
+	return self_worker;
+}
 
 static uint64_t mono_ms(void)
 {
@@ -238,11 +246,9 @@ static void on_wake(struct sl_worker *w, int res)
 	w->misc_inflight--;
 	if (res < 0 && res != -EINTR && res != -EAGAIN)
 		sl_log("worker %d: wake read failed: %s", w->id, strerror(-res));
-	if (!atomic_load(&w->px->stopping)) {
-		arm_wake(w);
-		return;
-	}
-	if (w->stopping)
+	/* armed while stopping too: an fd audit wakes the worker through it */
+	arm_wake(w);
+	if (!atomic_load(&w->px->stopping) || w->stopping)
 		return;
 	w->stopping = true;
 	stop_listening(w);
@@ -255,11 +261,45 @@ static void on_wake(struct sl_worker *w, int res)
 	w->misc_inflight++;
 }
 
+/* What a completion changes in the fd table that its dispatch has still to
+ * account for: a close done (-1; whatever its result, the fd is out of the
+ * table) or a socket accepted (+1). dispatch() and the fd audit's look at
+ * completions not yet dispatched both go by this. */
+static int cqe_fd_delta(const struct io_uring_cqe *cqe)
+{
+	switch (sl_ud_op(cqe->user_data)) {
+	case SL_OP_ACCEPT:
+		return cqe->res >= 0;
+	case SL_OP_LISTENER_CLOSE:
+	case SL_OP_FD_CLOSED:
+	case SL_OP_POOL_CLOSE:
+	case SL_OP_CLOSE:
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
+{
+	struct io_uring *ring = &w->ring.uring;
+	unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+	int64_t d = 0;
+
+	for (unsigned h = w->cq_next; h != tail; h++)
+		d += cqe_fd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+	*delta = d;
+	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
+}
+
 static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
 	int i = (int)sl_ud_slot(u);
 
+	if (sl_ud_op(u) != SL_OP_ACCEPT && sl_ud_op(u) != SL_OP_LISTENER_CLOSE &&
+	    cqe_fd_delta(cqe) < 0)
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	switch (sl_ud_op(u)) {
 	case SL_OP_NONE:
 		break;
@@ -274,7 +314,7 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_LISTENER_CLOSE:
 		w->misc_inflight--;
-		w->listeners_open--;
+		__atomic_store_n(&w->listeners_open, w->listeners_open - 1, __ATOMIC_RELAXED);
 		break;
 	case SL_OP_WAKE:
 		on_wake(w, cqe->res);
@@ -290,8 +330,7 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	case SL_OP_ALOG:
 		sl_alog_on_cqe(w, cqe->res);
 		break;
-	case SL_OP_FD_CLOSED:
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+	case SL_OP_FD_CLOSED: /* counted above */
 		break;
 	case SL_OP_POOL_RECV:
 	case SL_OP_POOL_TIMER:
@@ -320,6 +359,11 @@ static void loop(struct sl_worker *w)
 			if (!sl_pool_active(w) && sl_alog_idle(w))
 				break;
 		}
+		/* a quiescent point: every completion dispatched, none waiting */
+		if (__atomic_load_n(&sl_fdaudit_want, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&sl_fdaudit_want, __ATOMIC_RELAXED) != w->audit_gen &&
+		    !io_uring_cq_ready(ring) && !io_uring_cq_has_overflow(ring))
+			sl_fdaudit_park(w);
 		ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			sl_log("worker %d: io_uring_enter failed: %s", w->id, strerror(-ret));
@@ -327,10 +371,12 @@ static void loop(struct sl_worker *w)
 		}
 		w->now_ms = mono_ms();
 		io_uring_for_each_cqe(ring, head, cqe) {
+			w->cq_next = head + 1;
 			dispatch(w, cqe);
 			n++;
 		}
 		io_uring_cq_advance(ring, n);
+		w->cq_next = *ring->cq.khead;
 		sl_alog_flush(w);
 		sl_ring_buf_publish(&w->ring);
 		sl_session_feed_starved(w);
@@ -439,8 +485,14 @@ static void *worker_main(void *arg)
 	ctx->done = 1;
 	pthread_cond_signal(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock); /* ctx is gone after this */
-	if (ret == 0)
+	if (ret == 0) {
+		self_worker = w;
+		w->cq_next = *w->ring.uring.cq.khead;
+		sl_fdaudit_worker_start(w);
 		loop(w);
+		sl_fdaudit_worker_stop(w);
+		self_worker = NULL;
+	}
 	worker_cleanup(w);
 	sl_tls_thread_exit();
 	return NULL;
