@@ -42,6 +42,10 @@ void sl_worker_fd_exhausted(struct sl_worker *w, int err);
  * resume accepting if a limit had paused it. */
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);
 
+/* A session enters or leaves the idle state (http keep-alive between
+ * requests, gauge SL_GS_IDLE): keep the worker's idle lists, oldest first. */
+void sl_worker_idle_enter(struct sl_session *s);
+void sl_worker_idle_leave(struct sl_session *s);
 /* The worker running on this thread, or NULL (main and checker threads). */
 struct sl_worker *sl_worker_current(void);
 /* What the completions this worker has not dispatched yet change in the fd

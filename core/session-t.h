@@ -213,6 +213,9 @@ struct sl_session {
 	uint64_t t_conn_start, t_connected; /* last server connect, ms (0: none) */
 	uint64_t queue_ms;   /* when it entered the queue */
 	struct sl_session *qprev, *qnext;
+	/* the worker's list of idle keep-alive sessions of this frontend, oldest
+	 * first (core/worker.c: reclaimed at maxconn) */
+	struct sl_session *iprev, *inext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
 	uint64_t timer_at;   /* when the armed timer fires, ms */
 	uint64_t start_ms;
@@ -298,6 +301,9 @@ struct sl_worker {
 	/* limits, this worker's share (see core/limits.h) */
 	uint32_t nconn;           /* client connections */
 	uint32_t *fe_conn;        /* per frontend */
+	/* per frontend: idle keep-alive sessions, oldest first (their gauge is
+	 * SL_GS_IDLE), closed to admit new clients at a maxconn limit */
+	struct sl_session **idle_head, **idle_tail;
 	uint32_t *srv_active;     /* per server (pool global index): connections in use */
 	struct sl_session **q_head, **q_tail; /* per backend: sessions waiting for a slot */
 	struct sl_pending_conn *pending;

@@ -73,9 +73,15 @@ void sl_stats_gauge(struct sl_session *s)
 		return;
 	if (s->gauge != SL_GS_NONE)
 		SL_ST_ADD(fe->gauge[s->gauge], (uint64_t)-1);
+	if (s->gauge == SL_GS_IDLE)
+		sl_worker_idle_leave(s);
 	if (g != SL_GS_NONE)
 		SL_ST_INC(fe->gauge[g]);
 	s->gauge = (uint8_t)g;
+	/* the idle lists follow the gauge: a session is in one exactly while it
+	 * is counted as idle */
+	if (g == SL_GS_IDLE)
+		sl_worker_idle_enter(s);
 }
 
 static int bucket(const uint64_t *bounds, int n, uint64_t v)

@@ -45,6 +45,7 @@ struct sl_fe_stats {
 	uint64_t reqs_sum[SL_CAUSES];
 	uint64_t refused_source;
 	uint64_t tls_hs, tls_resumed, tls_fail[3]; /* by enum sl_tls_fail */
+	uint64_t idle_reclaimed;          /* idle keep-alive clients closed at maxconn */
 };
 
 struct sl_be_stats {

@@ -203,6 +203,8 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 			    "%llu\n", n, req_err_names[k], U(f->req_err[k]));
 		out(b, "sluice_frontend_refused_per_source_total{frontend=\"%s\"} %llu\n", n,
 		    U(f->refused_source));
+		out(b, "sluice_frontend_idle_reclaimed_total{frontend=\"%s\"} %llu\n", n,
+		    U(f->idle_reclaimed));
 		if (has_ssl(&px->conf->frontends[i])) {
 			out(b, "sluice_frontend_tls_handshakes_total{frontend=\"%s\"} %llu\n", n,
 			    U(f->tls_hs));
@@ -329,7 +331,8 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 		out(b, "},\"request_errors\":{");
 		for (int k = 0; k < 6; k++)
 			out(b, "%s\"%s\":%llu", k ? "," : "", req_err_names[k], U(f->req_err[k]));
-		out(b, "},\"refused_per_source\":%llu", U(f->refused_source));
+		out(b, "},\"refused_per_source\":%llu,\"idle_reclaimed\":%llu", U(f->refused_source),
+		    U(f->idle_reclaimed));
 		if (has_ssl(&px->conf->frontends[i])) {
 			out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
 			    U(f->tls_hs), U(f->tls_resumed));

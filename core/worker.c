@@ -77,14 +77,106 @@ static bool at_limit(const struct sl_worker *w, int fe_idx)
 	return w->nconn >= g || (f && w->fe_conn[fe_idx] >= f);
 }
 
-/* Stop accepting on the listeners a reached limit covers: the multishot
- * accept is cancelled, the kernel's backlog holds new connections. */
+/* The idle keep-alive session to close so that a connection of frontend
+ * fe_idx, over a limit, can start: the oldest idle one of that frontend when
+ * its own maxconn is reached, else the oldest of any frontend (the process
+ * limit). The stats service's sessions count toward no limit: never. */
+static struct sl_session *oldest_idle(const struct sl_worker *w, int fe_idx)
+{
+	struct sl_session *s = w->idle_head[fe_idx];
+
+	/* only a session between requests, with nothing received or left to
+	 * send (always the first: the gauge says so; checked all the same) */
+	while (s && (!s->idle || s->side[SL_SIDE_CLI].tx_busy || s->side[SL_SIDE_CLI].q.count ||
+		     s->side[SL_SIDE_CLI].out_off < s->side[SL_SIDE_CLI].out_len))
+		s = s->inext;
+	return s;
+}
+
+static struct sl_session *reclaim_victim(const struct sl_worker *w, int fe_idx)
+{
+	const struct sl_config *c = w->px->conf;
+	uint32_t f = fe_share(w, fe_idx);
+	struct sl_session *best = NULL;
+
+	if (f && w->fe_conn[fe_idx] >= f)
+		return oldest_idle(w, fe_idx);
+	for (int i = 0; i < c->nfrontends; i++) {
+		struct sl_session *s = c->frontends[i].stats ? NULL : oldest_idle(w, i);
+
+		if (s &&
+		    (!best || s->side[SL_SIDE_CLI].last_ms < best->side[SL_SIDE_CLI].last_ms))
+			best = s;
+	}
+	return best;
+}
+
+/* Close the oldest idle keep-alive client to admit a new connection of
+ * fe_idx (like nginx's ngx_drain_connections): its slot frees when its
+ * close completes, and the new connection, waiting in w->pending, starts
+ * then. */
+static void reclaim_idle(struct sl_worker *w, int fe_idx)
+{
+	struct sl_session *s = reclaim_victim(w, fe_idx);
+
+	if (!s)
+		return;
+	SL_ST_INC(w->st->fe[s->fe_idx].idle_reclaimed);
+	sl_log_req(w, "frontend %s: maxconn reached: closing an idle keep-alive connection "
+		   "(idle %llu ms) to admit a new one", s->fe->name,
+		   (unsigned long long)(w->now_ms - s->side[SL_SIDE_CLI].last_ms));
+	sl_session_close(s, SL_CLOSE_NORMAL);
+}
+
+void sl_worker_idle_enter(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	int fe = s->fe_idx;
+
+	s->inext = NULL;
+	s->iprev = w->idle_tail[fe];
+	if (s->iprev)
+		s->iprev->inext = s;
+	else
+		w->idle_head[fe] = s;
+	w->idle_tail[fe] = s;
+	/* a listener paused at a limit may admit again by reclaiming it */
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+
+		if (l->paused && !w->stopping && reclaim_victim(w, l->fe_idx)) {
+			l->paused = false;
+			arm_accept(w, i);
+		}
+	}
+}
+
+void sl_worker_idle_leave(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	int fe = s->fe_idx;
+
+	if (s->iprev)
+		s->iprev->inext = s->inext;
+	else
+		w->idle_head[fe] = s->inext;
+	if (s->inext)
+		s->inext->iprev = s->iprev;
+	else
+		w->idle_tail[fe] = s->iprev;
+	s->iprev = s->inext = NULL;
+}
+
+/* Stop accepting on the listeners a reached limit covers, unless an idle
+ * keep-alive session can be closed to make room: the multishot accept is
+ * cancelled, the kernel's backlog holds new connections. */
 static void pause_accepts(struct sl_worker *w)
 {
 	for (int i = 0; i < w->nlisteners; i++) {
 		struct sl_listener *l = &w->listeners[i];
 
-		if (l->paused || l->closing || !at_limit(w, l->fe_idx))
+		if (l->paused || l->closing || !at_limit(w, l->fe_idx) ||
+		    reclaim_victim(w, l->fe_idx))
 			continue;
 		l->paused = true;
 		w->accept_pauses++;
@@ -124,9 +216,11 @@ static void on_accepted(struct sl_worker *w, int li, int fd)
 	} else if (!at_limit(w, l->fe_idx)) {
 		start_session(w, fd, li);
 	} else if (w->npending < w->pending_cap) {
-		/* accepted before the pause took effect: started when a slot frees */
+		/* over a limit (accepted before the pause took effect, or while an
+		 * idle session can make room): started when a slot frees */
 		w->pending[w->npending].fd = fd;
 		w->pending[w->npending++].li = li;
+		reclaim_idle(w, l->fe_idx);
 	} else {
 		close_now(w, fd);
 	}
@@ -408,6 +502,8 @@ static int worker_init(struct sl_worker *w)
 		w->npbuf_free = SL_PBUF_COUNT;
 	}
 	w->fe_conn = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->fe_conn));
+	w->idle_head = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->idle_head));
+	w->idle_tail = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->idle_tail));
 	w->q_head = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_head));
 	w->q_tail = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_tail));
 	w->pending_cap = 1024;
@@ -415,7 +511,7 @@ static int worker_init(struct sl_worker *w)
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
 	    sl_pool_init(w) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
-	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
+	    !w->fe_conn || !w->idle_head || !w->idle_tail || !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
 				     sizeof(*w->srv_active)))) {
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
@@ -448,6 +544,8 @@ static void worker_cleanup(struct sl_worker *w)
 	sl_stats_free(w);
 	sl_alog_free(w);
 	free(w->fe_conn);
+	free(w->idle_head);
+	free(w->idle_tail);
 	free(w->q_head);
 	free(w->q_tail);
 	free(w->pending);
