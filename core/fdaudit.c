@@ -98,7 +98,7 @@ void sl_fdaudit_worker_start(struct sl_worker *w)
 {
 	pthread_mutex_lock(&mu);
 	w->audit_live = true;
-	w->audit_gen = gen;
+	w->audit_gen = busy ? gen - 1 : gen; /* a sample in progress waits for it */
 	pthread_mutex_unlock(&mu);
 }
 

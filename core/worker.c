@@ -77,10 +77,7 @@ static bool at_limit(const struct sl_worker *w, int fe_idx)
 	return w->nconn >= g || (f && w->fe_conn[fe_idx] >= f);
 }
 
-/* The idle keep-alive session to close so that a connection of frontend
- * fe_idx, over a limit, can start: the oldest idle one of that frontend when
- * its own maxconn is reached, else the oldest of any frontend (the process
- * limit). The stats service's sessions count toward no limit: never. */
+/* The oldest idle keep-alive session of frontend fe_idx, or NULL. */
 static struct sl_session *oldest_idle(const struct sl_worker *w, int fe_idx)
 {
 	struct sl_session *s = w->idle_head[fe_idx];
@@ -93,6 +90,10 @@ static struct sl_session *oldest_idle(const struct sl_worker *w, int fe_idx)
 	return s;
 }
 
+/* The idle keep-alive session to close so that a connection of frontend
+ * fe_idx, over a limit, can start: the oldest idle one of that frontend when
+ * its own maxconn is reached, else the oldest of any frontend (the process
+ * limit). The stats service's sessions count toward no limit: never. */
 static struct sl_session *reclaim_victim(const struct sl_worker *w, int fe_idx)
 {
 	const struct sl_config *c = w->px->conf;
@@ -511,7 +512,8 @@ static int worker_init(struct sl_worker *w)
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
 	    sl_pool_init(w) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
-	    !w->fe_conn || !w->idle_head || !w->idle_tail || !w->q_head || !w->q_tail || !w->pending ||
+	    !w->fe_conn || !w->idle_head || !w->idle_tail ||
+	    !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
 				     sizeof(*w->srv_active)))) {
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
@@ -578,15 +580,19 @@ static void *worker_main(void *arg)
 	struct sl_worker *w = ctx->w;
 	int ret = worker_init(w);
 
+	if (ret == 0) {
+		/* taking part in fd audits before the main thread measures the
+		 * fixed fds, which pauses every worker */
+		self_worker = w;
+		w->cq_next = *w->ring.uring.cq.khead;
+		sl_fdaudit_worker_start(w);
+	}
 	pthread_mutex_lock(&ctx->lock);
 	w->init_rc = ret;
 	ctx->done = 1;
 	pthread_cond_signal(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock); /* ctx is gone after this */
 	if (ret == 0) {
-		self_worker = w;
-		w->cq_next = *w->ring.uring.cq.khead;
-		sl_fdaudit_worker_start(w);
 		loop(w);
 		sl_fdaudit_worker_stop(w);
 		self_worker = NULL;
