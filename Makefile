@@ -143,4 +143,11 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
 	@BUILD=$(BUILD) bench/bench.sh --quick
+# Bounded mixed-traffic soak of the real binary (tests/soak/soak.py, issue 14):
+# SOAK_SECONDS (default 600) of load, origins killed and restarted, RSS, fds
+# and the fd audit sampled; fails on a growth trend or an audit difference.
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sluice
+	@python3 tests/soak/soak.py --sluice $(BUILD)/sluice --seconds $${SOAK_SECONDS:-600}
 include tests/fuzz/fuzz.mk

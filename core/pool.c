@@ -356,8 +356,6 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		}
 		return;
 	}
-	if (op == SL_OP_POOL_CLOSE)
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	if (slot < p->hwm && p->conns[slot].gen == sl_ud_gen(cqe->user_data))
 		e = &p->conns[slot];
 	if (e && op == SL_OP_POOL_RECV) {

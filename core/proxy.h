@@ -67,4 +67,17 @@ void sl_worker_fd_exhausted(struct sl_worker *w, int err);
  * resume accepting if a limit had paused it. */
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);
 
+/* A session enters or leaves the idle state (http keep-alive between
+ * requests, gauge SL_GS_IDLE): keep the worker's idle lists, oldest first. */
+void sl_worker_idle_enter(struct sl_session *s);
+void sl_worker_idle_leave(struct sl_session *s);
+/* The worker running on this thread, or NULL (main and checker threads). */
+struct sl_worker *sl_worker_current(void);
+/* What the completions this worker has not dispatched yet change in the fd
+ * table relative to its counters (+1 per accepted socket, -1 per completed
+ * close), in *delta. Returns -EOVERFLOW when completions wait in the
+ * kernel's overflow list (then the sum is incomplete), 0 otherwise. Only
+ * from the worker's own thread. */
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta);
+
 #endif

@@ -220,6 +220,9 @@ struct sl_session {
 	/* the same instants in microseconds, for the latency histograms */
 	uint64_t start_us, conn_start_us, conn_done_us, queue_us, t_queue_us;
 	struct sl_session *qprev, *qnext;
+	/* the worker's list of idle keep-alive sessions of this frontend, oldest
+	 * first (core/worker.c: reclaimed at maxconn) */
+	struct sl_session *iprev, *inext;
 	uint32_t inflight;   /* requests whose CQE has not arrived yet */
 	uint64_t timer_at;   /* when the armed timer fires, ms */
 	uint64_t start_ms;
@@ -326,12 +329,19 @@ struct sl_worker {
 	/* limits, this worker's share (see core/limits.h) */
 	uint32_t nconn;           /* client connections */
 	uint32_t *fe_conn;        /* per frontend */
+	/* per frontend: idle keep-alive sessions, oldest first (their gauge is
+	 * SL_GS_IDLE), closed to admit new clients at a maxconn limit */
+	struct sl_session **idle_head, **idle_tail;
 	uint32_t *srv_active;     /* per server (pool global index): connections in use */
 	struct sl_session **q_head, **q_tail; /* per backend: sessions waiting for a slot */
 	struct sl_pending_conn *pending;
 	uint32_t npending, pending_cap;
 	uint64_t emfile_log_ms;   /* last EMFILE log line (at most one a second) */
 	uint64_t accept_pauses;   /* times accept was paused by a limit */
+	/* fd audit (core/fdaudit.c) */
+	uint64_t audit_gen;       /* last sample this worker paused for */
+	bool audit_live;          /* takes part in samples (under the audit lock) */
+	unsigned cq_next;         /* CQ index of the next completion to dispatch */
 	struct __kernel_timespec ts_grace;
 	struct __kernel_timespec ts_retry;
 	/* start-up handshake with the main thread */

@@ -718,8 +718,6 @@ void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	s = &w->sessions[slot];
-	if (op == SL_OP_CLOSE)
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	if (dir == SL_SIDE_SRV &&
 	    ((sl_ud_dir(u) >> 1) & EPOCH_MASK) != (s->side[SL_SIDE_SRV].epoch & EPOCH_MASK)) {
 		/* a completion of a server socket this session already dropped */

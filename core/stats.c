@@ -3,12 +3,12 @@
  * helpers, and the fd audit. Rendering to Prometheus text, JSON and HTML is
  * in core/stats_render.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/backend.h"
+#include "core/fdaudit.h"
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/stats.h"
@@ -24,8 +24,6 @@ const uint64_t sl_lat_bounds_us[SL_LAT_BUCKETS] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
 	1000000, 2500000, 5000000, 10000000
 };
-
-static uint64_t fixed_fds;
 
 int sl_stats_init(struct sl_worker *w)
 {
@@ -80,9 +78,15 @@ void sl_stats_gauge(struct sl_session *s)
 		return;
 	if (s->gauge != SL_GS_NONE)
 		SL_ST_ADD(fe->gauge[s->gauge], (uint64_t)-1);
+	if (s->gauge == SL_GS_IDLE)
+		sl_worker_idle_leave(s);
 	if (g != SL_GS_NONE)
 		SL_ST_INC(fe->gauge[g]);
 	s->gauge = (uint8_t)g;
+	/* the idle lists follow the gauge: a session is in one exactly while it
+	 * is counted as idle */
+	if (g == SL_GS_IDLE)
+		sl_worker_idle_enter(s);
 }
 
 static int bucket(const uint64_t *bounds, int n, uint64_t v)
@@ -226,50 +230,12 @@ void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms)
 	atomic_fetch_add_explicit(&srv->check_ms_sum, ms, memory_order_relaxed);
 }
 
-static uint64_t count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	uint64_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n ? n - 1 : 0; /* the directory's own fd */
-}
-
-/* fds owned by sessions, pools and listeners, over all workers, and the
- * rings and eventfds of each configuration, the running one and those a
- * reload retired that are still draining */
-static uint64_t owned_fds(struct sl_proxy *px)
-{
-	uint64_t n = 0;
-
-	pthread_mutex_lock(&sl_world_chain_lock);
-	for (; px; px = px->older) {
-		n += (uint64_t)px->fixed_fds;
-		for (int i = 0; i < px->nworkers; i++) {
-			struct sl_worker *w = &px->workers[i];
-
-			if (w->st)
-				n += SL_ST_GET(w->st->fds);
-			n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
-		}
-	}
-	pthread_mutex_unlock(&sl_world_chain_lock);
-	return n;
-}
-
 void sl_stats_set_fixed_fds(struct sl_proxy *px)
 {
-	fixed_fds = count_open_fds() - owned_fds(px);
+	sl_fdaudit_set_fixed(px);
 }
 
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted)
 {
-	*open_fds = count_open_fds();
-	*accounted = fixed_fds + owned_fds(px);
+	sl_fdaudit_sample(px, open_fds, accounted);
 }

@@ -3,8 +3,8 @@
  * atomics on the data path: relaxed stores of a value only that worker
  * changes), summed when /metrics, /stats.json or /stats is served; server
  * state and check results come from struct sl_server. Also the fd audit:
- * open fds (counted in /proc/self/fd) next to the fds the process accounts
- * for; any difference is a leak.
+ * open fds next to the fds the process accounts for, taken at one instant
+ * (core/fdaudit.c); any difference is a leak.
  */
 #ifndef SL_CORE_STATS_H
 #define SL_CORE_STATS_H
@@ -67,6 +67,7 @@ struct sl_fe_stats {
 	uint64_t pp_fail[3];              /* refused PROXY headers, by enum sl_pp_fail */
 	uint64_t accepts;                 /* connections accepted on its binds */
 	struct sl_hist lat[SL_LAT_COUNT];
+	uint64_t idle_reclaimed;          /* idle keep-alive clients closed at maxconn */
 };
 
 struct sl_be_stats {

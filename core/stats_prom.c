@@ -224,6 +224,9 @@ static const struct {
 	{ "sluice_frontend_refused_per_source_total", "counter",
 	  "Connections refused by maxconn_per_source", offsetof(struct sl_fe_stats,
 								 refused_source) },
+	{ "sluice_frontend_idle_reclaimed_total", "counter",
+	  "Idle keep-alive clients closed at maxconn to admit new connections",
+	  offsetof(struct sl_fe_stats, idle_reclaimed) },
 };
 
 #define FE_NAME(i) (px->conf->frontends[i].name)

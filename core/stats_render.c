@@ -270,7 +270,8 @@ static void json_frontend(struct sbuf *b, struct sl_proxy *px, const struct tota
 	out(b, "},\"request_errors\":{");
 	for (int k = 0; k < 6; k++)
 		out(b, "%s\"%s\":%llu", k ? "," : "", sl_stats_req_err_names[k], U(f->req_err[k]));
-	out(b, "},\"refused_per_source\":%llu", U(f->refused_source));
+	out(b, "},\"refused_per_source\":%llu,\"idle_reclaimed\":%llu", U(f->refused_source),
+	    U(f->idle_reclaimed));
 	if (has_ssl(&px->conf->frontends[i])) {
 		out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
 		    U(f->tls_hs), U(f->tls_resumed));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/alog.h"
+#include "core/fdaudit.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -27,6 +28,13 @@
 #include "ring/udata.h"
 
 #define ACCEPT_RETRY_MS 100
+
+static __thread struct sl_worker *self_worker;
+
+struct sl_worker *sl_worker_current(void)
+{
+	return self_worker;
+}
 
 /* The worker's clock, read once per completion batch (vDSO, no syscall):
  * microseconds for the latency histograms, milliseconds for the rest. */
@@ -72,14 +80,107 @@ static bool at_limit(const struct sl_worker *w, int fe_idx)
 	return w->nconn >= g || (f && w->fe_conn[fe_idx] >= f);
 }
 
-/* Stop accepting on the listeners a reached limit covers: the multishot
- * accept is cancelled, the kernel's backlog holds new connections. */
+/* The oldest idle keep-alive session of frontend fe_idx, or NULL. */
+static struct sl_session *oldest_idle(const struct sl_worker *w, int fe_idx)
+{
+	struct sl_session *s = w->idle_head[fe_idx];
+
+	/* only a session between requests, with nothing received or left to
+	 * send (always the first: the gauge says so; checked all the same) */
+	while (s && (!s->idle || s->side[SL_SIDE_CLI].tx_busy || s->side[SL_SIDE_CLI].q.count ||
+		     s->side[SL_SIDE_CLI].out_off < s->side[SL_SIDE_CLI].out_len))
+		s = s->inext;
+	return s;
+}
+
+/* The idle keep-alive session to close so that a connection of frontend
+ * fe_idx, over a limit, can start: the oldest idle one of that frontend when
+ * its own maxconn is reached, else the oldest of any frontend (the process
+ * limit). The stats service's sessions count toward no limit: never. */
+static struct sl_session *reclaim_victim(const struct sl_worker *w, int fe_idx)
+{
+	const struct sl_config *c = w->px->conf;
+	uint32_t f = fe_share(w, fe_idx);
+	struct sl_session *best = NULL;
+
+	if (f && w->fe_conn[fe_idx] >= f)
+		return oldest_idle(w, fe_idx);
+	for (int i = 0; i < c->nfrontends; i++) {
+		struct sl_session *s = c->frontends[i].stats ? NULL : oldest_idle(w, i);
+
+		if (s &&
+		    (!best || s->side[SL_SIDE_CLI].last_ms < best->side[SL_SIDE_CLI].last_ms))
+			best = s;
+	}
+	return best;
+}
+
+/* Close the oldest idle keep-alive client to admit a new connection of
+ * fe_idx (like nginx's ngx_drain_connections): its slot frees when its
+ * close completes, and the new connection, waiting in w->pending, starts
+ * then. */
+static void reclaim_idle(struct sl_worker *w, int fe_idx)
+{
+	struct sl_session *s = reclaim_victim(w, fe_idx);
+
+	if (!s)
+		return;
+	SL_ST_INC(w->st->fe[s->fe_idx].idle_reclaimed);
+	sl_log_req(w, "frontend %s: maxconn reached: closing an idle keep-alive connection "
+		   "(idle %llu ms) to admit a new one", s->fe->name,
+		   (unsigned long long)(w->now_ms - s->side[SL_SIDE_CLI].last_ms));
+	sl_session_close(s, SL_CLOSE_NORMAL);
+}
+
+void sl_worker_idle_enter(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	int fe = s->fe_idx;
+
+	s->inext = NULL;
+	s->iprev = w->idle_tail[fe];
+	if (s->iprev)
+		s->iprev->inext = s;
+	else
+		w->idle_head[fe] = s;
+	w->idle_tail[fe] = s;
+	/* a listener paused at a limit may admit again by reclaiming it */
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct sl_listener *l = &w->listeners[i];
+
+		if (l->paused && !w->stopping && reclaim_victim(w, l->fe_idx)) {
+			l->paused = false;
+			arm_accept(w, i);
+		}
+	}
+}
+
+void sl_worker_idle_leave(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	int fe = s->fe_idx;
+
+	if (s->iprev)
+		s->iprev->inext = s->inext;
+	else
+		w->idle_head[fe] = s->inext;
+	if (s->inext)
+		s->inext->iprev = s->iprev;
+	else
+		w->idle_tail[fe] = s->iprev;
+	s->iprev = s->inext = NULL;
+}
+
+/* Stop accepting on the listeners a reached limit covers, unless an idle
+ * keep-alive session can be closed to make room: the multishot accept is
+ * cancelled, the kernel's backlog holds new connections. */
 static void pause_accepts(struct sl_worker *w)
 {
 	for (int i = 0; i < w->nlisteners; i++) {
 		struct sl_listener *l = &w->listeners[i];
 
-		if (l->paused || l->closing || !at_limit(w, l->fe_idx))
+		if (l->paused || l->closing || !at_limit(w, l->fe_idx) ||
+		    reclaim_victim(w, l->fe_idx))
 			continue;
 		l->paused = true;
 		w->accept_pauses++;
@@ -120,9 +221,11 @@ static void on_accepted(struct sl_worker *w, int li, int fd)
 	} else if (!at_limit(w, l->fe_idx)) {
 		start_session(w, fd, li);
 	} else if (w->npending < w->pending_cap) {
-		/* accepted before the pause took effect: started when a slot frees */
+		/* over a limit (accepted before the pause took effect, or while an
+		 * idle session can make room): started when a slot frees */
 		w->pending[w->npending].fd = fd;
 		w->pending[w->npending++].li = li;
+		reclaim_idle(w, l->fe_idx);
 	} else {
 		close_now(w, fd);
 	}
@@ -308,10 +411,11 @@ static void on_wake(struct sl_worker *w, int res)
 	sl_pool_drop_drained(w);
 	if (atomic_load(&w->accept_go))
 		take_over(w);
+	/* armed while stopping too: an fd audit wakes the worker through it */
+	arm_wake(w);
 	if (!atomic_load(&w->px->stopping)) {
 		if (atomic_load(&w->px->retiring) && !w->retired)
 			retire(w);
-		arm_wake(w);
 		return;
 	}
 	if (w->stopping)
@@ -327,11 +431,45 @@ static void on_wake(struct sl_worker *w, int res)
 	w->misc_inflight++;
 }
 
+/* What a completion changes in the fd table that its dispatch has still to
+ * account for: a close done (-1; whatever its result, the fd is out of the
+ * table) or a socket accepted (+1). dispatch() and the fd audit's look at
+ * completions not yet dispatched both go by this. */
+static int cqe_fd_delta(const struct io_uring_cqe *cqe)
+{
+	switch (sl_ud_op(cqe->user_data)) {
+	case SL_OP_ACCEPT:
+		return cqe->res >= 0;
+	case SL_OP_LISTENER_CLOSE:
+	case SL_OP_FD_CLOSED:
+	case SL_OP_POOL_CLOSE:
+	case SL_OP_CLOSE:
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
+{
+	struct io_uring *ring = &w->ring.uring;
+	unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+	int64_t d = 0;
+
+	for (unsigned h = w->cq_next; h != tail; h++)
+		d += cqe_fd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+	*delta = d;
+	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
+}
+
 static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
 	int i = (int)sl_ud_slot(u);
 
+	if (sl_ud_op(u) != SL_OP_ACCEPT && sl_ud_op(u) != SL_OP_LISTENER_CLOSE &&
+	    cqe_fd_delta(cqe) < 0)
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
 	switch (sl_ud_op(u)) {
 	case SL_OP_NONE:
 		break;
@@ -346,7 +484,7 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_LISTENER_CLOSE:
 		w->misc_inflight--;
-		w->listeners_open--;
+		__atomic_store_n(&w->listeners_open, w->listeners_open - 1, __ATOMIC_RELAXED);
 		break;
 	case SL_OP_WAKE:
 		on_wake(w, cqe->res);
@@ -362,8 +500,7 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	case SL_OP_ALOG:
 		sl_alog_on_cqe(w, cqe->res);
 		break;
-	case SL_OP_FD_CLOSED:
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+	case SL_OP_FD_CLOSED: /* counted above */
 		break;
 	case SL_OP_POOL_RECV:
 	case SL_OP_POOL_TIMER:
@@ -393,6 +530,11 @@ static void loop(struct sl_worker *w)
 			if (!sl_pool_active(w) && sl_alog_idle(w))
 				break;
 		}
+		/* a quiescent point: every completion dispatched, none waiting */
+		if (__atomic_load_n(&sl_fdaudit_want, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&sl_fdaudit_want, __ATOMIC_RELAXED) != w->audit_gen &&
+		    !io_uring_cq_ready(ring) && !io_uring_cq_has_overflow(ring))
+			sl_fdaudit_park(w);
 		ret = io_uring_submit_and_wait(ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			sl_log("worker %d: io_uring_enter failed: %s", w->id, strerror(-ret));
@@ -400,10 +542,12 @@ static void loop(struct sl_worker *w)
 		}
 		clock_tick(w);
 		io_uring_for_each_cqe(ring, head, cqe) {
+			w->cq_next = head + 1;
 			dispatch(w, cqe);
 			n++;
 		}
 		io_uring_cq_advance(ring, n);
+		w->cq_next = *ring->cq.khead;
 		sl_alog_flush(w);
 		sl_ring_buf_publish(&w->ring);
 		sl_session_feed_starved(w);
@@ -435,6 +579,8 @@ static int worker_init(struct sl_worker *w)
 		w->npbuf_free = SL_PBUF_COUNT;
 	}
 	w->fe_conn = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->fe_conn));
+	w->idle_head = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->idle_head));
+	w->idle_tail = calloc((size_t)w->px->conf->nfrontends, sizeof(*w->idle_tail));
 	w->q_head = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_head));
 	w->q_tail = calloc((size_t)w->px->conf->nbackends, sizeof(*w->q_tail));
 	w->pending_cap = 1024;
@@ -442,7 +588,8 @@ static int worker_init(struct sl_worker *w)
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
 	    sl_pool_init(w) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
-	    !w->fe_conn || !w->q_head || !w->q_tail || !w->pending ||
+	    !w->fe_conn || !w->idle_head || !w->idle_tail ||
+	    !w->q_head || !w->q_tail || !w->pending ||
 	    !(w->srv_active = calloc(w->pool.base[w->px->conf->nbackends] + 1,
 				     sizeof(*w->srv_active)))) {
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
@@ -485,6 +632,8 @@ static void worker_cleanup(struct sl_worker *w)
 	 * world is freed (core/world.c) */
 	sl_alog_free(w);
 	free(w->fe_conn);
+	free(w->idle_head);
+	free(w->idle_tail);
 	free(w->q_head);
 	free(w->q_tail);
 	free(w->pending);
@@ -517,13 +666,23 @@ static void *worker_main(void *arg)
 	struct sl_worker *w = ctx->w;
 	int ret = worker_init(w);
 
+	if (ret == 0) {
+		/* taking part in fd audits before the main thread measures the
+		 * fixed fds, which pauses every worker */
+		self_worker = w;
+		w->cq_next = *w->ring.uring.cq.khead;
+		sl_fdaudit_worker_start(w);
+	}
 	pthread_mutex_lock(&ctx->lock);
 	w->init_rc = ret;
 	ctx->done = 1;
 	pthread_cond_signal(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock); /* ctx is gone after this */
-	if (ret == 0)
+	if (ret == 0) {
 		loop(w);
+		sl_fdaudit_worker_stop(w);
+		self_worker = NULL;
+	}
 	worker_cleanup(w);
 	sl_tls_thread_exit();
 	atomic_store(&w->done, true);

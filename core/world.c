@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/stats.h"
+#include "core/fdaudit.h"
 #include "core/world.h"
 #include "proto/tls.h"
 
@@ -414,7 +415,7 @@ void sl_world_switch(struct sl_proxy *next, struct sl_proxy *prev, struct sl_wor
 	sl_check_stop(prev->checker);
 	pthread_mutex_lock(&sl_world_chain_lock);
 	prev->checker = NULL;
-	prev->fixed_fds = 2 * prev->nworkers;
+	prev->fixed_fds = 2 * prev->nworkers; /* its checker's ring and eventfd are gone */
 	next->older = prev;
 	pthread_mutex_unlock(&sl_world_chain_lock);
 	atomic_store(&prev->retiring, 1);
@@ -447,14 +448,21 @@ void sl_world_reap(struct sl_proxy *cur)
 			pp = &o->older;
 			continue;
 		}
-		for (int i = 0; i < o->nworkers; i++)
+		for (int i = 0; i < o->nworkers; i++) {
 			sl_worker_join(&o->workers[i]);
+			/* its ring is closed (sl_fdaudit_worker_stop); its eventfd
+			 * goes now, so the audit never counts an fd o no longer has */
+			if (o->workers[i].wake_fd >= 0)
+				sl_fdaudit_close_fixed(o, o->workers[i].wake_fd);
+			o->workers[i].wake_fd = -1;
+		}
 		pthread_mutex_lock(&sl_world_chain_lock);
 		*pp = o->older;
 		o->older = NULL;
 		/* under the lock: a stats page sees o or its counters, not both */
 		sl_stats_fold(cur, o);
 		pthread_mutex_unlock(&sl_world_chain_lock);
+		sl_fdaudit_barrier(); /* a sample that still walks o ends first */
 		sl_log("configuration %u: last session ended, released", o->gen);
 		world_free(o);
 	}
