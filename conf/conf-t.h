@@ -127,6 +127,7 @@ struct sl_frontend_conf {
 	uint32_t max_headers;         /* 431 above it (default 100) */
 	uint32_t keepalive_requests;  /* 0 = no limit */
 	bool forwardfor_off;          /* forwardfor = off */
+	bool path_normalize_off;      /* path_normalize = off (default on) */
 	bool stats;                   /* the built-in stats service (global `stats`) */
 	uint8_t ssl_min_version;      /* ssl binds: 12 (TLS 1.2, default) or 13 */
 	struct sl_route_conf *routes; /* checked in order before `backend` */

@@ -253,6 +253,10 @@ static int on_request_head(struct sl_session *s)
 		sl_http_reply_error(s, 405, "CONNECT is not supported");
 		return -1;
 	}
+	if (!s->fe->path_normalize_off && sl_http_normalize_target(r) < 0) {
+		sl_http_reply_error(s, 400, r->err_reason);
+		return -1;
+	}
 	s->nreq++;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
 	hs->cli_keep = client_keeps(s, r); /* stats pages keep clients too */
