@@ -847,6 +847,7 @@ static void exchange_done(struct sl_session *s)
 	hs->req_st = REQ_IDLE;
 	hs->rsp_st = RSP_NONE;
 	hs->rsp_started = false;
+	hs->rsp_delivered = false; /* (an error page may come before a head) */
 	hs->idle_since_ms = s->w->now_ms;
 	s->idle = true;
 	s->state = SL_SESS_ST_FORWARD;

@@ -228,6 +228,28 @@ Test(http_edge, early_401_with_the_body_still_coming_is_drained)
 	h_proxy_finish(p);
 }
 
+Test(http_edge, bad_request_after_a_drained_one_gets_400_and_the_close)
+{
+	struct h_origin *o = early_origin(0);
+	struct h_proxy *p = proxy("http-server-close", h_origin_port(o), 0, NULL, NULL);
+	struct hu_cli c;
+	struct hu_rsp r;
+	uint64_t extra = 0;
+
+	hu_cli_open(&c, p->port);
+	cr_assert_eq(hu_cli_send(&c, "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n"
+				 "\r\n"), 0);
+	cr_assert_eq(hu_send_body(&c, 100000, 5, false, 0), 0);
+	expect_status(&c, &r, 401);
+	next_request_works(&c, o, 1);
+	cr_assert_eq(hu_cli_send(&c, "GET  /bad HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+	expect_status(&c, &r, 400);
+	cr_assert(hu_has_header(&r, "Connection: close"), "%s", r.head);
+	cr_assert_eq(hu_cli_wait_eof(&c, 2000 * h_slow(), &extra), 0);
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
 Test(http_edge, early_401_to_a_body_over_the_bound_closes_after_it)
 {
 	struct h_origin *o = early_origin(0);
