@@ -607,15 +607,17 @@ static bool method_known(const char *m, uint32_t len)
  * 9110 9.1 allows any token. The method is held back from llhttp until its
  * SP arrived: a known one is fed as it is, any other token as the stand-in
  * "POST" (no semantics of its own in a request: not HEAD, not CONNECT), the
- * head copy keeping the original bytes. Returns 1 with *from the first byte
- * of p->buf llhttp has not seen, 0 while the method is incomplete, -1 if it
- * is not a token. */
+ * head copy keeping the original bytes. *from is the first byte added to
+ * p->buf by this feed. Returns 1 with *from the first byte of p->buf llhttp
+ * has not seen, 0 while the method is incomplete, -1 if it is not a token. */
 static int feed_method(struct sl_http_parser *p, const char **from)
 {
 	const char *b = p->buf;
 	uint32_t i;
 
-	for (i = 0; i < p->len && is_tchar((unsigned char)b[i]); i++)
+	/* from the new bytes on (*from): those before were all tchar, and a
+	 * method sent byte by byte costs one pass, not one per byte */
+	for (i = (uint32_t)(*from - b); i < p->len && is_tchar((unsigned char)b[i]); i++)
 		;
 	if (i == p->len)
 		return 0;
