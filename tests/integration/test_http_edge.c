@@ -13,7 +13,8 @@
  *     default on), the server is sent the path that was routed; %2F is
  *     never a separator; path_normalize = off routes the raw path;
  *  4. any token method is forwarded as sent (QUERY with a body, BREW,
- *     lowercase get); a method that is not a token is a 400.
+ *     lowercase get); a method that is not a token is a 400;
+ * and sluice -c names file:line for a bad path_normalize.
  */
 #include <criterion/criterion.h>
 
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/http_util.h"
@@ -589,4 +591,29 @@ Test(http_edge, method_that_is_not_a_token_is_400_and_reaches_no_server)
 	h_sleep_ms(100);
 	cr_assert_eq(hu_origin_accepted(app), 0);
 	h_proxy_finish(p);
+}
+
+/* ---- configuration ----------------------------------------------------------- */
+
+Test(http_edge, bad_path_normalize_is_refused_with_file_line)
+{
+	static const char conf[] =
+		"[frontend web]\nbind = 127.0.0.1:1\nmode = http\nbackend = app\n"
+		"path_normalize = yes\n[backend app]\nmode = http-server-close\n"
+		"server = s1 127.0.0.1:2\n";
+	char path[600], out[4096];
+	const char *args[] = { "-c", "-f", path, NULL };
+	int st;
+
+	h_write_file("edge.ini", conf, path, sizeof(path));
+	st = h_run_sluice(args, out, sizeof(out), 5000 * h_slow());
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, out);
+	cr_assert(strstr(out, "edge.ini:5: key 'path_normalize': expected on or off, got 'yes'"),
+		  "%s", out);
+	/* and accepted with on or off */
+	h_write_file("edge2.ini", "[frontend web]\nbind = 127.0.0.1:1\nmode = http\n"
+		     "backend = app\npath_normalize = off\n[backend app]\n"
+		     "mode = http-server-close\nserver = s1 127.0.0.1:2\n", path, sizeof(path));
+	st = h_run_sluice(args, out, sizeof(out), 5000 * h_slow());
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, out);
 }

@@ -1084,7 +1084,7 @@ Test(conf, rejects_http_only_keys_in_a_tcp_frontend_at_their_line)
 {
 	static const char *const keys[] = {
 		"keepalive_requests = 10", "forwardfor = off", "max_header_size = 8k",
-		"max_headers = 20",
+		"max_headers = 20", "path_normalize = off",
 	};
 	char text[512], prefix[80];
 
