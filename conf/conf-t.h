@@ -134,6 +134,7 @@ struct sl_frontend_conf {
 	bool forwardfor_off;          /* forwardfor = off */
 	/* request_id = HEADER-NAME: keep a sane incoming id or make one; "" = off */
 	char request_id[SL_CONF_NAME_MAX];
+	bool path_normalize_off;      /* path_normalize = off (default on) */
 	bool stats;                   /* the built-in stats service (global `stats`) */
 	uint8_t ssl_min_version;      /* ssl binds: 12 (TLS 1.2, default) or 13 */
 	struct sl_route_conf *routes; /* checked in order before `backend` */

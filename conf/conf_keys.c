@@ -260,6 +260,17 @@ static int set_request_id(struct loader *ld, const char *key, const char *value)
 	return 0;
 }
 
+static int set_path_normalize(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "on", "off", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "on or off", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->path_normalize_off = v == 1;
+	return rc;
+}
+
 static int set_max_header_size(struct loader *ld, const char *key, const char *value)
 {
 	uint64_t n;
@@ -664,6 +675,7 @@ static const struct key_def frontend_keys[] = {
 	{ "max_headers", K_MAX_HEADERS, false, NEED_HTTP_FRONTEND, set_max_headers },
 	{ "route", K_ROUTE, true, NEED_HTTP_FRONTEND, add_route },
 	{ "request_id", K_REQUEST_ID, false, NEED_HTTP_FRONTEND, set_request_id },
+	{ "path_normalize", K_PATH_NORMALIZE, false, NEED_HTTP_FRONTEND, set_path_normalize },
 	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_SSL_BIND, set_ssl_min_version },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };

@@ -274,6 +274,16 @@ static void prom_fe_tls(struct sbuf *b, struct sl_proxy *px, const struct totals
 			out(b, "sluice_frontend_tls_handshake_failures_total{frontend=\"%s\","
 			    "reason=\"%s\"} %llu\n", FE_NAME(i), sl_tls_fail_names[k],
 			    U(t->fe[i].tls_fail[k]));
+}
+
+static void prom_fe_pp(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
+{
+	int any = 0;
+
+	for (int i = 0; i < px->conf->nfrontends; i++)
+		any |= fe_who(&px->conf->frontends[i]) & FOR_PP;
+	if (!any)
+		return;
 	family(b, "sluice_frontend_proxy_header_failures_total", "counter",
 	       "Connections closed on accept_proxy binds without a valid PROXY header, by reason");
 	for (int i = 0; i < px->conf->nfrontends; i++)
@@ -337,6 +347,7 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 		    "Requests the proxy refused itself, by kind", "kind", sl_stats_req_err_names, 6,
 		    t->fe[0].req_err, st);
 	prom_fe_tls(b, px, t);
+	prom_fe_pp(b, px, t);
 	prom_fe_hist(b, px, t);
 }
 

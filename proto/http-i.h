@@ -19,7 +19,10 @@
 
 #define SL_HTTP_REQID_MAX 128 /* longest incoming request id kept */
 
-enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DONE, REQ_ERROR };
+/* REQ_DRAIN: the response came before the request body ended and is
+ * complete; the rest of the body is read and discarded (SL_HTTP_DRAIN_MAX
+ * bytes at most) so the connection can serve the next request. */
+enum { REQ_IDLE, REQ_HEAD, REQ_BODY, REQ_DRAIN, REQ_DONE, REQ_ERROR };
 enum { RSP_NONE, RSP_HEAD, RSP_BODY, RSP_DONE };
 
 /* What only a request in progress needs: allocated when its first byte
@@ -49,6 +52,9 @@ struct http_sess {
 	bool rsp_early;     /* the final response head came before the request
 			     * was fully sent: the server connection is never
 			     * pooled (what it makes of the rest is unknown) */
+	bool rsp_delivered; /* the response of the current request went out */
+	bool got_100;       /* a 100 Continue was relayed for this request */
+	uint64_t drained;   /* request body bytes discarded (REQ_DRAIN) */
 	struct sl_pool_meta srv_meta;
 	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */
 	uint32_t retry_len;

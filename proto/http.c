@@ -56,6 +56,8 @@ static const char *status_text(int st)
 }
 
 static void feed_request(struct sl_session *s);
+static void log_and_next(struct sl_session *s);
+static void drain_give_up(struct sl_session *s);
 
 static int msgs_open(struct sl_session *s)
 {
@@ -263,6 +265,10 @@ static int on_request_head(struct sl_session *s)
 		sl_http_reply_error(s, 405, "CONNECT is not supported");
 		return -1;
 	}
+	if (!s->fe->path_normalize_off && sl_http_normalize_target(r) < 0) {
+		sl_http_reply_error(s, 400, r->err_reason);
+		return -1;
+	}
 	s->nreq++;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
 	hs->counted = 1;
@@ -278,6 +284,9 @@ static int on_request_head(struct sl_session *s)
 	hs->rsp_early = false;
 	hs->close_after = false;
 	hs->rsp_started = false;
+	hs->rsp_delivered = false;
+	hs->got_100 = false;
+	hs->drained = 0;
 	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
 	rw.proto = s->fe->forwardfor_off ? NULL : s->tls ? "https" : "http";
 	if (hs->upgrade_req)
@@ -399,6 +408,37 @@ static int request_body_step(struct sl_session *s, const char *data, uint32_t le
 	return 1;
 }
 
+/* Read and discard body bytes after an early response; returns 1 to go on,
+ * 0 to stop. The body's end is found by the same parser, so the bytes after
+ * it are the next request. */
+static int request_drain_step(struct sl_session *s, const char *data, uint32_t len)
+{
+	struct http_sess *hs = hs_of(s);
+	uint32_t used;
+	enum sl_http_res r = sl_http_feed_body(&hs->m->req, data, len, &used);
+
+	if (r == SL_HTTP_ERROR) {
+		sl_log_req(s->w, "frontend %s: request body after an early response: %s, closing",
+			   s->fe->name, hs->m->req.err_reason);
+		drain_give_up(s);
+		return 0;
+	}
+	sl_session_consume(s, SL_SIDE_CLI, used);
+	hs->drained += used;
+	if (r == SL_HTTP_MSG_DONE) {
+		hs->req_st = REQ_DONE;
+		return 0;
+	}
+	if (hs->drained > SL_HTTP_DRAIN_MAX) {
+		sl_log_req(s->w, "frontend %s: more than %llu request body bytes after an early "
+			   "response, closing", s->fe->name,
+			   (unsigned long long)SL_HTTP_DRAIN_MAX);
+		drain_give_up(s);
+		return 0;
+	}
+	return 1;
+}
+
 static void client_eof(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
@@ -406,6 +446,18 @@ static void client_eof(struct sl_session *s)
 	if (hs->cli_eof_done)
 		return;
 	hs->cli_eof_done = true;
+	if (hs->req_st == REQ_DRAIN) {
+		/* the rest of the body will never come: deliver what was
+		 * answered (if not done yet), then close */
+		hs->req_st = REQ_ERROR;
+		hs->cli_keep = false;
+		hs->close_after = true;
+		if (hs->rsp_delivered)
+			sl_session_close(s, SL_CLOSE_NORMAL);
+		else
+			sl_session_timer_kick(s);
+		return;
+	}
 	if (hs->lingering || hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD ||
 	    hs->req_st == REQ_BODY) {
 		/* idle, or a request that can never complete: close at once */
@@ -429,10 +481,18 @@ static void feed_request(struct sl_session *s)
 			sl_session_consume(s, SL_SIDE_CLI, len); /* discarded */
 	}
 	while (s->state != SL_SESS_ST_CLOSING &&
-	       (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD || hs->req_st == REQ_BODY)) {
+	       (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD || hs->req_st == REQ_BODY ||
+		hs->req_st == REQ_DRAIN)) {
 		int go;
 
-		if (hs->req_st == REQ_BODY && !hs->m->req.msg_done) {
+		if (hs->req_st == REQ_DRAIN) {
+			if (hs->m->req.msg_done)
+				go = request_drain_step(s, "", 0);
+			else if (sl_session_peek(s, SL_SIDE_CLI, &data, &len))
+				go = request_drain_step(s, data, len);
+			else
+				break;
+		} else if (hs->req_st == REQ_BODY && !hs->m->req.msg_done) {
 			if (!sl_session_peek(s, SL_SIDE_CLI, &data, &len))
 				break;
 			go = request_body_step(s, data, len);
@@ -448,6 +508,11 @@ static void feed_request(struct sl_session *s)
 	}
 	if (s->state == SL_SESS_ST_CLOSING)
 		return;
+	if (hs->req_st == REQ_DONE && hs->rsp_st == RSP_DONE && hs->rsp_delivered &&
+	    !hs->close_after) {
+		log_and_next(s); /* drained after its response went out */
+		return;
+	}
 	sl_session_pump(s, SL_SIDE_SRV);
 	if (s->side[SL_SIDE_CLI].rd_eof && !sl_session_queued(s, SL_SIDE_CLI))
 		client_eof(s);
@@ -476,10 +541,14 @@ static void finish_response(struct sl_session *s)
 	struct http_sess *hs = hs_of(s);
 
 	hs->rsp_st = RSP_DONE;
-	if (hs->req_st != REQ_DONE || sl_session_out_pending(s, SL_SIDE_SRV)) {
-		/* answered before the request was complete or fully sent: the rest
-		 * of it is discarded (never sent to another server ahead of the next
-		 * request) and the client connection closed after the response */
+	if (hs->req_st == REQ_BODY && !hs->close_after) {
+		/* answered before the end of the request body: the rest of it
+		 * is read and discarded (never sent to another server ahead of
+		 * the next request), then the connection goes on */
+		hs->req_st = REQ_DRAIN;
+		hs->drained = 0;
+	} else if (hs->req_st != REQ_DONE || (hs->close_after &&
+					       sl_session_out_pending(s, SL_SIDE_SRV))) {
 		hs->close_after = true;
 		hs->req_st = REQ_ERROR;
 		hs->idle_since_ms = s->w->now_ms;
@@ -492,10 +561,33 @@ static void finish_response(struct sl_session *s)
 			sl_session_drop_server(s);
 		}
 	}
+	if (hs->rsp_early) {
+		/* what the server was not sent dies with its connection */
+		s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
+	}
 	free(hs->retry_head);
 	hs->retry_head = NULL;
 	if (!sl_session_out_pending(s, SL_SIDE_CLI))
 		s->ops->on_drained(s, SL_SIDE_CLI);
+	if (hs->req_st == REQ_DRAIN && s->state != SL_SESS_ST_CLOSING) {
+		sl_session_timer_kick(s); /* timeout_client from now on */
+		feed_request(s);
+	}
+}
+
+/* May the rest of the request body be discarded after an early response,
+ * keeping the client connection? Not when the client waits for a 100
+ * Continue it never got (it will not send the body), nor when more than
+ * SL_HTTP_DRAIN_MAX bytes of it are known to be left. */
+static bool can_drain(const struct sl_session *s)
+{
+	const struct http_sess *hs = hs_of(s);
+	const struct sl_http_parser *q = &hs->m->req;
+
+	if (q->expect_continue && !hs->got_100)
+		return false;
+	/* llhttp counts down the Content-Length left */
+	return q->chunked || q->ll.content_length <= SL_HTTP_DRAIN_MAX;
 }
 
 /* A response head passed its checks: forward it (rewritten). */
@@ -519,8 +611,7 @@ static int on_response_head(struct sl_session *s)
 	} else if (!info) {
 		hs->rsp_early = hs->req_st != REQ_DONE || sl_session_out_pending(s, SL_SIDE_SRV);
 		hs->close_after = !hs->cli_keep || sl_http_body_until_close(r) ||
-				  hs->req_st != REQ_DONE ||
-				  sl_session_out_pending(s, SL_SIDE_SRV);
+				  (hs->req_st != REQ_DONE && !hs->m->req.msg_done && !can_drain(s));
 		rw.connection = hs->close_after ? "close" :
 				hs->m->req.major == 1 && hs->m->req.minor == 0 ? "keep-alive" : NULL;
 	}
@@ -535,6 +626,8 @@ static int on_response_head(struct sl_session *s)
 	if (info) {
 		bool was_head = r->request_was_head;
 
+		if (r->status == 100)
+			hs->got_100 = true;
 		sl_http_next(r);
 		r->request_was_head = was_head;
 		return 0;
@@ -744,15 +837,12 @@ static void feed_response(struct sl_session *s)
 		server_eof(s);
 }
 
-/* The response went out in full: close, linger, or start the next request. */
-static void response_delivered(struct sl_session *s)
+/* The response went out and the request was read in full (or will never
+ * be): close, linger, or start the next request. */
+static void exchange_done(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
 
-	sl_http_log_request(s, '-');
-	/* the next request's bytes count from here (pipelined ones included) */
-	hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
-	hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
 	if (hs->close_after) {
 		if (s->side[SL_SIDE_CLI].rd_eof) {
 			sl_session_close(s, SL_CLOSE_NORMAL);
@@ -779,11 +869,51 @@ static void response_delivered(struct sl_session *s)
 	hs->req_st = REQ_IDLE;
 	hs->rsp_st = RSP_NONE;
 	hs->rsp_started = false;
+	hs->rsp_delivered = false; /* (an error page may come before a head) */
 	hs->idle_since_ms = s->w->now_ms;
 	s->idle = true;
 	s->state = SL_SESS_ST_FORWARD;
 	sl_session_timer_kick(s);
 	feed_request(s); /* a pipelined request may be waiting */
+}
+
+/* The exchange is over: log it, then close, linger or go on. */
+static void log_and_next(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	sl_http_log_request(s, '-');
+	/* the next request's bytes count from here (pipelined ones included) */
+	hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
+	hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
+	exchange_done(s);
+}
+
+/* The response went out in full. */
+static void response_delivered(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	hs->rsp_delivered = true;
+	if (hs->req_st == REQ_DRAIN && !hs->close_after)
+		return; /* logged and done once its body was read */
+	log_and_next(s);
+}
+
+/* The rest of a request body cannot be discarded (bad framing, over
+ * SL_HTTP_DRAIN_MAX): close the client once the response is out. */
+static void drain_give_up(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+
+	hs->req_st = REQ_ERROR;
+	hs->cli_keep = false;
+	hs->close_after = true;
+	hs->idle_since_ms = s->w->now_ms;
+	if (hs->rsp_delivered)
+		log_and_next(s);
+	else
+		sl_session_timer_kick(s);
 }
 
 static void http_on_drained(struct sl_session *s, int to)
@@ -798,10 +928,12 @@ static void http_on_drained(struct sl_session *s, int to)
 		feed_request(s);
 		return;
 	}
-	if (hs->rsp_st == RSP_DONE && !sl_session_out_pending(s, SL_SIDE_CLI) && !hs->lingering)
-		response_delivered(s);
-	else
+	if (hs->rsp_st == RSP_DONE && !sl_session_out_pending(s, SL_SIDE_CLI) && !hs->lingering) {
+		if (!hs->rsp_delivered)
+			response_delivered(s);
+	} else {
 		feed_response(s);
+	}
 }
 
 static void http_on_data(struct sl_session *s, int side)
@@ -917,6 +1049,8 @@ static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *
 	if (hs->lingering)
 		return hs->idle_since_ms + fe[SL_TO_CLIENT_FIN];
 	*kind = SL_TO_CLIENT;
+	if (hs->req_st == REQ_DRAIN)
+		return c->last_ms + fe[SL_TO_CLIENT]; /* discarding a body */
 	if (hs->req_st == REQ_ERROR)
 		return hs->idle_since_ms + fe[SL_TO_CLIENT]; /* delivering an error page */
 	*kind = SL_TO_HTTP_KEEP_ALIVE;

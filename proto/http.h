@@ -19,6 +19,11 @@ extern const struct sl_proto_ops sl_http_ops;
 #define SL_HTTP_RSP_MAX_HEADER_SIZE (64u * 1024)
 #define SL_HTTP_RSP_MAX_HEADERS     256u
 
+/* After a response that came before the end of its request's body (a 401
+ * or 413 to an upload), at most this many more body bytes are read and
+ * discarded to keep the client connection; beyond, it is closed. */
+#define SL_HTTP_DRAIN_MAX (16ull * 1024 * 1024)
+
 struct sl_http_parser;
 
 /* Index of the backend for a parsed request head: the first `route` of fe

@@ -410,6 +410,69 @@ static int check_status_line(struct sl_http_parser *p)
 	return 0;
 }
 
+const char *sl_http_authority(const struct sl_http_parser *p, uint32_t *len)
+{
+	const char *t = p->buf + p->target_off, *a, *e;
+	uint32_t tl = p->target_len;
+
+	if (tl > 7 && !strncasecmp(t, "http://", 7))
+		a = t + 7;
+	else if (tl > 8 && !strncasecmp(t, "https://", 8))
+		a = t + 8;
+	else
+		return NULL;
+	for (e = a; e < t + tl && *e != '/' && *e != '?'; e++)
+		;
+	*len = (uint32_t)(e - a);
+	return a;
+}
+
+/* Split host[:port] (IPv6 literals in brackets): the host's length, and the
+ * port as a number (dflt when absent or empty; -1 when not digits). */
+static uint32_t split_port(const char *v, uint32_t len, long dflt, long *port)
+{
+	const char *rb = len && v[0] == '[' ? memchr(v, ']', len) : NULL;
+	const char *c = memchr(rb ? rb : v, ':', len - (uint32_t)((rb ? rb : v) - v));
+	uint32_t hl = c ? (uint32_t)(c - v) : len;
+
+	*port = dflt;
+	if (c && c + 1 < v + len) {
+		*port = 0;
+		for (const char *d = c + 1; d < v + len; d++) {
+			if (!is_digit(*d) || *port > 65535) {
+				*port = -1;
+				break;
+			}
+			*port = *port * 10 + (*d - '0');
+		}
+	}
+	return hl;
+}
+
+/* An absolute-form target names the host (RFC 9112 3.2.2), and the Host
+ * header must then say the same: a head that names two hosts is refused, as
+ * HAProxy does, rather than forwarded for a server to pick either. Same
+ * host case-insensitively, same port once the scheme's default is applied. */
+static bool host_is_authority(const struct sl_http_parser *p)
+{
+	uint32_t al, hl, an, hn;
+	const char *a = sl_http_authority(p, &al), *h;
+	long dflt, ap, hp;
+	int i;
+
+	if (!a)
+		return true;
+	i = sl_http_find(p, "host", 0);
+	if (i < 0)
+		return true;
+	h = p->buf + p->hdrs[i].val_off;
+	hl = p->hdrs[i].val_len;
+	dflt = (p->buf[p->target_off + 4] | 0x20) == 's' ? 443 : 80;
+	an = split_port(a, al, dflt, &ap);
+	hn = split_port(h, hl, dflt, &hp);
+	return an == hn && !strncasecmp(a, h, an) && ap == hp && ap >= 0;
+}
+
 /* The checks llhttp does not make, or makes only after the head. */
 static int check_head(struct sl_http_parser *p)
 {
@@ -417,7 +480,7 @@ static int check_head(struct sl_http_parser *p)
 
 	p->major = p->ll.http_major;
 	p->minor = p->ll.http_minor;
-	p->method = p->ll.method;
+	p->method = p->method_other ? SL_HTTP_METHOD_OTHER : (uint8_t)p->ll.method;
 	p->status = p->ll.status_code;
 	if (check_line_endings(p) < 0)
 		return -1;
@@ -448,6 +511,8 @@ static int check_head(struct sl_http_parser *p)
 		return fail(p, "Transfer-Encoding in HTTP/1.0");
 	if (!p->response && p->major == 1 && p->minor == 1 && hosts != 1)
 		return fail(p, hosts ? "more than one Host" : "missing Host");
+	if (!p->response && hosts && !host_is_authority(p))
+		return fail(p, "Host differs from the authority of the absolute-form target");
 	return 0;
 }
 
@@ -523,11 +588,57 @@ void sl_http_target(const struct sl_http_parser *p, const char **t, uint32_t *le
 	*len = p->target_len;
 }
 
+/* The methods llhttp knows, spelled as it matches them (case-sensitive). */
+static const char *const known_methods[] = {
+#define XX(num, name, string) #string,
+	HTTP_METHOD_MAP(XX)
+#undef XX
+};
+
+static bool method_known(const char *m, uint32_t len)
+{
+	for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++)
+		if (strlen(known_methods[i]) == len && !memcmp(known_methods[i], m, len))
+			return true;
+	return false;
+}
+
+/* llhttp 8 knows a fixed list of methods and refuses any other, where RFC
+ * 9110 9.1 allows any token. The method is held back from llhttp until its
+ * SP arrived: a known one is fed as it is, any other token as the stand-in
+ * "POST" (no semantics of its own in a request: not HEAD, not CONNECT), the
+ * head copy keeping the original bytes. *from is the first byte added to
+ * p->buf by this feed. Returns 1 with *from the first byte of p->buf llhttp
+ * has not seen, 0 while the method is incomplete, -1 if it is not a token. */
+static int feed_method(struct sl_http_parser *p, const char **from)
+{
+	const char *b = p->buf;
+	uint32_t i;
+
+	/* from the new bytes on (*from): those before were all tchar, and a
+	 * method sent byte by byte costs one pass, not one per byte */
+	for (i = (uint32_t)(*from - b); i < p->len && is_tchar((unsigned char)b[i]); i++)
+		;
+	if (i == p->len)
+		return 0;
+	if (i == 0 || b[i] != ' ')
+		return fail(p, "invalid request line: method");
+	p->method_len = i;
+	*from = b;
+	if (method_known(b, i))
+		return 1;
+	p->method_other = true;
+	if (llhttp_execute(&p->ll, "POST", 4) != HPE_OK)
+		return fail(p, "invalid request line: method");
+	*from = b + i;
+	return 1;
+}
+
 enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used)
 {
 	uint32_t room, n;
-	const char *start;
+	const char *start, *from;
 	llhttp_errno_t e;
 
 	*used = 0;
@@ -547,9 +658,17 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 	room = p->buf_cap - p->len;
 	n = len < room ? len : room;
 	memcpy(p->buf + p->len, data, n);
-	start = p->buf + p->len;
+	start = from = p->buf + p->len;
 	p->len += n;
-	e = llhttp_execute(&p->ll, start, n);
+	if (!p->response && !p->method_len) {
+		int k = feed_method(p, &from);
+
+		if (k < 0)
+			return SL_HTTP_ERROR;
+		e = k ? llhttp_execute(&p->ll, from, (size_t)(p->buf + p->len - from)) : HPE_OK;
+	} else {
+		e = llhttp_execute(&p->ll, start, n);
+	}
 	if (e == HPE_OK) {
 		*used += n;
 		if (n < len || p->len == p->max_head) {
@@ -737,8 +856,8 @@ void sl_http_next(struct sl_http_parser *p)
 	llhttp_reset(&p->ll);
 	sl_http_release_head(p);
 	p->len = p->line_len = p->nhdrs = p->chunk_ext = p->ntrailers = 0;
-	p->target_off = p->target_len = p->skipped = 0;
-	p->skip_cr = false;
+	p->target_off = p->target_len = p->skipped = p->method_len = 0;
+	p->skip_cr = p->method_other = false;
 	memset(&p->ck, 0, sizeof(p->ck));
 	p->in_head = true;
 	p->head_paused = p->msg_done = p->in_value = false;

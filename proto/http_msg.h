@@ -17,6 +17,10 @@
 #include <llhttp.h>
 
 #define SL_HTTP_CHUNK_EXT_MAX 1024
+/* p->method of a request whose method is a valid token llhttp does not know
+ * (QUERY, BREW, lowercase get...): forwarded as sent, never treated as any
+ * known method (not idempotent, not HEAD, not CONNECT) */
+#define SL_HTTP_METHOD_OTHER 255
 
 enum sl_http_res {
 	SL_HTTP_MORE = 0,     /* all input consumed, message not finished */
@@ -44,6 +48,9 @@ struct sl_http_parser {
 	uint32_t hdrs_cap;
 	uint32_t line_len;    /* request or status line, without CRLF */
 	uint32_t target_off, target_len; /* request-target in the request line */
+	uint32_t method_len;  /* requests: the method, once llhttp was fed it */
+	bool method_other;    /* ... a token llhttp does not know: it was fed a
+			       * stand-in, the head keeps the original bytes */
 	struct sl_http_hdr *hdrs;
 	uint32_t nhdrs;
 	bool in_value;
@@ -59,7 +66,7 @@ struct sl_http_parser {
 	} ck;
 	/* facts about the head, valid after SL_HTTP_HEAD_DONE */
 	uint8_t major, minor;
-	uint8_t method;       /* llhttp_method_t, requests */
+	uint8_t method;       /* llhttp_method_t or SL_HTTP_METHOD_OTHER, requests */
 	uint16_t status;      /* responses */
 	bool has_cl, chunked, has_te;
 	uint64_t content_length;
@@ -110,6 +117,21 @@ bool sl_http_head_empty(const struct sl_http_parser *p);
 
 /* The request target in the request line of a parsed head (borrowed). */
 void sl_http_target(const struct sl_http_parser *p, const char **t, uint32_t *len);
+
+/* The authority of an absolute-form target ("http://HOST[:port]/..."),
+ * borrowed, or NULL for the other forms. */
+const char *sl_http_authority(const struct sl_http_parser *p, uint32_t *len);
+
+/* Normalise the path of a request-target in place (RFC 3986 6: unreserved
+ * characters decoded, other percent-encodings in upper case, dot segments
+ * removed, slashes merged; the query as it is). p points at the path ('/'
+ * first; anything else is left as it is). Returns the new length (never
+ * longer), or -EINVAL for a '%' without two hex digits. */
+int sl_http_path_normalize(char *p, uint32_t len);
+/* Rewrite the request line of a parsed request head to its normalised
+ * target. Returns 1 if it changed, 0 if it was normal already, -1 on an
+ * invalid percent-encoding (err_status 400, err_reason set). */
+int sl_http_normalize_target(struct sl_http_parser *p);
 
 /* Header lookup in the parsed head: index of the first header named name at
  * or after index from, or -1. */

@@ -4,9 +4,12 @@
  * in absolute-form, else the Host header, without port and
  * case-insensitively; path_prefix: the start of the target's path), else the
  * frontend's backend. The path is taken from the request-target the parser
- * checked, so it is byte for byte the path the server is sent: what is
- * routed is what is forwarded (tests/fuzz/fuzz_request.c checks it). Pure
- * functions over a parsed head; no I/O, no session.
+ * checked, after proto/http.c normalised it (path_normalize, on by default:
+ * proto/http_path.c rewrites the head), so it is byte for byte the path the
+ * server is sent: what is routed is what is forwarded
+ * (tests/fuzz/fuzz_request.c checks it). A Host differing from the
+ * absolute-form authority was refused by the parser. Pure functions over a
+ * parsed head; no I/O, no session.
  */
 #include <stdint.h>
 #include <string.h>
@@ -17,34 +20,13 @@
 #include "proto/http-i.h"
 #include "proto/http_msg.h"
 
-/* The authority of an absolute-form target ("http://HOST[:port]/..."), or
- * NULL: RFC 9112 3.2.2 makes it the host a server uses, whatever Host says,
- * so routing must use it too. */
-static const char *target_authority(const struct sl_http_parser *r, uint32_t *len)
-{
-	const char *t, *a, *e;
-	uint32_t tl;
-
-	sl_http_target(r, &t, &tl);
-	if (tl > 7 && !strncasecmp(t, "http://", 7))
-		a = t + 7;
-	else if (tl > 8 && !strncasecmp(t, "https://", 8))
-		a = t + 8;
-	else
-		return NULL;
-	for (e = a; e < t + tl && *e != '/' && *e != '?'; e++)
-		;
-	*len = (uint32_t)(e - a);
-	return a;
-}
-
 /* Host (the target's authority in absolute-form, else the Host header)
  * without its port, compared case-insensitively with name. */
 static bool host_matches(const struct sl_http_parser *r, const char *name)
 {
 	int i;
 	uint32_t len, n = (uint32_t)strlen(name);
-	const char *v = target_authority(r, &len);
+	const char *v = sl_http_authority(r, &len);
 
 	if (!v) {
 		i = sl_http_find(r, "host", 0);
@@ -82,7 +64,7 @@ void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_
 	if (tl && t[0] == '/') {
 		*path = t;
 		*len = tl;
-	} else if ((a = target_authority(r, &al)) != NULL) {
+	} else if ((a = sl_http_authority(r, &al)) != NULL) {
 		*path = a + al;
 		*len = (uint32_t)(t + tl - (a + al));
 	}

@@ -9,6 +9,8 @@
  *  - the head rebuilt for the server re-parses, whole, to the same request:
  *    same request line byte for byte, method, version, framing, Host;
  *    exactly the Connection header the proxy set, no hop-by-hop header left;
+ *  - the target is normalised as path_normalize = on does, and the
+ *    forwarded one is normal already (normalising is idempotent);
  *  - the routing decision and path are the same on both heads, and the
  *    routing path is the path in the forwarded request line;
  *  - a Content-Length body ends exactly after that many bytes.
@@ -85,6 +87,8 @@ static void same_request(const struct sl_http_parser *p, const char *out, uint32
 		 (int)q.line_len, q.buf);
 	FZ_CHECK(q.method == p->method && q.major == p->major && q.minor == p->minor,
 		 "method or version changed");
+	FZ_CHECK(sl_http_normalize_target(&q) == 0, "the forwarded target is not normal: '%.*s'",
+		 (int)q.line_len, q.buf);
 	FZ_CHECK(q.has_cl == p->has_cl && q.content_length == p->content_length &&
 		 q.chunked == p->chunked && q.has_te == p->has_te, "framing changed");
 	FZ_CHECK(!(q.has_cl && q.has_te), "two framings forwarded");
@@ -128,6 +132,9 @@ static size_t one_request(struct sl_http_parser *p, const char *d, size_t n, uin
 		return 0;
 	FZ_CHECK(!(p->has_cl && p->has_te), "two framings accepted");
 	FZ_CHECK(p->line_len > 0 && p->buf[0] != '\r', "empty request line");
+	/* path_normalize = on (the default): routed and forwarded normalised */
+	if (sl_http_normalize_target(p) < 0)
+		return 0; /* 400 */
 	len = sl_http_build_head(p, &rw, out, p->len + 512);
 	FZ_CHECK(len > 0, "sl_http_build_head: %d", len);
 	same_request(p, out, (uint32_t)len);

@@ -377,7 +377,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
 		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
-		     "max_headers, route, request_id, ssl_min_version or timeout_*");
+		     "max_headers, route, request_id, path_normalize, ssl_min_version or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
@@ -936,6 +936,10 @@ Test(conf, loads_http_frontend_limits_and_pool_settings)
 
 	load_ok(HFE "forwardfor = on\n" HBE);
 	cr_assert_not(conf->frontends[0].forwardfor_off);
+	load_ok(HFE "path_normalize = off\n" HBE);
+	cr_assert(conf->frontends[0].path_normalize_off);
+	load_ok(HFE "path_normalize = on\n" HBE);
+	cr_assert_not(conf->frontends[0].path_normalize_off);
 }
 
 Test(conf, leaves_limits_and_pool_settings_at_zero_when_absent)
@@ -948,6 +952,7 @@ Test(conf, leaves_limits_and_pool_settings_at_zero_when_absent)
 	cr_assert_eq(fe->maxconn_per_source, 0);
 	cr_assert_eq(fe->keepalive_requests, 0);
 	cr_assert_not(fe->forwardfor_off);
+	cr_assert_not(fe->path_normalize_off);
 	cr_assert_eq(fe->max_header_size, 0);
 	cr_assert_eq(fe->max_headers, 0);
 	cr_assert_eq(fe->nroutes, 0);
@@ -1007,6 +1012,8 @@ Test(conf, rejects_bad_limit_and_pool_values_with_file_line_and_key)
 		{ "forwardfor = yes", "expected on or off, got 'yes'" },
 		{ "forwardfor = OFF", "got 'OFF'" },
 		{ "forwardfor =", "got ''" },
+		{ "path_normalize = yes", "expected on or off, got 'yes'" },
+		{ "path_normalize = 1", "got '1'" },
 		{ "max_header_size = 1023", "expected a size in bytes from 1024 to 1048576, or in "
 					    "KiB from 1k to 1024k, got '1023'" },
 		{ "max_header_size = 1048577", "got '1048577'" },
@@ -1067,7 +1074,7 @@ Test(conf, rejects_limit_and_pool_keys_given_twice)
 {
 	static const char *const fe_keys[] = {
 		"maxconn_per_source = 1", "keepalive_requests = 1", "forwardfor = on",
-		"max_header_size = 2k", "max_headers = 9",
+		"max_header_size = 2k", "max_headers = 9", "path_normalize = off",
 	};
 	static const char *const be_keys[] = {
 		"pool_max_idle = 0", "pool_idle_timeout = 1s", "pool_max_lifetime = 1s",
@@ -1093,7 +1100,7 @@ Test(conf, rejects_http_only_keys_in_a_tcp_frontend_at_their_line)
 {
 	static const char *const keys[] = {
 		"keepalive_requests = 10", "forwardfor = off", "max_header_size = 8k",
-		"max_headers = 20",
+		"max_headers = 20", "path_normalize = off",
 	};
 	char text[512], prefix[80];
 
