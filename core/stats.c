@@ -151,7 +151,8 @@ static uint64_t count_open_fds(void)
 	return n ? n - 1 : 0; /* the directory's own fd */
 }
 
-/* fds owned by sessions, pools and listeners, over all workers, and the
+/* fds owned by sessions, pools and listeners over all workers, pooled
+ * connections in transit from a retired worker to its successor, and the
  * rings and eventfds of each configuration, the running one and those a
  * reload retired that are still draining */
 static uint64_t owned_fds(struct sl_proxy *px)
@@ -166,6 +167,8 @@ static uint64_t owned_fds(struct sl_proxy *px)
 
 			if (w->st)
 				n += SL_ST_GET(w->st->fds);
+			/* pooled connections a reload handed over, not yet adopted */
+			n += w->pool.nxfer;
 			n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
 		}
 	}

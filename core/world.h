@@ -60,4 +60,8 @@ void sl_world_stop_all(struct sl_proxy *cur);
 /* The server named name in backend be of px, or NULL. */
 struct sl_server *sl_world_server(struct sl_proxy *px, const char *be, const char *name);
 
+/* The server of px that is the same as s (of another configuration) for a
+ * reload: same backend, name and address; NULL if there is none. */
+struct sl_server *sl_world_same_server(struct sl_proxy *px, const struct sl_server *s);
+
 #endif
