@@ -152,6 +152,65 @@ Test(reload, under_churn_no_request_fails)
 	h_proxy_finish(p);
 }
 
+/* The same with an http-keep-alive backend and two workers: every reload
+ * hands the idle pooled connections to s1 (unchanged) to the new workers
+ * while requests keep taking and returning connections; s2 comes and goes. */
+Test(reload, under_churn_with_pooled_connections_no_request_fails)
+{
+	struct lu_origin_opts oa = { .kind = LU_HTTP, .tag = 'A' };
+	struct lu_origin_opts ob = { .kind = LU_HTTP, .tag = 'B' };
+	struct lu_origin *a = lu_origin_start(&oa), *b = lu_origin_start(&ob);
+	char body[1024], conf[2048];
+	struct churn cl[2];
+	struct h_proxy *p = NULL;
+	int fe = h_free_port(), ok = 0;
+	const int reloads = 20;
+
+	new_sock_path();
+	for (int i = 0; i <= reloads; i++) {
+		snprintf(body, sizeof(body), "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\n"
+			 "backend = app\n\n[backend app]\nmode = http-keep-alive\n"
+			 "pool_idle_timeout = 1s\nserver = s1 127.0.0.1:%d\n%s%d\n", fe,
+			 lu_origin_port(a), i % 2 ? "# s2 removed: " : "server = s2 127.0.0.1:",
+			 lu_origin_port(b));
+		conf_text(conf, sizeof(conf), 2, body);
+		if (i == 0) {
+			p = h_proxy_start_text(conf, fe);
+			for (int k = 0; k < 2; k++) {
+				memset(&cl[k], 0, sizeof(cl[k]));
+				cl[k].port = fe;
+				cr_assert_eq(pthread_create(&cl[k].thr, NULL, churn_main, &cl[k]), 0);
+			}
+			h_sleep_ms(200);
+			continue;
+		}
+		ou_rewrite(p, conf);
+		cr_assert_eq(kill(p->pid, SIGHUP), 0);
+		cr_assert(ou_wait_file_count(p->log_path, "reloaded ", i, hu_io_to()));
+		h_sleep_ms(100);
+	}
+	h_sleep_ms(200);
+	for (int k = 0; k < 2; k++) {
+		atomic_store(&cl[k].stop, true);
+		pthread_join(cl[k].thr, NULL);
+		ok += cl[k].ok;
+		cr_assert_eq(cl[k].failed, 0, "client %d: %d of %d requests failed (last: %d %s)", k,
+			     cl[k].failed, cl[k].ok + cl[k].failed, cl[k].last_err,
+			     cl[k].last_err < 0 ? strerror(-cl[k].last_err) : "");
+	}
+	cr_assert(ok >= 100, "only %d requests in the run", ok);
+	fprintf(stderr, "reload under churn, pooled: %d requests, %d + %d server connections, "
+		"%d handover lines\n", ok, lu_origin_accepted(a), lu_origin_accepted(b),
+		ou_file_count(p->log_path, "idle pooled server connections handed"));
+	cr_assert(ou_file_count(p->log_path, "idle pooled server connections handed") > 0);
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended, released", reloads,
+				     hu_io_to()), "old configurations never released");
+	/* the pools empty themselves after pool_idle_timeout */
+	cr_assert(lu_origin_wait_active_le(a, 0, 5000 * h_slow()));
+	cr_assert(lu_origin_wait_active_le(b, 0, 5000 * h_slow()));
+	h_proxy_finish(p);
+}
+
 /* ---- a bad file changes nothing --------------------------------------- */
 
 Test(reload, a_bad_file_changes_nothing_and_says_file_line)
