@@ -89,6 +89,8 @@ static uint64_t owned_fds(const struct worlds *ws)
 			if (!w->st)
 				continue;
 			n += SL_ST_GET(w->st->fds);
+			/* pooled connections a reload handed to w, not yet adopted */
+			n += (uint64_t)__atomic_load_n(&w->pool.nxfer, __ATOMIC_RELAXED);
 			n += (uint64_t)__atomic_load_n(&w->listeners_open, __ATOMIC_RELAXED);
 		}
 	}

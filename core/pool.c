@@ -24,9 +24,10 @@
 #include "core/session.h"
 #include "core/stats.h"
 #include "proto/proxy.h"
+#include "core/world.h"
 #include "ring/udata.h"
 
-enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING, ENT_OWNED };
+enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING, ENT_OWNED, ENT_HANDING };
 
 #define POOL_ENTRIES_MAX 65536u
 
@@ -142,13 +143,17 @@ static void unlink_idle(struct sl_pool *p, struct sl_pool_conn *e)
 	p->owned--;
 }
 
-static void maybe_release(struct sl_pool *p, struct sl_pool_conn *e)
+static void release(struct sl_pool *p, struct sl_pool_conn *e)
 {
-	if (e->state != ENT_DRAINING || e->inflight)
-		return;
 	e->state = ENT_FREE;
 	e->next = p->free;
 	p->free = e;
+}
+
+static void maybe_release(struct sl_pool *p, struct sl_pool_conn *e)
+{
+	if (e->state == ENT_DRAINING && !e->inflight)
+		release(p, e);
 }
 
 void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *e, int fd)
@@ -173,18 +178,25 @@ void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *e)
 	maybe_release(&w->pool, e);
 }
 
-/* Leave the pool because the connection is no longer reusable. */
-static void retire(struct sl_worker *w, struct sl_pool_conn *e)
+/* Close an entry's connection (not in an idle list): cancels its recv if
+ * still armed, then closes; the entry is free after both complete. */
+static void close_entry(struct sl_worker *w, struct sl_pool_conn *e)
 {
 	struct sl_pool *p = &w->pool;
 	int fd = e->fd;
 
-	unlink_idle(p, e);
 	e->state = ENT_DRAINING;
 	e->fd = -1;
 	/* cancels the recv (if still armed), then closes */
 	sl_ring_cancel_close(&w->ring, fd, ud(p, e, SL_OP_POOL_CTL), ud(p, e, SL_OP_POOL_CLOSE));
 	e->inflight += 2;
+}
+
+/* Leave the pool because the connection is no longer reusable. */
+static void retire(struct sl_worker *w, struct sl_pool_conn *e)
+{
+	unlink_idle(&w->pool, e);
+	close_entry(w, e);
 }
 
 /* The sweep timer fires at `at` or earlier (never later). */
@@ -294,6 +306,37 @@ static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
 	return e;
 }
 
+/* Put e (holding fd, to srv) at the head of its server's idle list. */
+static void link_idle(struct sl_worker *w, struct sl_pool_conn *e, struct sl_server *srv,
+		      uint32_t sidx, int fd)
+{
+	struct sl_pool *p = &w->pool;
+
+	e->owner = NULL;
+	e->state = ENT_IDLE;
+	e->fd = fd;
+	e->srv = srv;
+	e->sidx = sidx;
+	e->idle_ms = w->now_ms;
+	e->next = p->idle[sidx];
+	if (e->next)
+		e->next->prev = e;
+	p->idle[sidx] = e;
+	p->nidle[sidx]++;
+	p->owned++;
+}
+
+/* When an idle entry stops being reusable: pool_idle_timeout after it
+ * became idle or pool_max_lifetime after its creation, the earlier. */
+static uint64_t expiry(const struct sl_backend_conf *bc, uint64_t idle_ms, uint64_t created_ms)
+{
+	uint64_t at = idle_ms + sl_pool_idle_timeout(bc), end = created_ms + sl_pool_max_lifetime(bc);
+
+	return end < at ? end : at;
+}
+
+static void hand_done(struct sl_worker *w, struct sl_pool_conn *e);
+
 void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *e,
 		 const struct sl_pool_meta *meta, const union sl_sockaddr *src)
 {
@@ -302,7 +345,6 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_p
 	uint32_t sidx = server_index(w, srv);
 	bool keep = !w->stopping && !w->retired && p->nidle[sidx] < sl_pool_max_idle(bc) &&
 		    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY;
-	uint64_t end;
 
 	if (!e && keep) {
 		e = entry_alloc(p);
@@ -313,27 +355,14 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_p
 		sl_ring_close(&w->ring, fd, sl_ud_make(0, 0, SL_OP_FD_CLOSED, 0));
 		return;
 	}
-	e->owner = NULL;
-	e->state = ENT_IDLE;
-	e->fd = fd;
-	e->srv = srv;
-	e->sidx = sidx;
 	e->requests = meta->requests;
 	e->src = *src;
-	e->next = p->idle[sidx];
-	if (e->next)
-		e->next->prev = e;
-	p->idle[sidx] = e;
-	p->nidle[sidx]++;
-	p->owned++;
+	link_idle(w, e, srv, sidx, fd);
 	if (!keep) {
 		retire(w, e);
 		return;
 	}
-	e->expire_ms = w->now_ms + sl_pool_idle_timeout(bc);
-	end = e->created_ms + sl_pool_max_lifetime(bc);
-	if (end < e->expire_ms)
-		e->expire_ms = end;
+	e->expire_ms = expiry(bc, e->idle_ms, e->created_ms);
 	if (!e->rx_armed)
 		sl_pool_arm_recv(w, e, fd);
 	timer_set(w, e->expire_ms);
@@ -378,6 +407,13 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	}
 	if (!e)
 		return;
+	if (e->state == ENT_HANDING) {
+		if (op == SL_OP_POOL_RECV && cqe->res != -ECANCELED)
+			e->spoiled = true; /* the server closed it or spoke unasked */
+		if (!e->inflight)
+			hand_done(w, e);
+		return;
+	}
 	if (e->state == ENT_IDLE && op == SL_OP_POOL_RECV) {
 		if (ended && cqe->res == -ECANCELED)
 			/* the last owner paused it (its queue was full) and gave
@@ -389,6 +425,17 @@ void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	maybe_release(p, e);
 }
 
+static void stop_timer(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	if (p->timer_armed) {
+		sl_ring_timeout_remove(&w->ring, UD_TIMER, UD_TIMER_CTL);
+		p->timer_inflight++;
+		p->timer_armed = false; /* once: this runs on every loop while stopping */
+	}
+}
+
 void sl_pool_close_all(struct sl_worker *w)
 {
 	struct sl_pool *p = &w->pool;
@@ -396,11 +443,7 @@ void sl_pool_close_all(struct sl_worker *w)
 	for (uint32_t i = 0; i < p->hwm; i++)
 		if (p->conns[i].state == ENT_IDLE)
 			retire(w, &p->conns[i]);
-	if (p->timer_armed) {
-		sl_ring_timeout_remove(&w->ring, UD_TIMER, UD_TIMER_CTL);
-		p->timer_inflight++;
-		p->timer_armed = false; /* once: this runs on every loop while stopping */
-	}
+	stop_timer(w);
 }
 
 uint32_t sl_pool_count(const struct sl_worker *w)
@@ -415,4 +458,180 @@ uint32_t sl_pool_active(const struct sl_worker *w)
 	for (uint32_t i = 0; i < w->pool.hwm; i++)
 		n += w->pool.conns[i].state != ENT_FREE;
 	return n + w->pool.timer_inflight;
+}
+
+/* ---- reload: idle connections move to the successor's pool ----------- */
+
+/* The server of the successor's configuration an idle connection to srv
+ * can serve: the same server (backend, name, address) in a backend that
+ * still pools. Anything that changes what a connection is (the address
+ * today; a PROXY header sent on connect, once servers can have one) must
+ * be part of this identity. */
+static struct sl_server *successor_server(struct sl_worker *w, const struct sl_server *srv)
+{
+	struct sl_server *ns;
+
+	if (!w->successor)
+		return NULL;
+	/* a send_proxy* connection began with the PROXY header of the client
+	 * that opened it (e->src): it is closed rather than carried, so that no
+	 * configuration ever reuses it for another client by mistake */
+	if (srv->conf->send_proxy)
+		return NULL;
+	ns = sl_world_same_server(w->successor->px, srv);
+	return ns && ns->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE && !ns->conf->send_proxy ?
+	       ns : NULL;
+}
+
+/* Queue e's connection for the successor. The fd moves from our fd count
+ * to its queue's in one critical section of the lock the fd audit sums
+ * under, so the audit never sees it twice or not at all. false if the
+ * successor is gone or out of memory (the fd stays ours). */
+static bool push(struct sl_worker *w, struct sl_pool_conn *e)
+{
+	struct sl_pool *q = &w->successor->pool;
+	bool ok = false;
+
+	pthread_mutex_lock(&sl_world_chain_lock);
+	if (!q->xfer_closed && q->nxfer == q->xfer_cap) {
+		uint32_t cap = q->xfer_cap ? q->xfer_cap * 2 : 64;
+		struct sl_pool_xfer *x = realloc(q->xfer, cap * sizeof(*x));
+
+		if (x) {
+			q->xfer = x;
+			q->xfer_cap = cap;
+		}
+	}
+	if (!q->xfer_closed && q->nxfer < q->xfer_cap) {
+		q->xfer[q->nxfer++] = (struct sl_pool_xfer){
+			.fd = e->fd, .srv = e->xsrv, .created_ms = e->created_ms,
+			.idle_ms = e->idle_ms, .requests = e->requests,
+		};
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+		ok = true;
+	}
+	pthread_mutex_unlock(&sl_world_chain_lock);
+	return ok;
+}
+
+/* Every idle connection was handed over or closed: wake the successor to
+ * adopt them, then let it go (the main thread may free it after this). */
+static void tell(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	if (p->handed || p->dropped)
+		sl_log("worker %d: %u idle pooled server connections handed to configuration %u, "
+		       "%u closed", w->id, p->handed, w->successor ? w->successor->px->gen : 0,
+		       p->dropped);
+	if (p->handed)
+		sl_worker_wake(w->successor);
+	atomic_store(&w->pool_told, true);
+}
+
+/* e's recv has ended and nothing of it is left in our ring: hand its fd
+ * over, or close it if it is spoiled or the successor cannot take it. */
+static void hand_done(struct sl_worker *w, struct sl_pool_conn *e)
+{
+	struct sl_pool *p = &w->pool;
+
+	if (!e->spoiled && push(w, e)) {
+		e->fd = -1;
+		release(p, e);
+		p->handed++;
+	} else {
+		close_entry(w, e);
+		p->dropped++;
+	}
+	if (--p->handing == 0)
+		tell(w);
+}
+
+void sl_pool_hand_over(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	for (uint32_t i = 0; i < p->hwm; i++) {
+		struct sl_pool_conn *e = &p->conns[i];
+
+		if (e->state != ENT_IDLE)
+			continue;
+		e->xsrv = successor_server(w, e->srv);
+		if (!e->xsrv) {
+			retire(w, e);
+			p->dropped++;
+			continue;
+		}
+		unlink_idle(p, e);
+		e->state = ENT_HANDING;
+		e->spoiled = false;
+		p->handing++;
+		/* by fd: also whatever a session left on it (the recv a fresh
+		 * connection had before its first return to the pool) */
+		sl_ring_cancel_fd(&w->ring, e->fd, ud(p, e, SL_OP_POOL_CTL));
+		e->inflight++;
+	}
+	stop_timer(w);
+	if (!p->handing)
+		tell(w);
+}
+
+/* Take a handed-over connection into our pool, its recv armed, if its
+ * server's pool has room and it is still reusable under our limits. */
+static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
+{
+	const struct sl_backend_conf *bc = x->srv->be->conf;
+	struct sl_pool *p = &w->pool;
+	uint32_t sidx = server_index(w, x->srv);
+	uint64_t at = expiry(bc, x->idle_ms, x->created_ms);
+	struct sl_pool_conn *e;
+
+	if (w->stopping || w->retired || p->nidle[sidx] >= sl_pool_max_idle(bc) ||
+	    x->requests >= sl_pool_max_requests(bc) || at <= w->now_ms ||
+	    atomic_load_explicit(&x->srv->admin, memory_order_relaxed) != SL_SRV_ADMIN_READY)
+		return false;
+	e = entry_alloc(p);
+	if (!e)
+		return false;
+	e->created_ms = x->created_ms;
+	e->requests = x->requests;
+	link_idle(w, e, x->srv, sidx, x->fd);
+	e->idle_ms = x->idle_ms;
+	e->expire_ms = at;
+	sl_pool_arm_recv(w, e, x->fd);
+	timer_set(w, at);
+	return true;
+}
+
+void sl_pool_adopt(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+	struct sl_pool_xfer *x;
+	uint32_t n;
+
+	pthread_mutex_lock(&sl_world_chain_lock);
+	x = p->xfer;
+	n = p->nxfer;
+	p->xfer = NULL;
+	p->nxfer = p->xfer_cap = 0;
+	SL_ST_ADD(w->st->fds, n); /* ours from now on, in the audit's section */
+	pthread_mutex_unlock(&sl_world_chain_lock);
+	for (uint32_t i = 0; i < n; i++)
+		if (!adopt(w, &x[i]))
+			sl_ring_close(&w->ring, x[i].fd, sl_ud_make(0, 0, SL_OP_FD_CLOSED, 0));
+	free(x);
+}
+
+void sl_pool_xfer_close(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	pthread_mutex_lock(&sl_world_chain_lock);
+	p->xfer_closed = true;
+	for (uint32_t i = 0; i < p->nxfer; i++)
+		close(p->xfer[i].fd);
+	free(p->xfer);
+	p->xfer = NULL;
+	p->nxfer = p->xfer_cap = 0;
+	pthread_mutex_unlock(&sl_world_chain_lock);
 }

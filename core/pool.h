@@ -8,6 +8,8 @@
  * recv (sl_session_on_pool_recv). One io_uring timeout per worker enforces
  * pool_idle_timeout and pool_max_lifetime. pool_max_idle bounds each
  * server's idle list; pool_max_requests is checked by the caller on put.
+ * A reload hands idle connections of unchanged servers to the next
+ * configuration's worker (sl_pool_hand_over, sl_pool_adopt).
  */
 #ifndef SL_CORE_POOL_H
 #define SL_CORE_POOL_H
@@ -51,6 +53,19 @@ void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *pc);
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
 /* Close every idle connection (worker stopping). */
 void sl_pool_close_all(struct sl_worker *w);
+/* Reload (the worker retires): each idle connection whose server is the
+ * same in the successor's configuration (sl_world_same_server, backend
+ * still http-keep-alive) has its recv cancelled and, once nothing of it is
+ * left in our ring, is queued for the successor with its age and request
+ * count; the others are closed. w->pool_told is set when all are done. */
+void sl_pool_hand_over(struct sl_worker *w);
+/* Successor side (the worker runs it when woken): adopt what was queued
+ * into the idle lists, or close what the pool cannot keep (full, expired,
+ * server drained, worker retiring). */
+void sl_pool_adopt(struct sl_worker *w);
+/* At worker exit (ring gone): close anything still queued and refuse
+ * further handovers. */
+void sl_pool_xfer_close(struct sl_worker *w);
 /* Close the idle connections of servers the admin API put in drain or
  * maint (the worker runs it when woken after such a change). */
 void sl_pool_drop_drained(struct sl_worker *w);

@@ -58,12 +58,27 @@ struct sl_pool_conn {
 	uint32_t requests;
 	uint32_t sidx;       /* server index in the worker's idle lists */
 	uint64_t created_ms;
+	uint64_t idle_ms;    /* when it last became idle */
 	uint64_t expire_ms;  /* idle: pool_idle_timeout or pool_max_lifetime */
 	struct sl_server *srv;
 	struct sl_session *owner; /* the session using it (state owned) */
 	/* servers with send_proxy*: the client address its PROXY header named */
 	union sl_sockaddr src;
 	struct sl_pool_conn *prev, *next;
+	/* being handed to the successor worker after a reload: the matching
+	 * server there; spoiled if its recv saw data, EOF or an error while
+	 * it was cancelled (then it is closed instead) */
+	struct sl_server *xsrv;
+	bool spoiled;
+};
+
+/* An idle pooled connection on its way from a retired worker to its
+ * successor (core/pool.c): no request on fd is left in the old ring. */
+struct sl_pool_xfer {
+	int fd;
+	struct sl_server *srv;   /* in the successor's configuration */
+	uint64_t created_ms, idle_ms;
+	uint32_t requests;
 };
 
 struct sl_pool {
@@ -79,6 +94,14 @@ struct sl_pool {
 	uint64_t timer_at;
 	uint64_t slack;              /* ms: sweeps are at least this far apart */
 	struct __kernel_timespec ts;
+	uint32_t handing;            /* entries being handed to the successor */
+	uint32_t handed, dropped;    /* at the reload: handed over, closed */
+	/* Connections a predecessor handed to this worker, not yet adopted.
+	 * Under sl_world_chain_lock: the fd audit counts them (nxfer) in the
+	 * same critical section that moves them between workers' counts. */
+	struct sl_pool_xfer *xfer;
+	uint32_t nxfer, xfer_cap;
+	bool xfer_closed;            /* the worker is gone: push nothing more */
 };
 
 enum sl_sess_state {
@@ -314,6 +337,9 @@ struct sl_worker {
 	struct sl_worker *successor;
 	atomic_bool handover_told;
 	atomic_bool accept_go;    /* set by the predecessor: arm deferred listeners */
+	/* our idle pooled connections have all been handed to the successor or
+	 * closed: we touch it no more (core/pool.c) */
+	atomic_bool pool_told;
 	bool grace_over;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;

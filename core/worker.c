@@ -392,13 +392,14 @@ static void stop_listening(struct sl_worker *w)
 }
 
 /* A reload replaced this worker's configuration: stop accepting (sockets of
- * unchanged binds go on in the new workers), keep serving every session and
+ * unchanged binds go on in the new workers), hand idle pooled connections
+ * of unchanged servers to the successor, keep serving every session and
  * accepted connection to its end, without a deadline, then exit. */
 static void retire(struct sl_worker *w)
 {
 	w->retired = true;
 	stop_listening(w);
-	sl_pool_close_all(w);
+	sl_pool_hand_over(w); /* idle server connections go on in the successor */
 	handover_check(w);
 }
 
@@ -409,6 +410,8 @@ static void on_wake(struct sl_worker *w, int res)
 		sl_log("worker %d: wake read failed: %s", w->id, strerror(-res));
 	/* the admin API may have drained a server: close its idle connections */
 	sl_pool_drop_drained(w);
+	/* the predecessor may have handed us idle server connections */
+	sl_pool_adopt(w);
 	if (atomic_load(&w->accept_go))
 		take_over(w);
 	/* armed while stopping too: an fd audit wakes the worker through it */
@@ -626,7 +629,13 @@ static void worker_cleanup(struct sl_worker *w)
 	for (uint32_t i = 0; i < w->npending; i++)
 		close(w->pending[i].fd);
 	w->npending = 0;
-	sl_ring_exit(&w->ring);
+	if (w->ring.ready) {
+		sl_ring_exit(&w->ring);
+		/* a worker whose loop never ran (sl_fdaudit_worker_stop closes
+		 * the ring otherwise): the audit stops counting it now */
+		__atomic_fetch_sub(&w->px->fixed_fds, 1, __ATOMIC_RELAXED);
+	}
+	sl_pool_xfer_close(w); /* handed to us too late: closed, none accepted after */
 	sl_pool_free(w);
 	/* w->st stays: a reload folds and the stats pages read it until the
 	 * world is freed (core/world.c) */

@@ -207,8 +207,7 @@ struct sl_server *sl_world_server(struct sl_proxy *px, const char *be, const cha
 	return NULL;
 }
 
-/* Same backend, name and address: the same server for a reload. */
-static struct sl_server *same_server(struct sl_proxy *px, const struct sl_server *s)
+struct sl_server *sl_world_same_server(struct sl_proxy *px, const struct sl_server *s)
 {
 	struct sl_server *o = sl_world_server(px, s->be->conf->name, s->conf->name);
 
@@ -241,7 +240,7 @@ static void carry_servers(struct sl_proxy *px, struct sl_proxy *prev)
 	for (int i = 0; prev && i < px->conf->nbackends; i++) {
 		for (int j = 0; j < px->backends[i].nservers; j++) {
 			struct sl_server *s = &px->backends[i].servers[j];
-			struct sl_server *o = same_server(prev, s);
+			struct sl_server *o = sl_world_same_server(prev, s);
 
 			if (o)
 				carry_server(s, o);
@@ -403,11 +402,12 @@ void sl_world_switch(struct sl_proxy *next, struct sl_proxy *prev, struct sl_wor
 		d->binds_removed += !prev->workers[0].listeners[j].handed;
 	for (int i = 0; i < next->conf->nbackends; i++)
 		for (int j = 0; j < next->backends[i].nservers; j++)
-			same_server(prev, &next->backends[i].servers[j]) ? d->servers_kept++
-									  : d->servers_added++;
+			sl_world_same_server(prev, &next->backends[i].servers[j]) ?
+				d->servers_kept++ : d->servers_added++;
 	for (int i = 0; i < prev->conf->nbackends; i++)
 		for (int j = 0; j < prev->backends[i].nservers; j++)
-			d->servers_removed += !same_server(next, &prev->backends[i].servers[j]);
+			d->servers_removed +=
+				!sl_world_same_server(next, &prev->backends[i].servers[j]);
 	for (int i = 0; i < prev->nworkers && i < next->nworkers; i++)
 		prev->workers[i].successor = &next->workers[i]; /* ordered by the wake */
 	/* the old checker stops: its servers' states freeze, which only the
@@ -424,7 +424,8 @@ void sl_world_switch(struct sl_proxy *next, struct sl_proxy *prev, struct sl_wor
 }
 
 /* Every worker of px has exited, and none of the configuration px replaced
- * will still tell one of them about the socket handover. */
+ * will still tell one of them about the socket handover or hand it pooled
+ * connections. */
 static bool finished(const struct sl_proxy *px)
 {
 	for (int i = 0; i < px->nworkers; i++)
@@ -432,7 +433,8 @@ static bool finished(const struct sl_proxy *px)
 			return false;
 	for (int i = 0; px->older && i < px->older->nworkers; i++)
 		if (px->older->workers[i].successor && !atomic_load(&px->older->workers[i].done) &&
-		    !atomic_load(&px->older->workers[i].handover_told))
+		    (!atomic_load(&px->older->workers[i].handover_told) ||
+		     !atomic_load(&px->older->workers[i].pool_told)))
 			return false;
 	return true;
 }

@@ -3,10 +3,12 @@
  * struct sl_proxy: a loaded configuration with its backends, health checker,
  * workers and listeners. Start-up builds the first one; a reload builds the
  * next one next to it, hands it the listening sockets of unchanged binds,
- * starts it, and retires the old one, which accepts nothing more, finishes
- * every session it has under the configuration they started with, and is
- * freed by sl_world_reap() once its last worker has exited. Only the main
- * thread calls these, one at a time (main.c holds its reload lock).
+ * starts it, and retires the old one: its workers hand their idle pooled
+ * connections of unchanged servers to their successors (core/pool.c),
+ * accept nothing more and finish every session they have under the
+ * configuration it started with; sl_world_reap() frees the old world once
+ * its last worker has exited. Only the main thread calls these, one at a
+ * time (main.c holds its reload lock).
  */
 #ifndef SL_CORE_WORLD_H
 #define SL_CORE_WORLD_H
@@ -59,5 +61,9 @@ void sl_world_stop_all(struct sl_proxy *cur);
 
 /* The server named name in backend be of px, or NULL. */
 struct sl_server *sl_world_server(struct sl_proxy *px, const char *be, const char *name);
+
+/* The server of px that is the same as s (of another configuration) for a
+ * reload: same backend, name and address; NULL if there is none. */
+struct sl_server *sl_world_same_server(struct sl_proxy *px, const struct sl_server *s);
 
 #endif

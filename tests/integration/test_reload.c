@@ -2,8 +2,9 @@
  * Reloads through the real binary (SIGHUP and POST /reload on the admin
  * socket): no request fails under churn, a bad file changes nothing, tcp
  * sessions and WebSocket tunnels outlive a reload, binds come and go,
- * health state and counters carry over, what needs a restart is refused,
- * and a hundred reloads leave fds and memory where they were.
+ * health state, counters and idle pooled server connections carry over,
+ * what needs a restart is refused, and a hundred reloads leave fds and
+ * memory where they were.
  */
 #include <criterion/criterion.h>
 
@@ -18,10 +19,11 @@
 
 #include "tests/integration/harness.h"
 #include "tests/integration/http_util.h"
+#include "tests/integration/limits_util.h"
 #include "tests/integration/ops_util.h"
 #include "tests/integration/tls_util.h"
 
-TestSuite(reload, .init = h_setup, .fini = hu_teardown, .timeout = 180);
+TestSuite(reload, .init = h_setup, .fini = lu_teardown, .timeout = 180);
 
 static char sock_path[108];
 
@@ -147,6 +149,65 @@ Test(reload, under_churn_no_request_fails)
 		reloads);
 	cr_assert(ou_wait_file_count(p->log_path, "last session ended, released", reloads,
 				     hu_io_to()), "old configurations never released");
+	h_proxy_finish(p);
+}
+
+/* The same with an http-keep-alive backend and two workers: every reload
+ * hands the idle pooled connections to s1 (unchanged) to the new workers
+ * while requests keep taking and returning connections; s2 comes and goes. */
+Test(reload, under_churn_with_pooled_connections_no_request_fails)
+{
+	struct lu_origin_opts oa = { .kind = LU_HTTP, .tag = 'A' };
+	struct lu_origin_opts ob = { .kind = LU_HTTP, .tag = 'B' };
+	struct lu_origin *a = lu_origin_start(&oa), *b = lu_origin_start(&ob);
+	char body[1024], conf[2048];
+	struct churn cl[2];
+	struct h_proxy *p = NULL;
+	int fe = h_free_port(), ok = 0;
+	const int reloads = 20;
+
+	new_sock_path();
+	for (int i = 0; i <= reloads; i++) {
+		snprintf(body, sizeof(body), "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\n"
+			 "backend = app\n\n[backend app]\nmode = http-keep-alive\n"
+			 "pool_idle_timeout = 1s\nserver = s1 127.0.0.1:%d\n%s%d\n", fe,
+			 lu_origin_port(a), i % 2 ? "# s2 removed: " : "server = s2 127.0.0.1:",
+			 lu_origin_port(b));
+		conf_text(conf, sizeof(conf), 2, body);
+		if (i == 0) {
+			p = h_proxy_start_text(conf, fe);
+			for (int k = 0; k < 2; k++) {
+				memset(&cl[k], 0, sizeof(cl[k]));
+				cl[k].port = fe;
+				cr_assert_eq(pthread_create(&cl[k].thr, NULL, churn_main, &cl[k]), 0);
+			}
+			h_sleep_ms(200);
+			continue;
+		}
+		ou_rewrite(p, conf);
+		cr_assert_eq(kill(p->pid, SIGHUP), 0);
+		cr_assert(ou_wait_file_count(p->log_path, "reloaded ", i, hu_io_to()));
+		h_sleep_ms(100);
+	}
+	h_sleep_ms(200);
+	for (int k = 0; k < 2; k++) {
+		atomic_store(&cl[k].stop, true);
+		pthread_join(cl[k].thr, NULL);
+		ok += cl[k].ok;
+		cr_assert_eq(cl[k].failed, 0, "client %d: %d of %d requests failed (last: %d %s)", k,
+			     cl[k].failed, cl[k].ok + cl[k].failed, cl[k].last_err,
+			     cl[k].last_err < 0 ? strerror(-cl[k].last_err) : "");
+	}
+	cr_assert(ok >= 100, "only %d requests in the run", ok);
+	fprintf(stderr, "reload under churn, pooled: %d requests, %d + %d server connections, "
+		"%d handover lines\n", ok, lu_origin_accepted(a), lu_origin_accepted(b),
+		ou_file_count(p->log_path, "idle pooled server connections handed"));
+	cr_assert(ou_file_count(p->log_path, "idle pooled server connections handed") > 0);
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended, released", reloads,
+				     hu_io_to()), "old configurations never released");
+	/* the pools empty themselves after pool_idle_timeout */
+	cr_assert(lu_origin_wait_active_le(a, 0, 5000 * h_slow()));
+	cr_assert(lu_origin_wait_active_le(b, 0, 5000 * h_slow()));
 	h_proxy_finish(p);
 }
 
@@ -477,6 +538,200 @@ Test(reload, check_state_runtime_changes_and_counters_carry_over)
 	cr_assert(v >= before + 10, "sessions_total %.0f after the old one was freed, %.0f before",
 		  v, before);
 	h_proxy_finish(p);
+}
+
+/* ---- pooled server connections carried over --------------------------- */
+
+/* An http-keep-alive backend with server s1 at port srv (lu_conf: one
+ * worker, so its pool goes to one successor), frontend on fe. */
+static void ka_conf(char *buf, size_t n, int fe, int srv, const char *max_idle,
+		    const char *max_requests)
+{
+	struct lu_conf c = {
+		.fe_mode = "http", .be_mode = "http-keep-alive", .nservers = 1,
+		.pool_max_idle = max_idle, .pool_idle_timeout = "30s",
+		.pool_max_requests = max_requests,
+	};
+
+	c.server_port[0] = srv;
+	lu_conf_render(&c, fe, buf, n);
+}
+
+/* Rewrites the file and sends SIGHUP; waits for reload number `nth`
+ * (configuration nth + 1) to be logged. */
+static void sighup_reload(struct h_proxy *p, const char *conf, int nth)
+{
+	ou_rewrite(p, conf);
+	cr_assert_eq(kill(p->pid, SIGHUP), 0);
+	cr_assert(ou_wait_file_count(p->log_path, "reloaded ", nth, hu_io_to()),
+		  "reload %d not logged", nth);
+}
+
+/* n clients at once, one GET each, all answered by origin `tag`: with an
+ * origin that holds each answer, each request holds a server connection of
+ * its own while the others arrive. */
+static void burst(int port, int n, char tag)
+{
+	struct hu_cli c[8];
+	struct hu_rsp r;
+	struct lu_ans a;
+
+	cr_assert(n <= 8);
+	for (int i = 0; i < n; i++) {
+		hu_cli_open(&c[i], port);
+		cr_assert_eq(hu_cli_send(&c[i], "GET /burst HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		int rc = hu_read_rsp(&c[i], &r, false, hu_io_to());
+
+		cr_assert_eq(rc, 0, "client %d: %s", i, strerror(-rc));
+		cr_assert(lu_parse_ans(&r, &a) && a.tag == tag, "client %d: %s%s", i, r.head,
+			  r.body);
+		hu_cli_close(&c[i]);
+	}
+}
+
+/* Waits until the running configuration shows n idle pooled connections
+ * to s1 (the successor adopted what it was handed). */
+static void wait_pool_idle(struct h_proxy *p, int n)
+{
+	const char *series = "sluice_server_pool_idle_connections{backend=\"b\",server=\"s1\"}";
+	uint64_t deadline = h_now_ms() + 5000u * (unsigned)h_slow();
+	double v;
+
+	while ((v = metric(p, series)) != n && h_now_ms() < deadline)
+		h_sleep_ms(20);
+	cr_assert_eq(v, n, "%.0f idle pooled connections to s1, expected %d", v, n);
+}
+
+/* Closes the pool by a reload to pool_max_idle = 0 (the successor cannot
+ * keep what it is handed), waits for origin o to see every connection
+ * closed by the proxy, then checks fds and the audit. */
+static void finish_closing_pool(struct h_proxy *p, struct lu_origin *o, int srv, int nth)
+{
+	char conf[4096];
+	int acc = lu_origin_accepted(o);
+
+	ka_conf(conf, sizeof(conf), p->port, srv, "0", NULL);
+	sighup_reload(p, conf, nth);
+	for (int i = 0; i < acc; i++) {
+		cr_assert(lu_origin_wait_end(o, i, 5000 * h_slow()), "connection %d never closed", i);
+		cr_assert_eq(lu_origin_conn(o, i).end, 0, "connection %d: not closed by the proxy", i);
+	}
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended", nth, hu_io_to()));
+	h_proxy_finish(p);
+}
+
+Test(reload, idle_pooled_connections_of_an_unchanged_server_carry_over)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 300 };
+	struct lu_origin *o = lu_origin_start(&oo);
+	int fe = h_free_port(), k;
+	char conf[4096], line[128];
+	struct h_proxy *p;
+
+	ka_conf(conf, sizeof(conf), fe, lu_origin_port(o), "8", NULL);
+	p = h_proxy_start_text(conf, fe);
+	burst(fe, 4, 'A');
+	k = lu_origin_accepted(o);
+	cr_assert(k >= 2 && k <= 4, "4 requests at once made %d server connections", k);
+	wait_pool_idle(p, k);
+	/* unchanged file: same backend, server name and address */
+	sighup_reload(p, conf, 1);
+	snprintf(line, sizeof(line), "%d idle pooled server connections handed to configuration 2"
+		 ", 0 closed", k);
+	cr_assert(ou_wait_file_count(p->log_path, line, 1, hu_io_to()), "no '%s' in the log",
+		  line);
+	wait_pool_idle(p, k);
+	h_proxy_expect_fd_audit(p);
+	burst(fe, k, 'A');
+	cr_assert_eq(lu_origin_accepted(o), k, "the origin accepted %d new connections after "
+		     "the reload", lu_origin_accepted(o) - k);
+	for (int i = 0; i < k; i++) {
+		struct lu_conn c = lu_origin_conn(o, i);
+
+		cr_assert_eq(c.end, 1, "connection %d was closed", i);
+		cr_assert_eq(c.nreq, 2, "connection %d carried %d requests, expected one before "
+			     "and one after the reload", i, c.nreq);
+	}
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
+	h_proxy_expect_fd_audit(p);
+	finish_closing_pool(p, o, lu_origin_port(o), 2);
+}
+
+Test(reload, pooled_connections_to_a_moved_server_are_closed)
+{
+	struct lu_origin_opts oa = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 300 };
+	struct lu_origin_opts ob = { .kind = LU_HTTP, .tag = 'B', .delay_ms = 300 };
+	struct lu_origin *a = lu_origin_start(&oa), *b = lu_origin_start(&ob);
+	int fe = h_free_port(), k;
+	char conf[4096], line[128];
+	struct h_proxy *p;
+
+	ka_conf(conf, sizeof(conf), fe, lu_origin_port(a), "8", NULL);
+	p = h_proxy_start_text(conf, fe);
+	burst(fe, 4, 'A');
+	k = lu_origin_accepted(a);
+	cr_assert(k >= 2 && k <= 4, "4 requests at once made %d server connections", k);
+	wait_pool_idle(p, k);
+	/* s1 keeps its name and moves to another address: not the same server */
+	ka_conf(conf, sizeof(conf), fe, lu_origin_port(b), "8", NULL);
+	sighup_reload(p, conf, 1);
+	snprintf(line, sizeof(line), "0 idle pooled server connections handed to configuration 2"
+		 ", %d closed", k);
+	cr_assert(ou_wait_file_count(p->log_path, line, 1, hu_io_to()), "no '%s' in the log",
+		  line);
+	for (int i = 0; i < k; i++) {
+		cr_assert(lu_origin_wait_end(a, i, 5000 * h_slow()), "connection %d to the old "
+			  "address stays open", i);
+		cr_assert_eq(lu_origin_conn(a, i).end, 0, "connection %d: not closed by the proxy",
+			     i);
+	}
+	burst(fe, k, 'B');
+	cr_assert_eq(lu_origin_accepted(b), k);
+	cr_assert_eq(lu_origin_accepted(a), k, "the old address got new connections");
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
+	h_proxy_expect_fd_audit(p);
+	finish_closing_pool(p, b, lu_origin_port(b), 2);
+}
+
+/* A connection's request count travels with it: pool_max_requests = 3
+ * counts the requests it carried before the reload. */
+Test(reload, pool_max_requests_counts_requests_from_before_the_reload)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
+	struct lu_origin *o = lu_origin_start(&oo);
+	int fe = h_free_port();
+	char conf[4096];
+	struct h_proxy *p;
+	struct hu_cli c;
+	struct hu_rsp r;
+	struct lu_ans a;
+
+	ka_conf(conf, sizeof(conf), fe, lu_origin_port(o), "8", "3");
+	p = h_proxy_start_text(conf, fe);
+	hu_cli_open(&c, fe);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(lu_request(&c, "GET", "/before", 0, &r), 0);
+		cr_assert(lu_parse_ans(&r, &a) && a.conn == 0 && a.req == i + 1, "%s", r.body);
+	}
+	hu_cli_close(&c);
+	wait_pool_idle(p, 1);
+	sighup_reload(p, conf, 1);
+	cr_assert(ou_wait_file_count(p->log_path, "1 idle pooled server connections handed", 1,
+				     hu_io_to()));
+	wait_pool_idle(p, 1);
+	hu_cli_open(&c, fe);
+	cr_assert_eq(lu_request(&c, "GET", "/after", 0, &r), 0);
+	cr_assert(lu_parse_ans(&r, &a) && a.conn == 0 && a.req == 3,
+		  "the carried connection was not reused: %s", r.body);
+	cr_assert_eq(lu_request(&c, "GET", "/after", 0, &r), 0);
+	cr_assert(lu_parse_ans(&r, &a) && a.conn == 1 && a.req == 1,
+		  "a connection carried more than pool_max_requests: %s", r.body);
+	hu_cli_close(&c);
+	cr_assert(lu_origin_wait_end(o, 0, 5000 * h_slow()));
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
+	finish_closing_pool(p, o, lu_origin_port(o), 2);
 }
 
 /* ---- no leak ------------------------------------------------------------ */
