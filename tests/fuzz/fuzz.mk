@@ -20,6 +20,8 @@ FUZZ_LIB_SRC := proto/http_msg.c proto/http_path.c proto/http_rewrite.c proto/ht
 		conf/conf.c conf/conf_keys.c conf/conf_value.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
 		$(LLHTTP_SRC:%.c=$(FUZZ_BUILD)/llhttp/%.o)
+# kept: a second `make fuzz` rebuilds nothing
+.SECONDARY: $(FUZZ_LIB_OBJ)
 
 .PHONY: fuzz fuzz-build fuzz-deps fuzz-clean
 
