@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
@@ -64,6 +65,18 @@ const char *h_sluice_bin(void)
 		snprintf(path, sizeof(path), "build/sluice");
 	}
 	return path;
+}
+
+void h_cbuf_add(struct h_cbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && (size_t)n < sizeof(b->s) - b->len, "config too long");
+	b->len += (size_t)n;
 }
 
 int h_slow(void)

@@ -25,6 +25,14 @@ void h_sleep_ms(unsigned ms);
 /* 3 when the binary is a sanitizer build (path contains "asan") or
  * $SLUICE_IT_SLOW says so, else 1: multiply upper bounds by it. */
 int h_slow(void);
+
+/* A configuration written piece by piece (printf-style); the test fails if it
+ * outgrows the buffer. Reset with b->len = 0. */
+struct h_cbuf {
+	char s[8192];
+	size_t len;
+};
+void h_cbuf_add(struct h_cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Suite .init / .fini: ignore SIGPIPE, raise RLIMIT_NOFILE; stop and free
  * everything the test started (origins, black holes, proxies). */
 void h_setup(void);

@@ -39,25 +39,6 @@ TestSuite(alog, .init = h_setup, .fini = al_fini, .timeout = 60);
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-struct cbuf {
-	char s[8192];
-	size_t len;
-};
-
-static void add(struct cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct cbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < sizeof(b->s) - b->len, "config too long");
-	b->len += (size_t)n;
-}
-
 static int io_to(void)
 {
 	return H_IO_TIMEOUT_MS * h_slow();
@@ -71,7 +52,7 @@ struct alog {
 
 /* [global] with log = a fresh file, and [defaults]; extra_defaults lines
  * replace the defaults' own keys or add to them. */
-static void conf_head(struct cbuf *b, struct alog *al, bool json, const char *extra_global,
+static void conf_head(struct h_cbuf *b, struct alog *al, bool json, const char *extra_global,
 		      const char *extra_defaults)
 {
 	static const char *const dflt[] = {
@@ -83,7 +64,7 @@ static void conf_head(struct cbuf *b, struct alog *al, bool json, const char *ex
 	h_write_file(json ? "access-json.log" : "access.log", "", al->path, sizeof(al->path));
 	al->json = json;
 	b->len = 0;
-	add(b, "[global]\nworkers = 1\nlog = %s\nlog_format = %s\ngrace = 300ms\n%s\n"
+	h_cbuf_add(b, "[global]\nworkers = 1\nlog = %s\nlog_format = %s\ngrace = 300ms\n%s\n"
 	       "[defaults]\n", al->path, json ? "json" : "text", extra_global ? extra_global : "");
 	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++) {
 		size_t k = strcspn(dflt[i], " ");
@@ -94,9 +75,9 @@ static void conf_head(struct cbuf *b, struct alog *al, bool json, const char *ex
 			if (!strncmp(x, dflt[i], k) && x[k] == ' ')
 				given = true;
 		if (!given)
-			add(b, "%s\n", dflt[i]);
+			h_cbuf_add(b, "%s\n", dflt[i]);
 	}
-	add(b, "%s\n", extra_defaults ? extra_defaults : "");
+	h_cbuf_add(b, "%s\n", extra_defaults ? extra_defaults : "");
 }
 
 struct rec {
@@ -352,10 +333,10 @@ static struct h_proxy *http_proxy(struct alog *al, bool json, int origin_port,
 				  const char *srv_opts)
 {
 	int web = h_free_port();
-	struct cbuf b;
+	struct h_cbuf b;
 
 	conf_head(&b, al, json, NULL, defaults);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n%s\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n%s\n"
 		"[backend app]\nmode = http-server-close\n%sserver = s1 127.0.0.1:%d %s\n",
 	    web, fe_extra ? fe_extra : "", be_extra ? be_extra : "", origin_port,
 	    srv_opts ? srv_opts : "");
@@ -365,10 +346,10 @@ static struct h_proxy *http_proxy(struct alog *al, bool json, int origin_port,
 static struct h_proxy *tcp_proxy(struct alog *al, int origin_port, const char *defaults)
 {
 	int fe = h_free_port();
-	struct cbuf b;
+	struct h_cbuf b;
 
 	conf_head(&b, al, false, NULL, defaults);
-	add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
+	h_cbuf_add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
 		"[backend b]\nmode = tcp\nserver = s1 127.0.0.1:%d\n", fe, origin_port);
 	return h_proxy_start_text(b.s, fe);
 }
@@ -464,7 +445,7 @@ static void tcp_session(bool json)
 	struct h_origin *echo = h_origin_start(&eo);
 	int fe = h_free_port(), fd;
 	struct alog al;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct h_proxy *p;
 	struct h_sender snd;
 	struct h_rx rx;
@@ -472,7 +453,7 @@ static void tcp_session(bool json)
 	char cli[80];
 
 	conf_head(&b, &al, json, NULL, NULL);
-	add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
+	h_cbuf_add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
 		"[backend b]\nmode = tcp\nserver = s1 127.0.0.1:%d\n", fe, h_origin_port(echo));
 	p = h_proxy_start_text(b.s, fe);
 	fd = tcp_connect(p);
@@ -1029,12 +1010,12 @@ Test(alog, tcp_over_maxconn_per_source_is_PR)
 	struct h_origin *o = h_origin_start(&oo);
 	int fe = h_free_port(), a, b, rc;
 	struct alog al;
-	struct cbuf cb;
+	struct h_cbuf cb;
 	struct h_proxy *p;
 	struct rec r;
 
 	conf_head(&cb, &al, false, NULL, NULL);
-	add(&cb, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n"
+	h_cbuf_add(&cb, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n"
 		 "maxconn_per_source = 1\n\n"
 		 "[backend b]\nmode = tcp\nserver = s1 127.0.0.1:%d\n", fe, h_origin_port(o));
 	p = h_proxy_start_text(cb.s, fe);

@@ -23,31 +23,12 @@
 
 TestSuite(checks, .init = h_setup, .fini = cu_fini, .timeout = 90);
 
-struct cbuf {
-	char s[8192];
-	size_t len;
-};
-
-static void add(struct cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct cbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < sizeof(b->s) - b->len, "config too long");
-	b->len += (size_t)n;
-}
-
 /* [global], [defaults] and a tcp frontend on fe_port to backend b, whose
  * header and mode are written; the caller adds the rest of [backend b]. */
-static void conf_head(struct cbuf *b, int fe_port, const char *timeout_check)
+static void conf_head(struct h_cbuf *b, int fe_port, const char *timeout_check)
 {
 	b->len = 0;
-	add(b, "[global]\nworkers = 2\nlog = stderr\ngrace = 300ms\n\n"
+	h_cbuf_add(b, "[global]\nworkers = 2\nlog = stderr\ngrace = 300ms\n\n"
 	       "[defaults]\ntimeout_connect = 500ms\ntimeout_client = 10s\n"
 	       "timeout_server = 10s\ntimeout_check = %s\n\n"
 	       "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
@@ -148,15 +129,15 @@ Test(checks, leak_test_seven_targets_keep_fd_and_socket_counts_flat, .timeout = 
 	int between = 0;
 	struct leak_targets lt;
 	struct h_proxy *p;
-	struct cbuf cb;
+	struct h_cbuf cb;
 	uint64_t end;
 
 	leak_targets_start(&lt);
 	conf_head(&cb, fe, "200ms");
-	add(&cb, "check = http GET /health\ncheck_interval = 50ms\ncheck_rise = 2\n"
+	h_cbuf_add(&cb, "check = http GET /health\ncheck_interval = 50ms\ncheck_rise = 2\n"
 		 "check_fall = 3\n");
 	for (int i = 0; i < T_COUNT; i++)
-		add(&cb, "server = s%d 127.0.0.1:%d check check_port=%d\n", i + 1,
+		h_cbuf_add(&cb, "server = s%d 127.0.0.1:%d check check_port=%d\n", i + 1,
 		    h_origin_port(svc), lt.port[i]);
 	p = h_proxy_start_text(cb.s, fe);
 	end = h_now_ms() + 20000;
@@ -216,7 +197,7 @@ Test(checks, haproxy_2_9_1_incident_configuration_keeps_socket_count_flat, .time
 	struct cu_target *t[8];
 	int fe = h_free_port(), probes = 0;
 	struct h_proxy *p;
-	struct cbuf cb;
+	struct h_cbuf cb;
 	char ip[32];
 	uint64_t end;
 
@@ -227,9 +208,9 @@ Test(checks, haproxy_2_9_1_incident_configuration_keeps_socket_count_flat, .time
 			cr_skip_test("cannot bind %s:8000", ip);
 	}
 	conf_head(&cb, fe, "2s");
-	add(&cb, "balance = roundrobin\ncheck = http GET /health\ncheck_interval = 10s\n");
+	h_cbuf_add(&cb, "balance = roundrobin\ncheck = http GET /health\ncheck_interval = 10s\n");
 	for (int i = 0; i < 8; i++)
-		add(&cb, "server = s%d 127.0.91.%d:443 check check_port=8000 check_addr=127.0.91.%d%s\n",
+		h_cbuf_add(&cb, "server = s%d 127.0.91.%d:443 check check_port=8000 check_addr=127.0.91.%d%s\n",
 		    i + 1, i + 1, i + 1, i >= 4 ? " backup" : "");
 	p = h_proxy_start_text(cb.s, fe);
 	/* the first round is spread over one interval: every server is probed */
@@ -266,10 +247,10 @@ static struct h_proxy *one_checked_server(struct cu_target *t, const char *rise_
 	struct h_origin_opts oo = { .handler = h_handle_echo };
 	struct h_origin *svc = h_origin_start(&oo);
 	int fe = h_free_port();
-	struct cbuf cb;
+	struct h_cbuf cb;
 
 	conf_head(&cb, fe, "500ms");
-	add(&cb, "check = http GET /health\ncheck_expect = 200-299\ncheck_interval = 60ms\n%s"
+	h_cbuf_add(&cb, "check = http GET /health\ncheck_expect = 200-299\ncheck_interval = 60ms\n%s"
 		 "server = s1 127.0.0.1:%d check check_port=%d\n", rise_fall,
 	    h_origin_port(svc), cu_target_port(t));
 	return h_proxy_start_text(cb.s, fe);
@@ -329,10 +310,10 @@ Test(checks, tcp_check_is_the_default_and_follows_the_port)
 	int port = cu_reserve_port(), fe = h_free_port();
 	struct cu_target *t;
 	struct h_proxy *p;
-	struct cbuf cb;
+	struct h_cbuf cb;
 
 	conf_head(&cb, fe, "300ms");
-	add(&cb, "check_interval = 50ms\ncheck_rise = 2\ncheck_fall = 2\n"
+	h_cbuf_add(&cb, "check_interval = 50ms\ncheck_rise = 2\ncheck_fall = 2\n"
 		 "server = s1 127.0.0.1:%d check\n", port);
 	p = h_proxy_start_text(cb.s, fe);
 	expect_log(p, "server s1 is DOWN (L4 refused, ", 2000);
@@ -358,7 +339,7 @@ struct two_tier {
 static void two_servers(struct two_tier *tt, bool backup, const char *extra)
 {
 	int fe = h_free_port();
-	struct cbuf cb;
+	struct h_cbuf cb;
 
 	for (int i = 0; i < 2; i++) {
 		struct h_origin_opts oo = { .handler = h_handle_tag,
@@ -368,10 +349,10 @@ static void two_servers(struct two_tier *tt, bool backup, const char *extra)
 		tt->chk[i] = cu_target_start(CU_HTTP, 200, 0);
 	}
 	conf_head(&cb, fe, "300ms");
-	add(&cb, "check = http GET /\ncheck_interval = 50ms\ncheck_rise = 2\ncheck_fall = 2\n%s",
+	h_cbuf_add(&cb, "check = http GET /\ncheck_interval = 50ms\ncheck_rise = 2\ncheck_fall = 2\n%s",
 	    extra);
 	for (int i = 0; i < 2; i++)
-		add(&cb, "server = s%d 127.0.0.1:%d check check_port=%d%s\n", i + 1,
+		h_cbuf_add(&cb, "server = s%d 127.0.0.1:%d check check_port=%d%s\n", i + 1,
 		    h_origin_port(tt->svc[i]), cu_target_port(tt->chk[i]),
 		    i && backup ? " backup" : "");
 	tt->p = h_proxy_start_text(cb.s, fe);
@@ -466,12 +447,12 @@ Test(checks, stop_with_probes_in_flight_is_prompt_and_closes_them)
 	struct h_blackhole hole;
 	int fe = h_free_port(), o, cw;
 	struct h_proxy *p;
-	struct cbuf cb;
+	struct h_cbuf cb;
 	uint64_t t0;
 
 	h_blackhole_start(&hole);
 	conf_head(&cb, fe, "20s"); /* the probes would hang for 20 s each */
-	add(&cb, "check = http GET /\ncheck_interval = 100ms\n"
+	h_cbuf_add(&cb, "check = http GET /\ncheck_interval = 100ms\n"
 		 "server = s1 127.0.0.1:1 check check_port=%d\n"
 		 "server = s2 127.0.0.1:1 check check_port=%d\n",
 	    cu_target_port(silent), hole.port);

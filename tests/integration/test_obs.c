@@ -43,29 +43,10 @@ TestSuite(obs, .init = h_setup, .fini = obs_fini, .timeout = 120);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-struct cbuf {
-	char s[8192];
-	size_t len;
-};
-
-static void add(struct cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct cbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < sizeof(b->s) - b->len, "config too long");
-	b->len += (size_t)n;
-}
-
-static void conf_head(struct cbuf *b, int workers, const char *interval)
+static void conf_head(struct h_cbuf *b, int workers, const char *interval)
 {
 	b->len = 0;
-	add(b, "[global]\nworkers = %d\nlog = stderr\ngrace = 300ms\nstats_interval = %s\n\n"
+	h_cbuf_add(b, "[global]\nworkers = %d\nlog = stderr\ngrace = 300ms\nstats_interval = %s\n\n"
 	       "[defaults]\ntimeout_connect = 500ms\ntimeout_client = 10s\n"
 	       "timeout_server = 10s\ntimeout_http_request = 5s\n"
 	       "timeout_http_keep_alive = 5s\n\n", workers, interval);
@@ -246,11 +227,11 @@ Test(obs, exposition_is_typed_and_counts_agree_in_every_mode)
 	struct tu_rsp tr;
 	struct hu_cli c;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char buf[8], *t, *j, path[600], *out;
 
 	conf_head(&b, 2, "10s");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[frontend sec]\nbind = 127.0.0.1:%d ssl crt=%s\nmode = http\nbackend = app\n\n"
 		"[frontend raw]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = tb\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d\n\n"
@@ -335,11 +316,11 @@ Test(obs, latency_histograms_follow_a_server_delay)
 			      "server=\"fast\",";
 	struct hu_cli c;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char *t;
 
 	conf_head(&b, 1, "10s");
-	add(&b, "[frontend fs]\nbind = 127.0.0.1:%d\nmode = http\nbackend = bs\n\n"
+	h_cbuf_add(&b, "[frontend fs]\nbind = 127.0.0.1:%d\nmode = http\nbackend = bs\n\n"
 		"[frontend ff]\nbind = 127.0.0.1:%d\nmode = http\nbackend = bf\n\n"
 		"[backend bs]\nmode = http-keep-alive\nserver = slow 127.0.0.1:%d\n\n"
 		"[backend bf]\nmode = http-keep-alive\nserver = fast 127.0.0.1:%d\n",
@@ -389,12 +370,12 @@ Test(obs, queue_time_counts_the_wait_for_a_slot)
 	int web = h_free_port();
 	struct hu_cli a, c;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct hu_rsp r;
 	char *t;
 
 	conf_head(&b, 1, "10s");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d maxconn=1\n",
 	    web, hu_origin_port(o));
 	p = h_proxy_start_text(b.s, web);
@@ -428,11 +409,11 @@ Test(obs, per_worker_series_sum_to_the_totals)
 	double acc[2], ses[2], req[2], cur[2];
 	struct hu_cli c;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char *t, *j, path[600], *out, want[128];
 
 	conf_head(&b, 2, "10s");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d\n",
 	    web, hu_origin_port(o));
 	p = h_proxy_start_text(b.s, web);
@@ -478,11 +459,11 @@ Test(obs, history_ring_keeps_a_fixed_number_of_samples)
 	int web = h_free_port();
 	uint64_t end;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char *j, path[600], *out = NULL;
 
 	conf_head(&b, 1, "100ms");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d\n",
 	    web, hu_origin_port(o));
 	p = h_proxy_start_text(b.s, web);
@@ -606,7 +587,7 @@ Test(obs, stats_page_shows_the_history_in_chromium)
 	uint64_t end;
 	struct hu_cli c;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char url[128], *dom, *j = NULL, *out = NULL, path[600];
 	const char *fds;
 	unsigned long op = 0, acc = 1;
@@ -614,7 +595,7 @@ Test(obs, stats_page_shows_the_history_in_chromium)
 	cr_assert(access(CHROMIUM, X_OK) == 0, "%s is not installed (Debian chromium, in the "
 		  "Makefile's DEB_PKGS)", CHROMIUM);
 	conf_head(&b, 1, "250ms");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nbalance = roundrobin\n"
 		"check = http GET /\ncheck_interval = 100ms\ncheck_fall = 2\n"
 		"server = slow 127.0.0.1:%d\nserver = fast 127.0.0.1:%d\n"

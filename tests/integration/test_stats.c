@@ -39,28 +39,9 @@ TestSuite(stats, .init = h_setup, .fini = st_fini, .timeout = 60);
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-struct cbuf {
-	char s[8192];
-	size_t len;
-};
-
-static void add(struct cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct cbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
-	va_end(ap);
-	cr_assert(n >= 0 && (size_t)n < sizeof(b->s) - b->len, "config too long");
-	b->len += (size_t)n;
-}
-
 /* [global] and [defaults]; extra_defaults: "key = value" lines that
  * replace the defaults' own or add to them. */
-static void conf_head(struct cbuf *b, const char *extra_global, const char *extra_defaults)
+static void conf_head(struct h_cbuf *b, const char *extra_global, const char *extra_defaults)
 {
 	static const char *const dflt[] = {
 		"timeout_connect = 500ms", "timeout_client = 10s", "timeout_server = 10s",
@@ -69,7 +50,7 @@ static void conf_head(struct cbuf *b, const char *extra_global, const char *extr
 	};
 
 	b->len = 0;
-	add(b, "[global]\nworkers = 1\nlog = stderr\ngrace = 300ms\n%s\n[defaults]\n",
+	h_cbuf_add(b, "[global]\nworkers = 1\nlog = stderr\ngrace = 300ms\n%s\n[defaults]\n",
 	    extra_global ? extra_global : "");
 	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++) {
 		size_t k = strcspn(dflt[i], " ");
@@ -80,9 +61,9 @@ static void conf_head(struct cbuf *b, const char *extra_global, const char *extr
 			if (!strncmp(x, dflt[i], k) && x[k] == ' ')
 				given = true;
 		if (!given)
-			add(b, "%s\n", dflt[i]);
+			h_cbuf_add(b, "%s\n", dflt[i]);
 	}
-	add(b, "%s\n", extra_defaults ? extra_defaults : "");
+	h_cbuf_add(b, "%s\n", extra_defaults ? extra_defaults : "");
 }
 
 static int io_to(void)
@@ -467,7 +448,7 @@ Test(stats, metrics_are_valid_prometheus_text_with_every_family)
 	struct h_origin_opts eo = { .handler = h_handle_echo };
 	struct h_origin *echo = h_origin_start(&eo);
 	int web = h_free_port(), tport = h_free_port(), n, fd;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct h_proxy *p;
 	struct hu_cli c;
 	struct hu_rsp r;
@@ -475,7 +456,7 @@ Test(stats, metrics_are_valid_prometheus_text_with_every_family)
 	char *t;
 
 	conf_head(&b, NULL, NULL);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[frontend tf]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = tb\n\n"
 		"[backend app]\nmode = http-server-close\n"
 		"server = s1 127.0.0.1:%d\nserver = s2 127.0.0.1:1 disabled\n\n"
@@ -515,14 +496,14 @@ Test(stats, http_counters_follow_traffic_exactly)
 	struct hu_origin *o = hu_origin_start(&sc);
 	int web = h_free_port();
 	uint64_t sent = 0, got = 0;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct h_proxy *p;
 	struct hu_cli c;
 	struct hu_rsp r;
 	char *t;
 
 	conf_head(&b, NULL, NULL);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d\n",
 	    web, hu_origin_port(o));
 	p = h_proxy_start_text(b.s, web);
@@ -773,10 +754,10 @@ static struct h_proxy *http_proxy(int origin_port, const char *defaults, const c
 				  const char *be_extra, const char *srv_opts)
 {
 	int web = h_free_port();
-	struct cbuf b;
+	struct h_cbuf b;
 
 	conf_head(&b, NULL, defaults);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n%s\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n%s\n"
 		"[backend app]\nmode = http-server-close\n%sserver = s1 127.0.0.1:%d %s\n",
 	    web, fe_extra ? fe_extra : "", be_extra ? be_extra : "", origin_port,
 	    srv_opts ? srv_opts : "");
@@ -1022,12 +1003,12 @@ Test(stats, histograms_are_cumulative_and_count_matches_inf)
 	struct cu_target *ok = cu_target_start(CU_HTTP, 200, 0);
 	int web = h_free_port();
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char *t;
 	int n;
 
 	conf_head(&b, NULL, "timeout_http_keep_alive = 200ms\n");
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\ncheck = http GET /health\n"
 		"check_interval = 50ms\nserver = s1 127.0.0.1:%d check check_port=%d\n",
 	    web, hu_origin_port(o), cu_target_port(ok));
@@ -1083,7 +1064,7 @@ Test(stats, server_states_and_check_results_by_reason)
 	struct h_blackhole bh;
 	int port[NSRV], fe = h_free_port();
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char *t;
 
 	h_blackhole_start(&bh);
@@ -1095,13 +1076,13 @@ Test(stats, server_states_and_check_results_by_reason)
 	port[GARBAGE] = cu_target_port(cu_target_start(CU_GARBAGE, 0, 0));
 	port[BAD] = cu_target_port(cu_target_start(CU_HTTP, 500, 0));
 	conf_head(&b, NULL, "timeout_check = 200ms\n");
-	add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
+	h_cbuf_add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
 		"[backend b]\nmode = tcp\ncheck = http GET /health\ncheck_interval = 100ms\n"
 		"check_fall = 2\ncheck_rise = 2\n", fe);
 	for (int i = 0; i < NSRV; i++)
-		add(&b, "server = s%d 127.0.0.1:%d check check_port=%d\n", i, h_origin_port(echo),
+		h_cbuf_add(&b, "server = s%d 127.0.0.1:%d check check_port=%d\n", i, h_origin_port(echo),
 		    port[i]);
-	add(&b, "server = m 127.0.0.1:%d disabled\n", h_origin_port(echo));
+	h_cbuf_add(&b, "server = m 127.0.0.1:%d disabled\n", h_origin_port(echo));
 	p = h_proxy_start_text(b.s, fe);
 	for (int i = 1; i < NSRV; i++)
 		EXPECT_M(p, 0, "sluice_server_up{backend=\"b\",server=\"s%d\"}", i);
@@ -1145,12 +1126,12 @@ Test(stats, pool_idle_connections_per_server)
 	struct hu_origin *o1 = hu_origin_start(&sc), *o2 = hu_origin_start(&sc);
 	int web = h_free_port();
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct hu_cli c;
 	struct hu_rsp r;
 
 	conf_head(&b, NULL, NULL);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-keep-alive\npool_idle_timeout = 1s\n"
 		"server = s1 127.0.0.1:%d\nserver = s2 127.0.0.1:%d\n",
 	    web, hu_origin_port(o1), hu_origin_port(o2));
@@ -1176,12 +1157,12 @@ Test(stats, accept_pauses_counted_at_global_maxconn)
 	struct h_origin *echo = h_origin_start(&eo);
 	int fe = h_free_port(), a, c2;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char buf[8];
 	double before;
 
 	conf_head(&b, "maxconn = 1\n", NULL);
-	add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
+	h_cbuf_add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
 		"[backend b]\nmode = tcp\nserver = s1 127.0.0.1:%d\n", fe, h_origin_port(echo));
 	p = h_proxy_start_text(b.s, fe);
 	before = mnow(p, "sluice_accept_pauses_total{reason=\"maxconn\"}");
@@ -1210,11 +1191,11 @@ Test(stats, stats_served_while_at_global_maxconn)
 	struct h_origin *echo = h_origin_start(&eo);
 	int fe = h_free_port(), a, st;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char buf[8], *body = NULL;
 
 	conf_head(&b, "maxconn = 1\n", NULL);
-	add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
+	h_cbuf_add(&b, "[frontend f]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = b\n\n"
 		"[backend b]\nmode = tcp\nserver = s1 127.0.0.1:%d\n", fe, h_origin_port(echo));
 	p = h_proxy_start_text(b.s, fe);
 	a = h_connect(fe, io_to());
@@ -1261,14 +1242,14 @@ Test(stats, stats_json_is_valid_and_agrees_with_metrics)
 	struct hu_origin *o = hu_origin_start(&sc);
 	int web = h_free_port(), st;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct hu_cli c;
 	struct hu_rsp r;
 	char *json = NULL, *t, path[1200], *out, want[2048];
 	size_t len;
 
 	conf_head(&b, NULL, NULL);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\nserver = s1 127.0.0.1:%d\n"
 		"server = s2 127.0.0.1:1 disabled\nserver = s3 127.0.0.1:%d backup\n",
 	    web, hu_origin_port(o), hu_origin_port(o));
@@ -1354,7 +1335,7 @@ Test(stats, stats_page_renders_in_chromium, .timeout = 90)
 	struct cu_target *ok = cu_target_start(CU_HTTP, 200, 0);
 	int web = h_free_port(), refused = cu_reserve_port();
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	struct hu_cli c;
 	struct hu_rsp r;
 	char url[128], *dom, cell[256];
@@ -1365,7 +1346,7 @@ Test(stats, stats_page_renders_in_chromium, .timeout = 90)
 		cr_skip_test("%s is not installed (Debian package chromium, in the Makefile's "
 			     "DEB_PKGS): the /stats page was not rendered", CHROMIUM);
 	conf_head(&b, NULL, NULL);
-	add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
+	h_cbuf_add(&b, "[frontend web]\nbind = 127.0.0.1:%d\nmode = http\nbackend = app\n\n"
 		"[backend app]\nmode = http-server-close\ncheck = http GET /health\n"
 		"check_interval = 100ms\ncheck_fall = 2\n"
 		"server = alpha 127.0.0.1:%d check check_port=%d\n"
@@ -1419,13 +1400,13 @@ Test(stats, fd_audit_holds_with_sessions_in_every_state)
 	struct hu_cli w[3], q[3];
 	struct hu_rsp r;
 	struct h_proxy *p;
-	struct cbuf b;
+	struct h_cbuf b;
 	char buf[4], *t;
 	double op, acc;
 
 	h_blackhole_start(&bh);
 	b.len = 0;
-	add(&b, "[global]\nworkers = 2\nlog = stderr\ngrace = 300ms\n\n"
+	h_cbuf_add(&b, "[global]\nworkers = 2\nlog = stderr\ngrace = 300ms\n\n"
 		"[defaults]\ntimeout_connect = 2s\ntimeout_client_fin = 2s\n"
 		"timeout_server_fin = 2s\ntimeout_server = 2s\ntimeout_queue = 10s\n\n"
 		"[frontend t]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
