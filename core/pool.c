@@ -1,16 +1,15 @@
 /*
- * Server connection pools (core/ layer). Entries live in a per-worker table.
- * An entry is a server connection of an http-keep-alive backend from its
- * first return to the pool until it is closed, and it owns that
- * connection's multishot recv for the whole time: while the connection is
- * idle, any completion means it is no longer reusable; while a session uses
- * it (sl_pool_get .. sl_pool_put), completions go to that session. Handing
- * an entry out or taking it back therefore submits nothing.
+ * Server connection pools (core/ layer). An entry is an idle server
+ * connection (struct sl_conn) of an http-keep-alive backend: the pool is
+ * its owner from its return until a session borrows it (sl_pool_get), it
+ * closes, or a reload hands it to the next configuration. The connection
+ * keeps its multishot recv armed the whole time, so a server that closes an
+ * idle connection (or sends anything unasked) is seen at once: any event of
+ * an idle connection retires it. Lending and taking back submit nothing.
  * pool_idle_timeout and pool_max_lifetime are enforced by one io_uring
  * timeout per worker, armed for the earliest expiry, that sweeps the idle
  * entries (an idle connection is closed at most POOL_SWEEP_SLACK late, and
- * never handed out once expired). Ownership rule 1 holds: the fd belongs to
- * the entry while idle, to the session between get and put.
+ * never handed out once expired).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,13 +20,13 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
-#include "core/session.h"
+#include "core/conn.h"
 #include "core/stats.h"
 #include "proto/proxy.h"
 #include "core/world.h"
 #include "ring/udata.h"
 
-enum { ENT_FREE = 0, ENT_IDLE, ENT_DRAINING, ENT_OWNED, ENT_HANDING };
+enum { ENT_FREE = 0, ENT_IDLE, ENT_HANDING };
 
 #define POOL_ENTRIES_MAX 65536u
 
@@ -74,8 +73,6 @@ int sl_pool_init(struct sl_worker *w)
 				(uint64_t)c->backends[i].nservers;
 	}
 	p->base[c->nbackends] = nsrv; /* the total: sizes per-server arrays */
-	if (want)
-		want += w->nslots; /* connections in use keep their entry */
 	p->nconns = want > POOL_ENTRIES_MAX ? POOL_ENTRIES_MAX : (uint32_t)want;
 	p->slack = POOL_SWEEP_SLACK_MAX;
 	for (int i = 0; i < c->nbackends; i++) {
@@ -101,10 +98,7 @@ void sl_pool_free(struct sl_worker *w)
 {
 	struct sl_pool *p = &w->pool;
 
-	/* the ring is gone: fds still held (none after a clean stop) close here */
-	for (uint32_t i = 0; i < p->hwm; i++)
-		if (p->conns[i].fd >= 0 && p->conns[i].state != ENT_FREE)
-			close(p->conns[i].fd);
+	/* the connections themselves are the connection table's */
 	free(p->conns);
 	free(p->idle);
 	free(p->nidle);
@@ -120,11 +114,6 @@ static uint32_t server_index(struct sl_worker *w, const struct sl_server *srv)
 	const struct sl_backend *be = srv->be;
 
 	return w->pool.base[be - w->px->backends] + (uint32_t)(srv - be->servers);
-}
-
-static uint64_t ud(const struct sl_pool *p, const struct sl_pool_conn *e, unsigned op)
-{
-	return sl_ud_make((uint32_t)(e - p->conns), e->gen, op, 0);
 }
 
 #define UD_TIMER     sl_ud_make(0, 0, SL_OP_POOL_TIMER, 0)
@@ -150,53 +139,13 @@ static void release(struct sl_pool *p, struct sl_pool_conn *e)
 	p->free = e;
 }
 
-static void maybe_release(struct sl_pool *p, struct sl_pool_conn *e)
-{
-	if (e->state == ENT_DRAINING && !e->inflight)
-		release(p, e);
-}
-
-void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *e, int fd)
-{
-	sl_ring_recv_multishot(&w->ring, fd, ud(&w->pool, e, SL_OP_POOL_RECV));
-	e->rx_armed = true;
-	e->inflight++;
-}
-
-void sl_pool_cancel_recv(struct sl_worker *w, struct sl_pool_conn *e)
-{
-	struct sl_pool *p = &w->pool;
-
-	sl_ring_cancel_ud(&w->ring, ud(p, e, SL_OP_POOL_RECV), ud(p, e, SL_OP_POOL_CTL));
-	e->inflight++;
-}
-
-void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *e)
-{
-	e->owner = NULL;
-	e->state = ENT_DRAINING;
-	maybe_release(&w->pool, e);
-}
-
-/* Close an entry's connection (not in an idle list): cancels its recv if
- * still armed, then closes; the entry is free after both complete. */
-static void close_entry(struct sl_worker *w, struct sl_pool_conn *e)
-{
-	struct sl_pool *p = &w->pool;
-	int fd = e->fd;
-
-	e->state = ENT_DRAINING;
-	e->fd = -1;
-	/* cancels the recv (if still armed), then closes */
-	sl_ring_cancel_close(&w->ring, fd, ud(p, e, SL_OP_POOL_CTL), ud(p, e, SL_OP_POOL_CLOSE));
-	e->inflight += 2;
-}
-
 /* Leave the pool because the connection is no longer reusable. */
 static void retire(struct sl_worker *w, struct sl_pool_conn *e)
 {
 	unlink_idle(&w->pool, e);
-	close_entry(w, e);
+	sl_conn_close(e->conn, false);
+	e->conn = NULL;
+	release(&w->pool, e);
 }
 
 /* The sweep timer fires at `at` or earlier (never later). */
@@ -255,37 +204,35 @@ void sl_pool_drop_drained(struct sl_worker *w)
 	}
 }
 
-int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *owner,
-		struct sl_pool_conn **pc, struct sl_pool_meta *meta)
+struct sl_conn *sl_pool_get(struct sl_worker *w, struct sl_server *srv,
+			    const union sl_sockaddr *peer, struct sl_pool_meta *meta)
 {
 	struct sl_pool *p = &w->pool;
 	struct sl_pool_conn *e;
-	int fd;
+	struct sl_conn *c;
 
 	if (!p->nconns)
-		return -1;
+		return NULL;
 	while ((e = p->idle[server_index(w, srv)]) && e->expire_ms <= w->now_ms)
 		retire(w, e); /* the sweep has not come by yet */
 	if (srv->conf->send_proxy) {
 		/* the server was told who the client is when the connection
 		 * opened: only the same client address may use it. At most
 		 * pool_max_idle entries are looked at. */
-		while (e && !sl_proxy_same_ip(&e->src, &owner->peer))
+		while (e && !sl_proxy_same_ip(&e->src, peer))
 			e = e->next;
 		if (e && e->expire_ms <= w->now_ms)
 			e = NULL; /* expired: the sweep closes it */
 	}
 	if (!e)
-		return -1;
+		return NULL;
 	unlink_idle(p, e);
-	fd = e->fd;
-	e->fd = -1;
-	e->state = ENT_OWNED;
-	e->owner = owner;
+	c = e->conn;
 	meta->created_ms = e->created_ms;
 	meta->requests = e->requests;
-	*pc = e;
-	return fd;
+	e->conn = NULL;
+	release(p, e);
+	return c;
 }
 
 static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
@@ -297,24 +244,23 @@ static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
 	else if (p->hwm < p->nconns)
 		e = &p->conns[p->hwm++];
 	if (e) {
-		uint32_t gen = e->gen + 1;
-
 		memset(e, 0, sizeof(*e));
-		e->gen = gen ? gen : 1;
-		e->fd = -1;
 	}
 	return e;
 }
 
-/* Put e (holding fd, to srv) at the head of its server's idle list. */
+static const struct sl_conn_cb pool_cb;
+
+/* Put e (holding connection c, to srv) at the head of its server's idle
+ * list; the pool owns c from now on. */
 static void link_idle(struct sl_worker *w, struct sl_pool_conn *e, struct sl_server *srv,
-		      uint32_t sidx, int fd)
+		      uint32_t sidx, struct sl_conn *c)
 {
 	struct sl_pool *p = &w->pool;
 
-	e->owner = NULL;
 	e->state = ENT_IDLE;
-	e->fd = fd;
+	e->conn = c;
+	sl_conn_attach(c, &pool_cb, e);
 	e->srv = srv;
 	e->sidx = sidx;
 	e->idle_ms = w->now_ms;
@@ -337,92 +283,88 @@ static uint64_t expiry(const struct sl_backend_conf *bc, uint64_t idle_ms, uint6
 
 static void hand_done(struct sl_worker *w, struct sl_pool_conn *e);
 
-void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *e,
+void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 		 const struct sl_pool_meta *meta, const union sl_sockaddr *src)
 {
 	const struct sl_backend_conf *bc = srv->be->conf;
 	struct sl_pool *p = &w->pool;
 	uint32_t sidx = server_index(w, srv);
-	bool keep = !w->stopping && !w->retired && p->nidle[sidx] < sl_pool_max_idle(bc) &&
-		    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY;
+	struct sl_pool_conn *e = NULL;
 
-	if (!e && keep) {
+	if (!w->stopping && !w->retired && p->nidle[sidx] < sl_pool_max_idle(bc) &&
+	    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY)
 		e = entry_alloc(p);
-		if (e)
-			e->created_ms = meta->created_ms;
-	}
 	if (!e) {
-		sl_ring_close(&w->ring, fd, sl_ud_make(0, 0, SL_OP_FD_CLOSED, 0));
+		sl_conn_close(c, false);
 		return;
 	}
+	e->created_ms = meta->created_ms;
 	e->requests = meta->requests;
 	e->src = *src;
-	link_idle(w, e, srv, sidx, fd);
-	if (!keep) {
-		retire(w, e);
-		return;
-	}
+	link_idle(w, e, srv, sidx, c);
 	e->expire_ms = expiry(bc, e->idle_ms, e->created_ms);
-	if (!e->rx_armed)
-		sl_pool_arm_recv(w, e, fd);
+	sl_conn_recv_start(c);
 	timer_set(w, e->expire_ms);
 }
+
+/* Any event of an idle connection: the server closed it, failed, or spoke
+ * unasked. It is not reusable; one being handed over is spoiled. */
+static void pool_event(struct sl_pool_conn *e, struct sl_conn *c)
+{
+	if (e->state == ENT_HANDING)
+		e->spoiled = true;
+	else if (e->state == ENT_IDLE)
+		retire(c->w, e);
+}
+
+static void ev_data(void *o, struct sl_conn *c)
+{
+	pool_event(o, c);
+}
+
+static void ev_error(void *o, struct sl_conn *c, int res)
+{
+	(void)res;
+	pool_event(o, c);
+}
+
+static void ev_connect(void *o, struct sl_conn *c, int res)
+{
+	(void)res;
+	pool_event(o, c);
+}
+
+static void ev_sent(void *o, struct sl_conn *c, uint32_t n)
+{
+	(void)o;
+	(void)c;
+	(void)n;
+}
+
+static void ev_quiet(void *o, struct sl_conn *c)
+{
+	hand_done(c->w, o);
+}
+
+static const struct sl_conn_cb pool_cb = {
+	.on_connect = ev_connect,
+	.on_data = ev_data,
+	.on_eof = ev_data,
+	.on_sent = ev_sent,
+	.on_error = ev_error,
+	.on_quiet = ev_quiet,
+};
 
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	struct sl_pool *p = &w->pool;
-	uint32_t slot = sl_ud_slot(cqe->user_data);
-	unsigned op = sl_ud_op(cqe->user_data);
-	struct sl_pool_conn *e = NULL;
-	bool ended = false;
 
-	if (op == SL_OP_POOL_TIMER) {
-		p->timer_inflight--;
-		if (!sl_ud_dir(cqe->user_data)) {
-			p->timer_armed = false;
-			if (cqe->res == -ETIME)
-				sweep(w);
-		}
-		return;
+	p->timer_inflight--;
+	if (!sl_ud_dir(cqe->user_data)) {
+		p->timer_armed = false;
+		if (cqe->res == -ETIME)
+			sweep(w);
 	}
-	if (slot < p->hwm && p->conns[slot].gen == sl_ud_gen(cqe->user_data))
-		e = &p->conns[slot];
-	if (e && op == SL_OP_POOL_RECV) {
-		ended = !(cqe->flags & IORING_CQE_F_MORE);
-		if (ended) {
-			e->rx_armed = false;
-			e->inflight--;
-		}
-		if (e->state == ENT_OWNED) {
-			/* the session owns the buffer now */
-			sl_session_on_pool_recv(e->owner, cqe);
-			return;
-		}
-	} else if (e) {
-		e->inflight--;
-	}
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		sl_ring_buf_taken(&w->ring);
-		sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-	}
-	if (!e)
-		return;
-	if (e->state == ENT_HANDING) {
-		if (op == SL_OP_POOL_RECV && cqe->res != -ECANCELED)
-			e->spoiled = true; /* the server closed it or spoke unasked */
-		if (!e->inflight)
-			hand_done(w, e);
-		return;
-	}
-	if (e->state == ENT_IDLE && op == SL_OP_POOL_RECV) {
-		if (ended && cqe->res == -ECANCELED)
-			/* the last owner paused it (its queue was full) and gave
-			 * the connection back before the pause completed */
-			sl_pool_arm_recv(w, e, e->fd);
-		else
-			retire(w, e); /* closed by the server, or unasked data */
-	}
-	maybe_release(p, e);
 }
 
 static void stop_timer(struct sl_worker *w)
@@ -453,11 +395,7 @@ uint32_t sl_pool_count(const struct sl_worker *w)
 
 uint32_t sl_pool_active(const struct sl_worker *w)
 {
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < w->pool.hwm; i++)
-		n += w->pool.conns[i].state != ENT_FREE;
-	return n + w->pool.timer_inflight;
+	return w->pool.owned + w->pool.handing + w->pool.timer_inflight;
 }
 
 /* ---- reload: idle connections move to the successor's pool ----------- */
@@ -504,7 +442,7 @@ static bool push(struct sl_worker *w, struct sl_pool_conn *e)
 	}
 	if (!q->xfer_closed && q->nxfer < q->xfer_cap) {
 		q->xfer[q->nxfer++] = (struct sl_pool_xfer){
-			.fd = e->fd, .srv = e->xsrv, .created_ms = e->created_ms,
+			.fd = e->conn->fd, .srv = e->xsrv, .created_ms = e->created_ms,
 			.idle_ms = e->idle_ms, .requests = e->requests,
 		};
 		SL_ST_ADD(w->st->fds, (uint64_t)-1);
@@ -536,13 +474,14 @@ static void hand_done(struct sl_worker *w, struct sl_pool_conn *e)
 	struct sl_pool *p = &w->pool;
 
 	if (!e->spoiled && push(w, e)) {
-		e->fd = -1;
-		release(p, e);
+		sl_conn_take_fd(e->conn); /* the successor's now: not closed */
 		p->handed++;
 	} else {
-		close_entry(w, e);
+		sl_conn_close(e->conn, false);
 		p->dropped++;
 	}
+	e->conn = NULL;
+	release(p, e);
 	if (--p->handing == 0)
 		tell(w);
 }
@@ -551,6 +490,7 @@ void sl_pool_hand_over(struct sl_worker *w)
 {
 	struct sl_pool *p = &w->pool;
 
+	p->handing++; /* held until every entry is started: tell() once */
 	for (uint32_t i = 0; i < p->hwm; i++) {
 		struct sl_pool_conn *e = &p->conns[i];
 
@@ -566,13 +506,10 @@ void sl_pool_hand_over(struct sl_worker *w)
 		e->state = ENT_HANDING;
 		e->spoiled = false;
 		p->handing++;
-		/* by fd: also whatever a session left on it (the recv a fresh
-		 * connection had before its first return to the pool) */
-		sl_ring_cancel_fd(&w->ring, e->fd, ud(p, e, SL_OP_POOL_CTL));
-		e->inflight++;
+		sl_conn_quiesce(e->conn); /* hand_done once nothing of it is in our ring */
 	}
 	stop_timer(w);
-	if (!p->handing)
+	if (--p->handing == 0)
 		tell(w);
 }
 
@@ -585,6 +522,7 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	uint32_t sidx = server_index(w, x->srv);
 	uint64_t at = expiry(bc, x->idle_ms, x->created_ms);
 	struct sl_pool_conn *e;
+	struct sl_conn *c;
 
 	if (w->stopping || w->retired || p->nidle[sidx] >= sl_pool_max_idle(bc) ||
 	    x->requests >= sl_pool_max_requests(bc) || at <= w->now_ms ||
@@ -593,12 +531,17 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	e = entry_alloc(p);
 	if (!e)
 		return false;
+	c = sl_conn_new(w, x->fd, &pool_cb, e);
+	if (!c) {
+		release(p, e);
+		return false;
+	}
 	e->created_ms = x->created_ms;
 	e->requests = x->requests;
-	link_idle(w, e, x->srv, sidx, x->fd);
+	link_idle(w, e, x->srv, sidx, c);
 	e->idle_ms = x->idle_ms;
 	e->expire_ms = at;
-	sl_pool_arm_recv(w, e, x->fd);
+	sl_conn_recv_start(c);
 	timer_set(w, at);
 	return true;
 }

@@ -1,11 +1,10 @@
 /*
  * Server connection pools (core/ layer), for http-keep-alive backends: idle
  * server connections kept per server and per worker, reused across requests
- * and clients. A pooled connection keeps one multishot recv armed from its
+ * and clients. A pooled connection keeps its multishot recv armed from its
  * first return to the pool until it closes: while idle, a server that closes
  * it (or sends anything unasked) is seen at once and the connection leaves
- * the pool; while a session uses it, the session receives through that same
- * recv (sl_session_on_pool_recv). One io_uring timeout per worker enforces
+ * the pool. One io_uring timeout per worker enforces
  * pool_idle_timeout and pool_max_lifetime. pool_max_idle bounds each
  * server's idle list; pool_max_requests is checked by the caller on put.
  * A reload hands idle connections of unchanged servers to the next
@@ -15,7 +14,12 @@
 #define SL_CORE_POOL_H
 
 #include <stdint.h>
-#include "core/session-t.h"
+#include "conf/conf-t.h"
+#include "core/pool-t.h"
+
+struct io_uring_cqe;
+struct sl_conn;
+struct sl_worker;
 
 struct sl_server;
 
@@ -28,28 +32,20 @@ struct sl_pool_meta {
 int sl_pool_init(struct sl_worker *w);
 void sl_pool_free(struct sl_worker *w);
 
-/* Take an idle connection to srv for `owner` (on a server with send_proxy*,
- * one that was opened for owner's IP address): returns its fd (the session
- * owns it from now on, and closes it unless it gives it back), sets *pc to
- * its entry and fills meta; -1 when none is idle. The entry's recv stays
- * armed (pc->rx_armed): its completions go to the owner. */
-int sl_pool_get(struct sl_worker *w, struct sl_server *srv, struct sl_session *owner,
-		struct sl_pool_conn **pc, struct sl_pool_meta *meta);
-/* Give a connection to the pool (the pool owns fd from now on, and closes
- * it if it cannot keep it). pc is its entry if it came from the pool (its
- * recv may still be armed), else NULL: the caller must then have cancelled
- * its own requests on fd in an SQE before this call. src is the address of
- * the client the connection serves: on servers with send_proxy* it went to
- * the server in a PROXY header, so sl_pool_get() hands the connection only
- * to sessions of a client with the same IP address. */
-void sl_pool_put(struct sl_worker *w, struct sl_server *srv, int fd, struct sl_pool_conn *pc,
+/* Lend an idle connection to srv to a session of the client at peer (on a
+ * server with send_proxy*, only one opened for peer's IP address): the
+ * caller owns it from now on (sl_conn_attach) and fills meta; NULL when
+ * none is idle. Its recv stays armed. */
+struct sl_conn *sl_pool_get(struct sl_worker *w, struct sl_server *srv,
+			    const union sl_sockaddr *peer, struct sl_pool_meta *meta);
+/* Give connection c to the pool, which owns it from now on (and closes it
+ * if it cannot keep it). src is the address of the client the connection
+ * serves: on servers with send_proxy* it went to the server in a PROXY
+ * header, so sl_pool_get() lends the connection only to sessions of a
+ * client with the same IP address. */
+void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 		 const struct sl_pool_meta *meta, const union sl_sockaddr *src);
-/* For the owner of an entry: arm its recv on fd, cancel it, or give the
- * entry up when the owner closes fd itself (after cancelling the recv). */
-void sl_pool_arm_recv(struct sl_worker *w, struct sl_pool_conn *pc, int fd);
-void sl_pool_cancel_recv(struct sl_worker *w, struct sl_pool_conn *pc);
-void sl_pool_disown(struct sl_worker *w, struct sl_pool_conn *pc);
-/* Route a pool completion (ops SL_OP_POOL_*). */
+/* Route a completion of the sweep timer (SL_OP_POOL_TIMER). */
 void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
 /* Close every idle connection (worker stopping). */
 void sl_pool_close_all(struct sl_worker *w);

@@ -13,16 +13,7 @@
 #include "conf/conf-t.h"
 #include "core/backend.h"
 #include "core/session-t.h"
-
-/* Provided buffers: per worker pool and per-session, per-direction quota. */
-#define SL_BUF_SIZE      16384u
-#define SL_BUF_COUNT     4096u
-#define SL_BUF_QUOTA     16u
-#define SL_RING_ENTRIES  4096u
-/* Plaintext buffers of TLS connections, per worker (SL_BUF_SIZE each,
- * allocated when first needed, at most this many). */
-#define SL_PBUF_COUNT    8192u
-#define SL_PBUF_CACHE    256u  /* free ones kept allocated */
+#include "core/worker-t.h"
 
 struct sl_checker;
 struct sl_fe_stats;

@@ -1,31 +1,25 @@
 /*
- * Sessions (core/ layer): the lifecycle half. This file allocates sessions
- * in the worker's slot table, picks and connects servers (with the backend
- * queue), hands server connections to and from the pool, runs the
- * inactivity timer, tears sessions down and dispatches their completions;
- * core/session_io.c moves the bytes (recv, send, the TLS glue).
- * Data path of one tcp session:
- *   accept -> sl_session_new -> [accept_proxy: the PROXY header is read
- *   first, core/session_pp.c] -> sl_session_begin -> [TLS handshake] ->
- *   proto start (pick server, connect)
- *   multishot recv on each side -> buffer queued on that side
- *   (sl_session_on_recv, session_io.c)
- *   -> sl_session_pump (session_io.c) sends the queue head to the other
- *   side (MSG_WAITALL)
- *   -> send CQE recycles the buffer and sends the next one
- *   (sl_session_on_send, session_io.c)
- *   FIN (recv res 0) -> proto decides (drain, shutdown, close)
- *   teardown: cancel all requests on each fd, then close it (hard link);
- *   the slot is released when its in-flight count reaches zero (this file).
- * Every request that produces a CQE increments s->inflight; its CQE
- * decrements it (a multishot recv counts once, until its last CQE). The one
- * exception is the recv of a pooled server connection (s->pconn): it belongs
- * to the pool entry, which counts it and hands its completions to the
- * session that uses the connection (sl_session_on_pool_recv).
+ * Sessions (core/ layer): the stream between a client connection and a
+ * server connection. Data path of one session:
+ *   accept -> sl_session_new: the client connection (core/conn.c) ->
+ *   [accept_proxy: the PROXY header is read first, core/session_pp.c] ->
+ *   sl_session_begin -> [the transport's handshake: HANDSHAKE until
+ *   on_ready] -> proto start (http: HEAD; tcp: pick a server, connect)
+ *   connection events come back through sess_cb: on_data -> the protocol
+ *   reads (sl_session_peek/consume) or relays (s->raw, s->relay) ->
+ *   sl_session_pump moves protocol output (s->ob) and relayed buffers to
+ *   the other connection and sends; on_sent -> pump again, on_drained
+ *   FIN (on_eof) -> the protocol decides (drain, shutdown, close)
+ *   sl_session_close: both connections given up (they close themselves),
+ *   the timer removed; the slot is released when the timer's last
+ *   completion is in, from the worker's run list (never in the middle of a
+ *   callback chain).
+ * The session's own requests are its timer's; s->inflight counts them.
+ * Wakeups between sessions (a server slot freed for a queued session) are
+ * deferred to the worker's run list as well.
  */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +34,11 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
-#include "core/stats.h"
-#include "core/session-i.h"
 #include "core/session.h"
 #include "core/session_pp.h"
+#include "core/stats.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
-#include "proto/tls.h"
 #include "ring/udata.h"
 
 static const char *const cause_names[] = {
@@ -60,6 +52,24 @@ static const char *const cause_names[] = {
 	[SL_CLOSE_RESOURCE] = "out of resources",
 	[SL_CLOSE_LIMIT] = "over maxconn_per_source",
 };
+
+static const struct sl_conn_cb sess_cb;
+
+static inline uint64_t sud(const struct sl_session *s, unsigned op)
+{
+	return sl_ud_make(s->slot, s->gen, op, 0);
+}
+
+/* srv's index in the worker's per-server arrays (the pool's global index). */
+static inline uint32_t srv_gidx(const struct sl_worker *w, const struct sl_server *srv)
+{
+	return w->pool.base[srv->be - w->px->backends] + (uint32_t)(srv - srv->be->servers);
+}
+
+void sl_session_set_state(struct sl_session *s, enum sl_sess_state st)
+{
+	sl_sess_transition(&s->state, st);
+}
 
 static struct sl_session *slot_alloc(struct sl_worker *w)
 {
@@ -79,22 +89,28 @@ static struct sl_session *slot_alloc(struct sl_worker *w)
 	s->slot = slot;
 	s->gen = gen ? gen : 1;
 	s->w = w;
-	for (int i = 0; i < 2; i++)
-		s->side[i].fd = -1;
 	w->nsessions++;
 	return s;
 }
 
-static void starved_remove(struct sl_session *s)
-{
-	struct sl_session **pp = &s->w->starved;
+/* ---- the run list ---------------------------------------------------------- */
 
-	while (*pp && *pp != s)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = s->next;
-	s->next = NULL;
+static void run_later(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+
+	if (s->run_queued)
+		return;
+	s->run_queued = true;
+	s->run_next = NULL;
+	if (w->run_tail)
+		w->run_tail->run_next = s;
+	else
+		w->run_head = s;
+	w->run_tail = s;
 }
+
+/* ---- servers and the backend queue ------------------------------------------- */
 
 static bool srv_has_slot(const struct sl_worker *w, const struct sl_server *srv)
 {
@@ -108,7 +124,7 @@ static void dequeue(struct sl_session *s)
 	struct sl_worker *w = s->w;
 	size_t b = (size_t)(s->be - w->px->backends);
 
-	if (!s->queued)
+	if (s->state != SL_SESS_QUEUED || (!s->qprev && w->q_head[b] != s))
 		return;
 	if (s->qprev)
 		s->qprev->qnext = s->qnext;
@@ -119,7 +135,6 @@ static void dequeue(struct sl_session *s)
 	else
 		w->q_tail[b] = s->qprev;
 	s->qprev = s->qnext = NULL;
-	s->queued = false;
 	s->t_queue += w->now_ms - s->queue_ms;
 	s->t_queue_us += w->now_us - s->queue_us;
 	SL_ST_ADD(w->st->be[b].queued, (uint64_t)-1);
@@ -127,7 +142,10 @@ static void dequeue(struct sl_session *s)
 
 void sl_session_unqueue(struct sl_session *s)
 {
-	dequeue(s);
+	if (s->state == SL_SESS_QUEUED) {
+		dequeue(s);
+		sl_session_set_state(s, SL_SESS_FORWARD); /* answered by us */
+	}
 }
 
 static bool backend_has_slot(const struct sl_worker *w, const struct sl_backend *be)
@@ -138,31 +156,37 @@ static bool backend_has_slot(const struct sl_worker *w, const struct sl_backend 
 	return false;
 }
 
-/* A slot of backend b freed: let the oldest waiting sessions try again. */
-static void wake_queue(struct sl_worker *w, size_t b)
-{
-	struct sl_session *head;
-
-	while ((head = w->q_head[b]) && backend_has_slot(w, &w->px->backends[b])) {
-		dequeue(head);
-		head->ops->on_dequeued(head);
-		if (head->queued)
-			break; /* could not get the slot after all: keep the order */
-	}
-}
-
 static void server_release(struct sl_session *s)
 {
 	struct sl_worker *w = s->w;
 	struct sl_server *srv = s->srv;
+	struct sl_session *head;
 
 	if (!s->srv_held)
 		return;
 	s->srv_held = false;
 	w->srv_active[srv_gidx(w, srv)]--;
 	atomic_fetch_sub(&srv->sessions, 1);
-	if (w->q_head[srv->be - w->px->backends])
-		wake_queue(w, (size_t)(srv->be - w->px->backends));
+	/* the oldest waiting session tries again after this batch */
+	if ((head = w->q_head[srv->be - w->px->backends]))
+		run_later(head);
+}
+
+/* A queued session's turn (from the run list). */
+static void try_dequeue(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	size_t b = (size_t)(s->be - w->px->backends);
+
+	if (s->state != SL_SESS_QUEUED || w->q_head[b] != s ||
+	    !backend_has_slot(w, &w->px->backends[b]))
+		return;
+	dequeue(s);
+	sl_session_set_state(s, SL_SESS_CONNECTING);
+	s->ops->on_dequeued(s);
+	/* it got its slot: the next one in line may get one too */
+	if (s->state != SL_SESS_QUEUED && w->q_head[b])
+		run_later(w->q_head[b]);
 }
 
 int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude,
@@ -171,6 +195,7 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 	struct sl_worker *w = s->w;
 	struct sl_backend *be = s->be;
 	struct sl_server *srv = sl_backend_pick(be, s->peer.sa.sa_family ? &s->peer : NULL, exclude);
+	size_t b = (size_t)(be - w->px->backends);
 	int first;
 
 	if (!srv)
@@ -188,244 +213,19 @@ int sl_session_pick_server(struct sl_session *s, const struct sl_server *exclude
 		}
 	}
 	/* every usable server is at its maxconn: wait in the backend queue */
-	SL_ST_INC(w->st->be[be - w->px->backends].queued);
-	s->queued = true;
+	SL_ST_INC(w->st->be[b].queued);
+	sl_session_set_state(s, SL_SESS_QUEUED);
 	s->queue_ms = w->now_ms;
 	s->queue_us = w->now_us;
-	{
-		size_t b = (size_t)(be - w->px->backends);
-
-		s->qprev = w->q_tail[b];
-		s->qnext = NULL;
-		if (w->q_tail[b])
-			w->q_tail[b]->qnext = s;
-		else
-			w->q_head[b] = s;
-		w->q_tail[b] = s;
-	}
+	s->qprev = w->q_tail[b];
+	s->qnext = NULL;
+	if (w->q_tail[b])
+		w->q_tail[b]->qnext = s;
+	else
+		w->q_head[b] = s;
+	w->q_tail[b] = s;
 	sl_session_timer_kick(s);
 	return -EAGAIN;
-}
-
-/* Release the slot once nothing of the kernel's refers to it any more. */
-static void maybe_release(struct sl_session *s)
-{
-	struct sl_worker *w = s->w;
-
-	if (s->state != SL_SESS_ST_CLOSING || s->inflight)
-		return;
-	for (int i = 0; i < 2; i++) {
-		while (s->side[i].q.count)
-			bufq_pop(w, &s->side[i].q);
-		free(s->side[i].out);
-		s->side[i].out = NULL;
-		free(s->side[i].txv);
-		s->side[i].txv = NULL;
-	}
-	sl_session_release_stash(s);
-	if (s->tls) {
-		while (s->tls->cin.count)
-			bufq_pop(w, &s->tls->cin);
-		if (s->tls->spare >= 0)
-			buf_release(w, (uint16_t)s->tls->spare);
-	}
-	sl_stats_session_end(s);
-	/* a TLS session whose handshake failed, or one refused for its PROXY
-	 * header, never started its protocol */
-	if (s->ops && s->ops->on_log && (!s->tls || s->tls->hs_done) && !s->pp_wait)
-		s->ops->on_log(s);
-	if (s->ops && s->ops->on_free && (!s->tls || s->tls->hs_done) && !s->pp_wait)
-		s->ops->on_free(s);
-	sl_tls_session_free(s);
-	sl_session_pp_free(s);
-	server_release(s);
-	if (s->src_counted)
-		sl_limits_source_put(s->fe_idx, &s->peer);
-	if (!s->fe->stats)
-		atomic_fetch_sub(&w->px->sessions, 1);
-	s->state = SL_SESS_ST_FREE;
-	s->next = w->free;
-	w->free = s;
-	w->nsessions--;
-	if (s->conn_counted)
-		sl_worker_conn_closed(w, s->fe_idx);
-}
-
-struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l)
-{
-	struct sl_session *s = slot_alloc(w);
-
-	if (!s) {
-		sl_log_req(w, "frontend %s: session table full (%u), closing new connection",
-		              l->fe->name, w->nslots);
-		close(cfd);
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
-		if (!l->fe->stats)
-			atomic_fetch_sub(&w->px->sessions, 1);
-		sl_worker_conn_closed(w, l->fe_idx);
-		return NULL;
-	}
-	s->fe = l->fe;
-	s->fe_idx = l->fe_idx;
-	s->gauge = SL_GS_NONE;
-	SL_ST_INC(w->st->fe[l->fe_idx].sess_total);
-	SL_ST_INC(w->st->fe[l->fe_idx].sess_cur);
-	s->conn_counted = true;
-	s->be = &w->px->backends[l->fe->backend];
-	s->side[SL_SIDE_CLI].fd = cfd;
-	s->side[SL_SIDE_CLI].last_ms = w->now_ms;
-	s->side[SL_SIDE_SRV].last_ms = w->now_ms;
-	s->side[SL_SIDE_CLI].connected = true;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	}
-	{
-		socklen_t len = sizeof(s->peer);
-
-		if (getpeername(cfd, &s->peer.sa, &len) < 0)
-			s->peer.sa.sa_family = 0;
-	}
-	s->start_ms = w->now_ms;
-	s->start_us = w->now_us;
-	s->state = SL_SESS_ST_CONNECTING;
-	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
-	if (l->bind && l->bind->accept_proxy) {
-		/* the client is who the PROXY header says: begin once it is read */
-		if (sl_session_pp_wait(s, l->tls) < 0) {
-			sl_log("frontend %s: out of memory for a connection", l->fe->name);
-			sl_session_close(s, SL_CLOSE_RESOURCE);
-		}
-	} else {
-		sl_session_begin(s, l->tls);
-	}
-	if (s->state != SL_SESS_ST_FREE)
-		sl_stats_gauge(s);
-	return s;
-}
-
-void sl_session_begin(struct sl_session *s, struct sl_tls_bind *tb)
-{
-	struct sl_worker *w = s->w;
-	const struct sl_frontend_conf *fe = s->fe;
-
-	if (fe->maxconn_per_source && s->peer.sa.sa_family) {
-		s->src_counted = sl_limits_source_get(s->fe_idx, &s->peer, fe->maxconn_per_source);
-		s->over_source = !s->src_counted;
-		if (s->over_source) {
-			SL_ST_INC(w->st->fe[s->fe_idx].refused_source);
-			sl_log_req(w, "frontend %s: connection refused: over maxconn_per_source %u",
-			              fe->name, fe->maxconn_per_source);
-		}
-	}
-	if (tb && !(s->over_source && fe->mode != SL_FE_MODE_HTTP)) {
-		/* the protocol starts once the handshake is done (sl_tls_input);
-		 * a tcp client over its source limit is refused without one */
-		if (sl_tls_session_new(s, tb) < 0) {
-			sl_log("frontend %s: out of memory for a TLS connection", fe->name);
-			sl_session_close(s, SL_CLOSE_RESOURCE);
-		} else {
-			sl_session_arm_recv(s, SL_SIDE_CLI);
-			sl_session_timer_kick(s);
-		}
-	} else {
-		s->ops->start(s);
-	}
-}
-
-/* Cancel each request that may be pending on a side's socket, by its
- * user_data: a hashed lookup, where a cancel by fd scans every pending
- * request of the ring (quadratic when thousands of sessions close at once:
- * 9,500 idle clients closing together held their fds for 2.5 s). */
-static void cancel_side(struct sl_session *s, int side)
-{
-	struct sl_side *sd = &s->side[side];
-	struct sl_ring *r = &s->w->ring;
-
-	if (sd->rx == SL_RX_ARMED && side == SL_SIDE_SRV && s->pconn) {
-		sl_pool_cancel_recv(s->w, s->pconn);
-	} else if (sd->rx == SL_RX_ARMED) {
-		sl_ring_cancel_ud(r, ud(s, SL_OP_RECV, (unsigned)side), ud(s, SL_OP_CANCEL,
-									 (unsigned)side));
-		s->inflight++;
-	}
-	if (sd->tx_busy) {
-		sl_ring_cancel_ud(r, ud(s, SL_OP_SEND, (unsigned)side), ud(s, SL_OP_CANCEL,
-									 (unsigned)side));
-		s->inflight++;
-	}
-	if (side == SL_SIDE_SRV && !sd->connected) {
-		sl_ring_cancel_ud(r, ud(s, SL_OP_CONNECT, SL_SIDE_SRV), ud(s, SL_OP_CANCEL,
-									     SL_SIDE_SRV));
-		s->inflight++;
-	}
-}
-
-static void close_side(struct sl_session *s, int side)
-{
-	struct sl_side *sd = &s->side[side];
-	int fd = sd->fd;
-
-	if (fd < 0)
-		return;
-	cancel_side(s, side);
-	if (side == SL_SIDE_CLI && s->tls && s->tls->hs_done && !sd->tx_busy && !sd->wr_shut &&
-	    (s->cause == SL_CLOSE_NORMAL || (s->cause == SL_CLOSE_TIMEOUT && s->idle))) {
-		/* an orderly end: tell the client with a close_notify (never on
-		 * errors, where it would make a truncated response look whole).
-		 * The send holds the socket until it completes. */
-		struct sl_tls_conn *t = s->tls;
-
-		sl_tls_close_notify(s);
-		if (t->cout_off < t->cout_len) {
-			/* best effort: a client that does not read gets no alert
-			 * rather than a send that never completes */
-			sl_ring_send_nowait(&s->w->ring, fd, t->cout + t->cout_off,
-					    t->cout_len - t->cout_off, ud(s, SL_OP_SEND, SL_SIDE_CLI));
-			t->cout_busy = true;
-			s->inflight++;
-		}
-	}
-	sd->fd = -1; /* ownership rule 1: the field goes first */
-	if (side == SL_SIDE_SRV && s->pconn) {
-		/* the entry lives on until its recv's last completion */
-		sl_pool_disown(s->w, s->pconn);
-		s->pconn = NULL;
-	}
-	/* after the cancels in submission order; a request that still holds the
-	 * file keeps the socket alive until its own completion */
-	sl_ring_close(&s->w->ring, fd, ud(s, SL_OP_CLOSE, (unsigned)side));
-	s->inflight++;
-}
-
-/* The server side no longer has a socket (closed or handed to the pool):
- * forget what was received on it and start a new epoch. */
-static void reset_server_side(struct sl_session *s)
-{
-	struct sl_side *sd = &s->side[SL_SIDE_SRV], *c = &s->side[SL_SIDE_CLI];
-	struct sl_worker *w = s->w;
-
-	sl_session_stash_server_bufs(s);
-	while (sd->q.count)
-		bufq_pop(w, &sd->q);
-	c->relay = 0;
-	if (sd->starved) {
-		sd->starved = false;
-		if (!s->side[SL_SIDE_CLI].starved)
-			starved_remove(s);
-	}
-	sd->rd_eof = sd->wr_shut = sd->tx_busy = sd->connected = false;
-	sd->rx = SL_RX_OFF;
-	sd->epoch = (uint8_t)((sd->epoch + 1) & EPOCH_MASK); /* old completions recognised */
-	server_release(s);
-}
-
-void sl_session_drop_server(struct sl_session *s)
-{
-	close_side(s, SL_SIDE_SRV);
-	reset_server_side(s);
 }
 
 static void use_server(struct sl_session *s, struct sl_server *srv)
@@ -440,100 +240,197 @@ static void use_server(struct sl_session *s, struct sl_server *srv)
 	atomic_fetch_add(&srv->total, 1);
 }
 
+int sl_session_connect(struct sl_session *s, struct sl_server *srv)
+{
+	struct sl_conn *c;
+	int rc;
+
+	rc = sl_conn_connect(s->w, &srv->conf->addr, s->be->conf->timeouts.ms[SL_TO_CONNECT],
+			     &sess_cb, s, &c);
+	if (rc < 0)
+		return rc;
+	s->c[SL_SIDE_SRV] = c;
+	use_server(s, srv);
+	s->t_conn_start = s->w->now_ms;
+	s->conn_start_us = s->w->now_us;
+	s->t_connected = 0;
+	s->srv_created_ms = s->w->now_ms;
+	sl_session_set_state(s, SL_SESS_CONNECTING);
+	return 0;
+}
+
+/* The server side has no connection any more: whatever it received and
+ * the relay toward the client go with it. */
+static void forget_server(struct sl_session *s)
+{
+	s->c[SL_SIDE_SRV] = NULL;
+	s->relay[SL_SIDE_CLI] = 0;
+	server_release(s);
+}
+
+void sl_session_drop_server(struct sl_session *s)
+{
+	struct sl_conn *c = s->c[SL_SIDE_SRV];
+
+	if (!c)
+		return;
+	forget_server(s);
+	sl_conn_close(c, false);
+}
+
 bool sl_session_take_pooled(struct sl_session *s, struct sl_server *srv,
 			    struct sl_pool_meta *meta)
 {
-	struct sl_side *sd = &s->side[SL_SIDE_SRV];
-	struct sl_pool_conn *pc;
-	int fd = sl_pool_get(s->w, srv, s, &pc, meta);
+	struct sl_conn *c = sl_pool_get(s->w, srv, &s->peer, meta);
 
-	if (fd < 0)
+	if (!c)
 		return false;
+	sl_conn_attach(c, &sess_cb, s);
+	s->c[SL_SIDE_SRV] = c;
 	use_server(s, srv);
-	sd->fd = fd;
-	sd->connected = true;
-	sd->last_ms = s->w->now_ms;
-	s->pconn = pc;
-	sd->rx = pc->rx_armed ? SL_RX_ARMED : SL_RX_OFF;
-	s->state = SL_SESS_ST_FORWARD;
-	sl_session_arm_recv(s, SL_SIDE_SRV);
+	s->acct[SL_SIDE_SRV].last_ms = s->w->now_ms;
+	sl_conn_link(s->c[SL_SIDE_CLI], c);
+	sl_conn_recv_start(c);
+	sl_session_set_state(s, SL_SESS_FORWARD);
 	return true;
 }
 
 void sl_session_pool_server(struct sl_session *s, const struct sl_pool_meta *meta)
 {
-	struct sl_side *sd = &s->side[SL_SIDE_SRV];
+	struct sl_conn *c = s->c[SL_SIDE_SRV];
 	struct sl_server *srv = s->srv;
-	struct sl_pool_conn *pc = s->pconn;
-	int fd = sd->fd;
 
-	if (fd < 0)
+	if (!c)
 		return;
-	/* a recv of the entry paused for quota (SL_RX_CANCELING) is re-armed by
-	 * the pool when its cancel completes */
-	if (!pc && sd->rx != SL_RX_OFF) {
-		/* the session's own recv: the pool arms its own. Submitted
-		 * before the pool's first request on fd. */
-		sl_ring_cancel_ud(&s->w->ring, ud(s, SL_OP_RECV, SL_SIDE_SRV),
-				  ud(s, SL_OP_CANCEL, SL_SIDE_SRV));
-		s->inflight++;
-	}
-	sd->fd = -1;
-	s->pconn = NULL;
-	reset_server_side(s);
-	sl_pool_put(s->w, srv, fd, pc, meta, &s->peer);
+	forget_server(s);
+	sl_conn_link(c, NULL);
+	sl_pool_put(s->w, srv, c, meta, &s->peer);
 }
 
-void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
-{
-	if (s->state == SL_SESS_ST_CLOSING || s->state == SL_SESS_ST_FREE)
-		return;
-	s->state = SL_SESS_ST_CLOSING;
-	s->cause = (uint8_t)cause;
-	if (s->pp_wait) {
-		/* the refused header is the log line (sl_session_pp_failed) */
-		if (cause == SL_CLOSE_CLIENT_ERR)
-			sl_session_pp_failed(s, SL_PP_FAIL_CLOSED, "connection error");
-	} else if (s->tls && !s->tls->hs_done) {
-		/* the handshake's failure is the log line (sl_tls_handshake_failed) */
-		if (cause == SL_CLOSE_CLIENT_ERR)
-			sl_tls_handshake_failed(s, SL_TLS_FAIL_CLOSED, "connection error");
-	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
-		const char *srv = s->srv ? s->srv->conf->name : "-";
+/* ---- output ------------------------------------------------------------------ */
 
-		if (cause == SL_CLOSE_TIMEOUT)
-			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
-				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
-				   sl_conf_timeout_name((enum sl_timeout_kind)s->to_kind),
-				   (unsigned long long)(s->w->now_ms - s->start_ms));
-		else
-			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
-				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
-				   cause_names[cause],
-				   (unsigned long long)(s->w->now_ms - s->start_ms));
+char *sl_session_out_reserve(struct sl_session *s, int to, uint32_t n)
+{
+	struct sl_obuf *o = &s->ob[to];
+
+	if (o->off == o->len)
+		o->off = o->len = 0;
+	if (o->len + n > o->cap) {
+		uint32_t cap = o->cap ? o->cap : 1024;
+		char *p;
+
+		while (cap < o->len + n)
+			cap *= 2;
+		p = realloc(o->p, cap);
+		if (!p)
+			return NULL;
+		o->p = p;
+		o->cap = cap;
 	}
-	if (s->side[0].starved || s->side[1].starved)
-		starved_remove(s);
-	dequeue(s);
-	sl_stats_gauge(s); /* out of every state gauge */
-	close_side(s, SL_SIDE_CLI);
-	close_side(s, SL_SIDE_SRV);
-	if (s->timer_armed) {
-		sl_ring_timeout_remove(&s->w->ring, ud(s, SL_OP_TIMER, 0),
-				       ud(s, SL_OP_TIMER_CTL, 0));
-		s->inflight++;
-	}
-	maybe_release(s);
+	return o->p + o->len;
 }
 
-void sl_session_close_all(struct sl_worker *w)
+void sl_session_out_commit(struct sl_session *s, int to, uint32_t n)
 {
-	for (uint32_t i = 0; i < w->hwm; i++) {
-		struct sl_session *s = &w->sessions[i];
+	s->ob[to].len += n;
+}
 
-		if (s->state != SL_SESS_ST_FREE && s->state != SL_SESS_ST_CLOSING)
-			sl_session_close(s, SL_CLOSE_STOP);
+uint32_t sl_session_out_waiting(const struct sl_session *s, int to)
+{
+	return s->ob[to].len - s->ob[to].off;
+}
+
+uint32_t sl_session_out_backlog(const struct sl_session *s, int to)
+{
+	const struct sl_conn *c = s->c[to];
+
+	return sl_session_out_waiting(s, to) + (c ? c->out.len - c->out.off : 0);
+}
+
+bool sl_session_out_pending(const struct sl_session *s, int to)
+{
+	return sl_session_out_waiting(s, to) || (s->c[to] && sl_conn_out_pending(s->c[to]));
+}
+
+void sl_session_out_discard(struct sl_session *s, int to)
+{
+	s->ob[to].off = s->ob[to].len = 0;
+	if (s->c[to])
+		sl_conn_out_discard(s->c[to]);
+}
+
+void sl_session_out_trim(struct sl_session *s, int to)
+{
+	if (s->ob[to].off == s->ob[to].len) {
+		free(s->ob[to].p);
+		memset(&s->ob[to], 0, sizeof(s->ob[to]));
 	}
+	if (s->c[to])
+		sl_conn_out_trim(s->c[to]);
+}
+
+void sl_session_pump(struct sl_session *s, int to)
+{
+	struct sl_conn *c = s->c[to];
+
+	if (!c || sl_session_closing(s))
+		return;
+	if (s->ob[to].len > s->ob[to].off && !sl_conn_put(c, &s->ob[to]))
+		return; /* the kernel reads its buffer: after that send */
+	sl_conn_flush(c, s->c[!to], s->raw ? NULL : &s->relay[to]);
+}
+
+void sl_session_shutdown(struct sl_session *s, int side)
+{
+	if (s->c[side] && !sl_session_closing(s))
+		sl_conn_shutdown(s->c[side]);
+}
+
+void sl_session_recv(struct sl_session *s, int side)
+{
+	if (s->c[side] && !sl_session_closing(s))
+		sl_conn_recv_start(s->c[side]);
+}
+
+int sl_session_peek(struct sl_session *s, int side, const char **data, uint32_t *len)
+{
+	return s->c[side] ? sl_conn_peek(s->c[side], data, len) : 0;
+}
+
+void sl_session_consume(struct sl_session *s, int side, uint32_t n)
+{
+	if (s->c[side])
+		sl_conn_consume(s->c[side], n);
+}
+
+bool sl_session_has_conn(const struct sl_session *s, int side)
+{
+	return s->c[side] != NULL;
+}
+
+bool sl_session_rd_eof(const struct sl_session *s, int side)
+{
+	return s->c[side] && s->c[side]->rd_eof;
+}
+
+bool sl_session_tx_busy(const struct sl_session *s, int side)
+{
+	return s->c[side] && s->c[side]->tx_busy;
+}
+
+bool sl_session_secure(const struct sl_session *s)
+{
+	return s->c[SL_SIDE_CLI] && sl_conn_secure(s->c[SL_SIDE_CLI]);
+}
+
+/* ---- timer ------------------------------------------------------------------ */
+
+/* The handshake timeout of the session's frontend (the PROXY header's and
+ * the transport's, from accept): timeout_http_request on http frontends,
+ * timeout_client on tcp ones. */
+static enum sl_timeout_kind handshake_timeout(const struct sl_session *s)
+{
+	return s->fe->mode == SL_FE_MODE_HTTP ? SL_TO_HTTP_REQUEST : SL_TO_CLIENT;
 }
 
 /* The protocol's deadline, or the queue's when that comes first. */
@@ -541,20 +438,13 @@ static uint64_t deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
 	uint64_t at, q;
 
-	if (s->pp_wait) {
-		/* the PROXY header, from accept (then the TLS handshake, if any,
-		 * within the same time) */
-		*kind = sl_session_pp_timeout(s);
-		return s->start_ms + s->fe->timeouts.ms[*kind];
-	}
-	if (s->tls && !s->tls->hs_done) {
-		/* the whole handshake, from accept, is bounded */
-		*kind = sl_tls_handshake_timeout(s);
+	if (s->state == SL_SESS_PROXY_HDR || s->state == SL_SESS_HANDSHAKE) {
+		/* the PROXY header and the handshake, from accept, are bounded */
+		*kind = handshake_timeout(s);
 		return s->start_ms + s->fe->timeouts.ms[*kind];
 	}
 	at = s->ops->deadline(s, kind);
-
-	if (s->queued) {
+	if (s->state == SL_SESS_QUEUED) {
 		q = s->queue_ms + s->be->conf->timeouts.ms[SL_TO_QUEUE];
 		if (q < at) {
 			*kind = SL_TO_QUEUE;
@@ -594,10 +484,10 @@ static void timer_arm(struct sl_session *s, uint64_t at)
 		at = horizon;
 	sl_ring_ts(&s->ts_timer, at > now ? at - now : 1);
 	if (s->timer_armed) {
-		sl_ring_timeout_update(&s->w->ring, &s->ts_timer, ud(s, SL_OP_TIMER, 0),
-				       ud(s, SL_OP_TIMER_CTL, 0));
+		sl_ring_timeout_update(&s->w->ring, &s->ts_timer, sud(s, SL_OP_TIMER),
+				       sud(s, SL_OP_TIMER_CTL));
 	} else {
-		sl_ring_timeout(&s->w->ring, &s->ts_timer, ud(s, SL_OP_TIMER, 0));
+		sl_ring_timeout(&s->w->ring, &s->ts_timer, sud(s, SL_OP_TIMER));
 		s->timer_armed = true;
 	}
 	s->inflight++;
@@ -609,7 +499,7 @@ void sl_session_timer_kick(struct sl_session *s)
 	enum sl_timeout_kind kind;
 	uint64_t at;
 
-	if (s->state == SL_SESS_ST_CLOSING)
+	if (sl_session_closing(s))
 		return;
 	at = deadline(s, &kind);
 	/* A later deadline needs nothing: the timer fires early and re-arms. */
@@ -617,66 +507,221 @@ void sl_session_timer_kick(struct sl_session *s)
 		timer_arm(s, at);
 }
 
+/* Count and log a failed handshake, once. */
+static void hs_log(struct sl_session *s, enum sl_hs_fail why, const char *detail)
+{
+	struct sl_addr a = { .len = sizeof(s->peer) };
+	char peer[80];
+
+	if (s->hs_failed)
+		return;
+	s->hs_failed = true;
+	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_fail[why]);
+	memcpy(&a.ss, &s->peer, sizeof(s->peer));
+	sl_conf_addr_str(&a, peer, sizeof(peer));
+	sl_log_req(s->w, "frontend %s: %s handshake failed (%s) from %s after %llu ms: %s",
+		   s->fe->name, s->c[SL_SIDE_CLI] ? s->c[SL_SIDE_CLI]->xprt->name : "-",
+		   sl_hs_fail_names[why], peer,
+		   (unsigned long long)(s->w->now_ms - s->start_ms), detail);
+}
+
+static void hs_fail(struct sl_session *s, enum sl_hs_fail why, const char *detail)
+{
+	hs_log(s, why, detail);
+	sl_session_close(s, why == SL_HS_FAIL_TIMEOUT ? SL_CLOSE_TIMEOUT : SL_CLOSE_CLIENT_ERR);
+}
+
 static void on_timer(struct sl_session *s, int res)
 {
 	enum sl_timeout_kind kind;
 	uint64_t at;
+	char why[64];
 
 	s->timer_armed = false;
-	if (s->state == SL_SESS_ST_CLOSING || res == -ECANCELED)
+	if (sl_session_closing(s) || res == -ECANCELED)
 		return;
 	at = deadline(s, &kind);
-	if (s->w->now_ms >= at) {
-		s->to_kind = (uint8_t)kind;
-		SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
-		if (!s->fe->stats && !(s->tls && !s->tls->hs_done) && !s->pp_wait)
+	if (s->w->now_ms < at) {
+		timer_arm(s, at);
+		return;
+	}
+	s->to_kind = (uint8_t)kind;
+	SL_ST_INC(s->w->st->fe[s->fe_idx].to[kind]);
+	if (s->state == SL_SESS_PROXY_HDR) {
+		snprintf(why, sizeof(why), "not complete within %s", sl_conf_timeout_name(kind));
+		sl_session_pp_failed(s, SL_PP_FAIL_TIMEOUT, why);
+		sl_session_close(s, SL_CLOSE_TIMEOUT);
+	} else if (s->state == SL_SESS_HANDSHAKE) {
+		snprintf(why, sizeof(why), "not done within %s", sl_conf_timeout_name(kind));
+		hs_fail(s, SL_HS_FAIL_TIMEOUT, why);
+	} else {
+		if (!s->fe->stats)
 			SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].to[kind]);
 		if (kind == SL_TO_QUEUE)
-			dequeue(s);
-		if (s->pp_wait) {
-			char why[64];
+			sl_session_unqueue(s);
+		s->ops->on_timeout(s, kind);
+	}
+	if (!sl_session_closing(s) && !s->timer_armed)
+		timer_arm(s, deadline(s, &kind));
+}
 
-			snprintf(why, sizeof(why), "not complete within %s",
-				 sl_conf_timeout_name(kind));
-			sl_session_pp_failed(s, SL_PP_FAIL_TIMEOUT, why);
-			sl_session_close(s, SL_CLOSE_TIMEOUT);
-		} else if (s->tls && !s->tls->hs_done) {
-			char why[64];
+/* ---- lifecycle ------------------------------------------------------------- */
 
-			snprintf(why, sizeof(why), "not done within %s",
-				 sl_conf_timeout_name(kind));
-			sl_tls_handshake_failed(s, SL_TLS_FAIL_TIMEOUT, why);
-			sl_session_close(s, SL_CLOSE_TIMEOUT);
-		} else {
-			s->ops->on_timeout(s, kind);
-		}
-		if (s->state != SL_SESS_ST_CLOSING && !s->timer_armed)
-			timer_arm(s, deadline(s, &kind));
-	} else {
-		timer_arm(s, at);
+/* Release the slot once nothing of the kernel's refers to it any more. */
+static void maybe_release(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+
+	if (s->state != SL_SESS_CLOSING || s->inflight)
+		return;
+	sl_stats_session_end(s);
+	if (s->started && s->ops->on_log)
+		s->ops->on_log(s);
+	if (s->started && s->ops->on_free)
+		s->ops->on_free(s);
+	for (int i = 0; i < 2; i++) {
+		free(s->ob[i].p);
+		s->ob[i].p = NULL;
+	}
+	sl_session_pp_free(s);
+	server_release(s);
+	if (s->src_counted)
+		sl_limits_source_put(s->fe_idx, &s->peer);
+	if (!s->fe->stats)
+		atomic_fetch_sub(&w->px->sessions, 1);
+	sl_session_set_state(s, SL_SESS_FREE);
+	s->next = w->free;
+	w->free = s;
+	w->nsessions--;
+	if (s->conn_counted)
+		sl_worker_conn_closed(w, s->fe_idx);
+}
+
+void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
+{
+	struct sl_conn *c = s->c[SL_SIDE_CLI];
+	bool was_idle = s->state == SL_SESS_IDLE;
+	enum sl_sess_state from = (enum sl_sess_state)s->state;
+
+	if (sl_session_closing(s))
+		return;
+	if (from == SL_SESS_QUEUED)
+		dequeue(s);
+	sl_session_set_state(s, SL_SESS_CLOSING);
+	s->cause = (uint8_t)cause;
+	if (from == SL_SESS_PROXY_HDR) {
+		/* the refused header is the log line (sl_session_pp_failed) */
+		if (cause == SL_CLOSE_CLIENT_ERR)
+			sl_session_pp_failed(s, SL_PP_FAIL_CLOSED, "connection error");
+	} else if (from == SL_SESS_HANDSHAKE) {
+		/* the handshake's failure is the log line */
+		if (cause == SL_CLOSE_CLIENT_ERR)
+			hs_log(s, SL_HS_FAIL_CLOSED, "connection error");
+	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
+		const char *srv = s->srv ? s->srv->conf->name : "-";
+
+		if (cause == SL_CLOSE_TIMEOUT)
+			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
+				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
+				   sl_conf_timeout_name((enum sl_timeout_kind)s->to_kind),
+				   (unsigned long long)(s->w->now_ms - s->start_ms));
+		else
+			sl_log_req(s->w, "frontend %s backend %s server %s: session closed: "
+				   "%s after %llu ms", s->fe->name, s->be->conf->name, srv,
+				   cause_names[cause],
+				   (unsigned long long)(s->w->now_ms - s->start_ms));
+	}
+	sl_stats_gauge(s); /* out of every state gauge */
+	/* an orderly end tells the client (TLS close_notify), never an error,
+	 * where it would make a truncated response look whole */
+	sl_conn_close(c, s->started && (cause == SL_CLOSE_NORMAL ||
+					(cause == SL_CLOSE_TIMEOUT && was_idle)));
+	sl_session_drop_server(s);
+	s->c[SL_SIDE_CLI] = NULL;
+	if (s->timer_armed) {
+		sl_ring_timeout_remove(&s->w->ring, sud(s, SL_OP_TIMER), sud(s, SL_OP_TIMER_CTL));
+		s->inflight++;
+	}
+	run_later(s); /* released from the run list, outside every callback */
+}
+
+void sl_session_close_all(struct sl_worker *w)
+{
+	for (uint32_t i = 0; i < w->hwm; i++) {
+		struct sl_session *s = &w->sessions[i];
+
+		if (!sl_session_closing(s))
+			sl_session_close(s, SL_CLOSE_STOP);
 	}
 }
 
-int sl_session_connect(struct sl_session *s, struct sl_server *srv)
+void sl_session_run_deferred(struct sl_worker *w)
 {
-	const struct sl_addr *a = &srv->conf->addr;
-	int fd, one = 1;
+	struct sl_session *s;
 
-	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (fd < 0)
-		return -errno;
-	SL_ST_INC(s->w->st->fds);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->side[SL_SIDE_SRV].fd = fd;
-	use_server(s, srv);
-	sl_ring_ts(&s->ts_connect, s->be->conf->timeouts.ms[SL_TO_CONNECT]);
-	s->t_conn_start = s->w->now_ms;
-	s->conn_start_us = s->w->now_us;
-	s->t_connected = 0;
-	sl_ring_connect(&s->w->ring, fd, (const struct sockaddr *)&a->ss, a->len,
-			&s->ts_connect, ud(s, SL_OP_CONNECT, SL_SIDE_SRV));
-	s->inflight++;
-	return 0;
+	while ((s = w->run_head)) {
+		w->run_head = s->run_next;
+		if (!w->run_head)
+			w->run_tail = NULL;
+		s->run_queued = false;
+		if (s->state == SL_SESS_CLOSING)
+			maybe_release(s);
+		else if (s->state == SL_SESS_QUEUED)
+			try_dequeue(s);
+		if (s->state != SL_SESS_FREE && !sl_session_closing(s))
+			sl_stats_gauge(s);
+	}
+}
+
+/* ---- connection events --------------------------------------------------------- */
+
+static int side_of(const struct sl_session *s, const struct sl_conn *c)
+{
+	return c == s->c[SL_SIDE_CLI] ? SL_SIDE_CLI : SL_SIDE_SRV;
+}
+
+static void after_event(struct sl_session *s)
+{
+	if (!sl_session_closing(s))
+		sl_stats_gauge(s);
+}
+
+static void count_bytes(struct sl_session *s, int side, bool in, uint32_t n)
+{
+	struct sl_wstats *st = s->w->st;
+	struct sl_side_acct *a = &s->acct[side];
+
+	a->last_ms = s->w->now_ms;
+	if (in)
+		a->bytes_in += n;
+	else
+		a->bytes_out += n;
+	if (side == SL_SIDE_CLI) {
+		if (in)
+			SL_ST_ADD(st->fe[s->fe_idx].bytes_in, n);
+		else
+			SL_ST_ADD(st->fe[s->fe_idx].bytes_out, n);
+		return;
+	}
+	if (in)
+		SL_ST_ADD(st->be[s->be - s->w->px->backends].bytes_in, n);
+	else
+		SL_ST_ADD(st->be[s->be - s->w->px->backends].bytes_out, n);
+	if (s->srv_held) {
+		struct sl_srv_stats *v = &st->srv[srv_gidx(s->w, s->srv)];
+
+		if (in)
+			SL_ST_ADD(v->bytes_in, n);
+		else
+			SL_ST_ADD(v->bytes_out, n);
+	}
+}
+
+static void ev_recv_bytes(void *o, struct sl_conn *c, uint32_t n)
+{
+	struct sl_session *s = o;
+
+	count_bytes(s, side_of(s, c), true, n);
 }
 
 static void count_connect_failure(struct sl_session *s, int res)
@@ -692,81 +737,227 @@ static void count_connect_failure(struct sl_session *s, int res)
 	}
 }
 
-void sl_session_on_pool_recv(struct sl_session *s, const struct io_uring_cqe *cqe)
+static void ev_connect(void *o, struct sl_conn *c, int res)
 {
-	sl_session_on_recv(s, SL_SIDE_SRV, cqe, false);
-	if (s->state != SL_SESS_ST_CLOSING)
-		sl_stats_gauge(s);
-	maybe_release(s);
+	struct sl_session *s = o;
+
+	(void)c;
+	if (res < 0) {
+		count_connect_failure(s, res);
+	} else {
+		s->t_connected = s->w->now_ms;
+		s->conn_done_us = s->w->now_us;
+		s->acct[SL_SIDE_SRV].last_ms = s->w->now_ms;
+		sl_stats_connected(s);
+		if (s->srv->conf->send_proxy && sl_session_pp_send(s) < 0) {
+			sl_log("backend %s: out of memory for a PROXY header", s->be->conf->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+			return;
+		}
+		sl_conn_link(s->c[SL_SIDE_CLI], c);
+		sl_conn_recv_start(c);
+		sl_session_set_state(s, SL_SESS_FORWARD);
+	}
+	s->ops->on_connect(s, res);
+	after_event(s);
 }
+
+static void ev_ready(void *o, struct sl_conn *c)
+{
+	struct sl_session *s = o;
+
+	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_hs);
+	if (sl_conn_resumed(c))
+		SL_ST_INC(s->w->st->fe[s->fe_idx].tls_resumed);
+	sl_stats_tls_done(s);
+	/* the timer measured the handshake; the protocol sets its own now */
+	s->acct[SL_SIDE_CLI].last_ms = s->w->now_ms;
+	s->started = true;
+	s->ops->start(s);
+	after_event(s);
+}
+
+static void ev_data(void *o, struct sl_conn *c)
+{
+	struct sl_session *s = o;
+	int side = side_of(s, c);
+
+	if (s->state == SL_SESS_PROXY_HDR)
+		sl_session_pp_input(s); /* the PROXY header, then all the rest */
+	else if (s->raw)
+		sl_session_pump(s, !side);
+	else
+		s->ops->on_data(s, side);
+	after_event(s);
+}
+
+static void ev_eof(void *o, struct sl_conn *c)
+{
+	struct sl_session *s = o;
+
+	s->acct[side_of(s, c)].eof = true;
+	if (s->state == SL_SESS_PROXY_HDR)
+		sl_session_pp_input(s); /* a header cut short, or none at all */
+	else
+		s->ops->on_eof(s, side_of(s, c));
+	after_event(s);
+}
+
+static void ev_sent(void *o, struct sl_conn *c, uint32_t n)
+{
+	struct sl_session *s = o;
+	int to = side_of(s, c);
+
+	count_bytes(s, to, false, n);
+	sl_session_pump(s, to);
+	if (!c->tx_busy && s->started && !sl_session_closing(s) && s->c[to] == c)
+		s->ops->on_drained(s, to);
+	after_event(s);
+}
+
+static void ev_error(void *o, struct sl_conn *c, int res)
+{
+	struct sl_session *s = o;
+	int side = side_of(s, c);
+
+	if (res == -ENOMEM || res == -ENOBUFS) {
+		/* the transport ran out of memory (and said so in the log) */
+		sl_session_close(s, SL_CLOSE_RESOURCE);
+	} else if (!s->started) {
+		sl_session_close(s, SL_CLOSE_CLIENT_ERR);
+	} else if (!s->ops->on_error || !s->ops->on_error(s, side, res)) {
+		sl_session_close(s, side == SL_SIDE_CLI ? SL_CLOSE_CLIENT_ERR :
+				 SL_CLOSE_SERVER_ERR);
+	}
+	after_event(s);
+}
+
+static void ev_hs_fail(void *o, struct sl_conn *c, enum sl_hs_fail why, const char *detail)
+{
+	(void)c;
+	hs_fail(o, why, detail);
+}
+
+static const struct sl_conn_cb sess_cb = {
+	.on_connect = ev_connect,
+	.on_ready = ev_ready,
+	.on_data = ev_data,
+	.on_eof = ev_eof,
+	.on_sent = ev_sent,
+	.on_error = ev_error,
+	.on_hs_fail = ev_hs_fail,
+	.on_recv_bytes = ev_recv_bytes,
+};
 
 void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
 	uint32_t slot = sl_ud_slot(u);
-	unsigned op = sl_ud_op(u);
-	int dir = (int)sl_ud_dir(u) & 1;
 	struct sl_session *s;
 
 	if (slot >= w->hwm || w->sessions[slot].gen != sl_ud_gen(u) ||
-	    w->sessions[slot].state == SL_SESS_ST_FREE) {
-		/* stale: nothing may refer to it, but a buffer must go back */
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			sl_ring_buf_taken(&w->ring);
-			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-		}
+	    w->sessions[slot].state == SL_SESS_FREE)
 		return;
-	}
 	s = &w->sessions[slot];
-	if (dir == SL_SIDE_SRV &&
-	    ((sl_ud_dir(u) >> 1) & EPOCH_MASK) != (s->side[SL_SIDE_SRV].epoch & EPOCH_MASK)) {
-		/* a completion of a server socket this session already dropped */
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			sl_ring_buf_taken(&w->ring);
-			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-		}
-		if (op != SL_OP_RECV || !(cqe->flags & IORING_CQE_F_MORE))
-			s->inflight--;
-		maybe_release(s);
-		return;
-	}
-	if (op == SL_OP_RECV) {
-		sl_session_on_recv(s, dir, cqe, true); /* decrements inflight itself (multishot) */
-		if (s->state != SL_SESS_ST_CLOSING)
-			sl_stats_gauge(s);
-		maybe_release(s);
-		return;
-	}
 	s->inflight--;
-	switch (op) {
-	case SL_OP_SEND:
-		sl_session_on_send(s, dir, cqe->res);
-		break;
-	case SL_OP_CONNECT:
-		if (s->state != SL_SESS_ST_CLOSING) {
-			if (cqe->res < 0) {
-				count_connect_failure(s, cqe->res);
-			} else {
-				s->t_connected = w->now_ms;
-				s->conn_done_us = w->now_us;
-				sl_stats_connected(s);
-			}
-			if (cqe->res >= 0 && s->srv->conf->send_proxy && sl_session_pp_send(s) < 0) {
-				sl_log("backend %s: out of memory for a PROXY header",
-				       s->be->conf->name);
-				sl_session_close(s, SL_CLOSE_RESOURCE);
-				break;
-			}
-			s->ops->on_connect(s, cqe->res);
-		}
-		break;
-	case SL_OP_TIMER:
+	if (sl_ud_op(u) == SL_OP_TIMER)
 		on_timer(s, cqe->res);
-		break;
-	default: /* cancel, close, timer control: nothing to decide */
-		break;
-	}
-	if (s->state != SL_SESS_ST_CLOSING && s->state != SL_SESS_ST_FREE)
+	if (s->state == SL_SESS_CLOSING)
+		run_later(s); /* released from the run list only */
+	else
 		sl_stats_gauge(s);
-	maybe_release(s);
+}
+
+/* ---- start -------------------------------------------------------------------- */
+
+struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l)
+{
+	struct sl_session *s = slot_alloc(w);
+	struct sl_conn *c = s ? sl_conn_new(w, cfd, &sess_cb, s) : NULL;
+
+	if (!c) {
+		sl_log_req(w, "frontend %s: session table full (%u), closing new connection",
+			   l->fe->name, w->nslots);
+		close(cfd);
+		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+		if (!l->fe->stats)
+			atomic_fetch_sub(&w->px->sessions, 1);
+		sl_worker_conn_closed(w, l->fe_idx);
+		if (s) {
+			s->next = w->free;
+			w->free = s;
+			w->nsessions--;
+		}
+		return NULL;
+	}
+	s->fe = l->fe;
+	s->fe_idx = l->fe_idx;
+	s->gauge = SL_GS_NONE;
+	SL_ST_INC(w->st->fe[l->fe_idx].sess_total);
+	SL_ST_INC(w->st->fe[l->fe_idx].sess_cur);
+	s->conn_counted = true;
+	s->be = &w->px->backends[l->fe->backend];
+	s->c[SL_SIDE_CLI] = c;
+	s->acct[SL_SIDE_CLI].last_ms = w->now_ms;
+	s->acct[SL_SIDE_SRV].last_ms = w->now_ms;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	}
+	{
+		socklen_t len = sizeof(s->peer);
+
+		if (getpeername(cfd, &s->peer.sa, &len) < 0)
+			s->peer.sa.sa_family = 0;
+	}
+	s->start_ms = w->now_ms;
+	s->start_us = w->now_us;
+	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
+	s->xb = l->xb;
+	if (l->bind && l->bind->accept_proxy) {
+		/* the client is who the PROXY header says: begin once it is read */
+		sl_session_set_state(s, SL_SESS_PROXY_HDR);
+		if (sl_session_pp_wait(s) < 0) {
+			sl_log("frontend %s: out of memory for a connection", l->fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+		}
+	} else {
+		sl_session_begin(s);
+	}
+	if (!sl_session_closing(s))
+		sl_stats_gauge(s);
+	return s;
+}
+
+void sl_session_begin(struct sl_session *s)
+{
+	struct sl_worker *w = s->w;
+	const struct sl_frontend_conf *fe = s->fe;
+
+	if (fe->maxconn_per_source && s->peer.sa.sa_family) {
+		s->src_counted = sl_limits_source_get(s->fe_idx, &s->peer, fe->maxconn_per_source);
+		s->over_source = !s->src_counted;
+		if (s->over_source) {
+			SL_ST_INC(w->st->fe[s->fe_idx].refused_source);
+			sl_log_req(w, "frontend %s: connection refused: over maxconn_per_source %u",
+				   fe->name, fe->maxconn_per_source);
+		}
+	}
+	if (s->xb && !(s->over_source && fe->mode != SL_FE_MODE_HTTP)) {
+		/* the protocol starts once the handshake is done (ev_ready); a
+		 * tcp client over its source limit is refused without one */
+		sl_session_set_state(s, SL_SESS_HANDSHAKE);
+		if (s->xb->attach(s->xb, s->c[SL_SIDE_CLI], &s->peer) < 0) {
+			sl_log("frontend %s: out of memory for a connection's transport", fe->name);
+			sl_session_close(s, SL_CLOSE_RESOURCE);
+			return;
+		}
+		sl_conn_recv_start(s->c[SL_SIDE_CLI]);
+		sl_session_timer_kick(s);
+		return;
+	}
+	s->started = true;
+	s->ops->start(s);
 }

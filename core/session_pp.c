@@ -1,13 +1,15 @@
 /*
  * PROXY protocol on sessions (core/ layer): the glue between the client
- * connection's byte queue and proto/proxy.c. While s->pp_wait, received
- * bytes wait in the client queue (plaintext queue even on ssl binds: the
- * header comes before the TLS ClientHello) and only this file reads them.
+ * connection's byte queue and proto/proxy.c. In SL_SESS_PROXY_HDR, received
+ * bytes wait in the client connection's queue (no transport yet on ssl
+ * binds: the header comes before the TLS ClientHello) and only this file
+ * reads them.
  * Once a header is complete, it is consumed, its source address replaces
  * s->peer (so X-Forwarded-For, source balancing, maxconn_per_source, the
  * logs all see the client the load balancer saw), and the session begins:
- * sl_session_begin() counts the source, starts TLS or the protocol, and the
- * bytes that followed the header are handed on as if just received. Errors
+ * sl_session_begin() counts the source, puts the transport on the
+ * connection (which takes the bytes that followed the header) or starts
+ * the protocol (which gets them as if just received). Errors
  * count in sluice_frontend_proxy_header_failures_total and are logged with
  * the per-worker line budget; the connection is closed. The header for
  * servers (send_proxy, send_proxy_v2) is written here too, in front of the
@@ -23,12 +25,10 @@
 #include "core/backend.h"
 #include "core/log.h"
 #include "core/proxy.h"
-#include "core/session-i.h"
 #include "core/session.h"
 #include "core/session_pp.h"
 #include "core/stats.h"
 #include "proto/proxy.h"
-#include "proto/tls.h"
 
 const char *const sl_pp_fail_names[SL_PP_FAIL_COUNT] = {
 	[SL_PP_FAIL_INVALID] = "invalid",
@@ -36,14 +36,12 @@ const char *const sl_pp_fail_names[SL_PP_FAIL_COUNT] = {
 	[SL_PP_FAIL_CLOSED] = "closed",
 };
 
-int sl_session_pp_wait(struct sl_session *s, struct sl_tls_bind *tb)
+int sl_session_pp_wait(struct sl_session *s)
 {
 	s->pp = calloc(1, sizeof(*s->pp));
 	if (!s->pp)
 		return -ENOMEM;
-	s->pp->tb = tb;
-	s->pp_wait = true;
-	sl_session_arm_recv(s, SL_SIDE_CLI);
+	sl_session_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
 	return 0;
 }
@@ -52,11 +50,6 @@ void sl_session_pp_free(struct sl_session *s)
 {
 	free(s->pp);
 	s->pp = NULL;
-}
-
-enum sl_timeout_kind sl_session_pp_timeout(const struct sl_session *s)
-{
-	return s->fe->mode == SL_FE_MODE_HTTP ? SL_TO_HTTP_REQUEST : SL_TO_CLIENT;
 }
 
 void sl_session_pp_failed(struct sl_session *s, enum sl_pp_fail why, const char *detail)
@@ -75,27 +68,6 @@ void sl_session_pp_failed(struct sl_session *s, enum sl_pp_fail why, const char 
 		   (unsigned long long)(s->w->now_ms - s->start_ms), detail);
 }
 
-/* Copy up to cap queued bytes of the client side, without consuming them. */
-static uint32_t gather(struct sl_session *s, char *dst, uint32_t cap)
-{
-	struct sl_worker *w = s->w;
-	const struct sl_bufq *q = &s->side[SL_SIDE_CLI].q;
-	uint16_t bid = q->head;
-	uint32_t off = q->off, n = 0;
-
-	for (uint32_t i = 0; i < q->count && n < cap; i++) {
-		uint32_t k = w->buf_len[bid] - off;
-
-		if (k > cap - n)
-			k = cap - n;
-		memcpy(dst + n, buf_ptr(w, bid) + off, k);
-		n += k;
-		off = 0;
-		bid = w->buf_next[bid];
-	}
-	return n;
-}
-
 /* Parse what is queued: > 0 header length, 0 more needed, < 0 refused. */
 static int parse_queued(struct sl_session *s, struct sl_proxy_hdr *h)
 {
@@ -107,39 +79,32 @@ static int parse_queued(struct sl_session *s, struct sl_proxy_hdr *h)
 	if (!sl_session_peek(s, SL_SIDE_CLI, &data, &len))
 		return 0;
 	n = sl_proxy_parse(data, len, h);
-	if (n == 0 && s->side[SL_SIDE_CLI].q.count > 1) /* split across receives */
-		n = sl_proxy_parse(tmp, gather(s, tmp, sizeof(tmp)), h);
+	if (n == 0 && s->c[SL_SIDE_CLI]->q.count > 1) /* split across receives */
+		n = sl_proxy_parse(tmp, sl_conn_gather(s->c[SL_SIDE_CLI], tmp, sizeof(tmp)), h);
 	return n;
 }
 
-/* The bytes after the header go where fresh bytes would have gone. */
+/* The bytes after the header go where fresh bytes would have gone (a
+ * transport put on the connection by sl_session_begin took them already). */
 static void hand_on(struct sl_session *s)
 {
-	struct sl_side *c = &s->side[SL_SIDE_CLI];
+	struct sl_conn *c = s->c[SL_SIDE_CLI];
 
-	if (s->state == SL_SESS_ST_CLOSING)
+	if (sl_session_closing(s) || s->state == SL_SESS_HANDSHAKE)
 		return;
-	if (s->tls) {
-		/* ciphertext: it belongs in front of wolfSSL, not the protocol */
-		s->tls->cin = c->q;
-		memset(&c->q, 0, sizeof(c->q));
-		if (s->tls->cin.count || c->rd_eof)
-			sl_tls_input(s);
-		return;
-	}
 	if (c->q.count) {
 		if (s->raw)
 			sl_session_pump(s, SL_SIDE_SRV);
 		else
 			s->ops->on_data(s, SL_SIDE_CLI);
 	}
-	if (c->rd_eof && s->state != SL_SESS_ST_CLOSING)
+	if (c->rd_eof && !sl_session_closing(s))
 		s->ops->on_eof(s, SL_SIDE_CLI);
 }
 
 void sl_session_pp_input(struct sl_session *s)
 {
-	struct sl_side *c = &s->side[SL_SIDE_CLI];
+	struct sl_conn *c = s->c[SL_SIDE_CLI];
 	struct sl_proxy_hdr h;
 	int n = parse_queued(s, &h);
 
@@ -167,17 +132,15 @@ void sl_session_pp_input(struct sl_session *s)
 		s->peer = h.src;
 		s->pp->dst = h.dst;
 	}
-	s->pp_wait = false;
-	c->last_ms = s->w->now_ms;
-	sl_session_begin(s, s->pp->tb);
+	s->acct[SL_SIDE_CLI].last_ms = s->w->now_ms;
+	sl_session_begin(s);
 	hand_on(s);
 }
 
 int sl_session_pp_send(struct sl_session *s)
 {
-	struct sl_side *v = &s->side[SL_SIDE_SRV];
 	union sl_sockaddr dst = { 0 };
-	char hdr[SL_PROXY_ENC_MAX], *p;
+	char hdr[SL_PROXY_ENC_MAX];
 	int n;
 
 	if (s->pp && s->pp->dst.sa.sa_family) {
@@ -185,19 +148,12 @@ int sl_session_pp_send(struct sl_session *s)
 	} else {
 		socklen_t len = sizeof(dst);
 
-		if (getsockname(s->side[SL_SIDE_CLI].fd, &dst.sa, &len) < 0)
+		if (getsockname(s->c[SL_SIDE_CLI]->fd, &dst.sa, &len) < 0)
 			dst.sa.sa_family = 0;
 	}
 	n = sl_proxy_encode(s->srv->conf->send_proxy, &s->peer, &dst, hdr, sizeof(hdr));
 	if (n < 0)
 		return n;
 	/* nothing was sent on this connection yet: the header goes first */
-	p = sl_session_out_reserve(s, SL_SIDE_SRV, (uint32_t)n);
-	if (!p)
-		return -ENOMEM;
-	p = v->out + v->out_off;
-	memmove(p + n, p, v->out_len - v->out_off);
-	memcpy(p, hdr, (size_t)n);
-	sl_session_out_commit(s, SL_SIDE_SRV, (uint32_t)n);
-	return 0;
+	return sl_conn_prepend(s->c[SL_SIDE_SRV], hdr, (uint32_t)n);
 }

@@ -1,10 +1,11 @@
 /*
  * PROXY protocol on sessions (core/ layer). On a bind with accept_proxy a
- * session starts in a waiting phase (s->pp_wait): the client's first bytes
+ * session starts in state SL_SESS_PROXY_HDR: the client's first bytes
  * are queued as usual but nothing else sees them until proto/proxy.c has
  * parsed a PROXY header out of them. The header's source address becomes
- * s->peer, then the session begins as any other (per-source limit, TLS
- * handshake or the protocol's start) with the bytes after the header. On
+ * s->peer, then the session begins as any other (per-source limit, the
+ * transport's handshake or the protocol's start) with the bytes after the
+ * header. On
  * servers with send_proxy or send_proxy_v2, a header goes in front of
  * everything sent on each new server connection.
  */
@@ -17,8 +18,6 @@
 #include "conf/conf-t.h"
 #include "core/session-t.h"
 
-struct sl_tls_bind;
-
 /* Why a client's PROXY header was refused (metric label and log). */
 enum sl_pp_fail {
 	SL_PP_FAIL_INVALID = 0, /* not a PROXY header, malformed, unsupported */
@@ -29,22 +28,17 @@ enum sl_pp_fail {
 extern const char *const sl_pp_fail_names[SL_PP_FAIL_COUNT];
 
 /* What an accept_proxy session keeps (allocated at accept, freed with the
- * session): the TLS setup of its bind, for once the header is in, and the
- * destination address the header announced. */
+ * session): the destination address the header announced. */
 struct sl_session_pp {
-	struct sl_tls_bind *tb;
 	union sl_sockaddr dst; /* sa_family 0: none (LOCAL, UNKNOWN) */
 };
 
 /* Accept on an accept_proxy bind: wait for the header (recv armed, timer
  * running). Returns 0 or -ENOMEM (the caller closes the session). */
-int sl_session_pp_wait(struct sl_session *s, struct sl_tls_bind *tb);
-/* Bytes or the client's FIN arrived while s->pp_wait: parse, then begin the
+int sl_session_pp_wait(struct sl_session *s);
+/* Bytes or the client's FIN arrived in SL_SESS_PROXY_HDR: parse, then begin the
  * session or refuse the connection. */
 void sl_session_pp_input(struct sl_session *s);
-/* The timeout that bounds the wait, from accept: timeout_http_request on
- * http frontends, timeout_client on tcp ones. */
-enum sl_timeout_kind sl_session_pp_timeout(const struct sl_session *s);
 /* Count and log a refused header (once per session). */
 void sl_session_pp_failed(struct sl_session *s, enum sl_pp_fail why, const char *detail);
 /* A connect to a server with send_proxy* succeeded: put the header in

@@ -52,19 +52,19 @@ void sl_stats_free(struct sl_worker *w)
 
 static enum sl_gauge classify(const struct sl_session *s)
 {
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const struct sl_conn *c = s->c[SL_SIDE_CLI], *v = s->c[SL_SIDE_SRV];
 
-	if (s->state == SL_SESS_ST_CLOSING || s->state == SL_SESS_ST_FREE)
+	if (s->state == SL_SESS_CLOSING || s->state == SL_SESS_FREE)
 		return SL_GS_NONE;
-	if (s->queued)
+	if (s->state == SL_SESS_QUEUED)
 		return SL_GS_QUEUED;
-	if (v->fd >= 0 && !v->connected)
+	if (v && v->st == SL_CONN_CONNECTING)
 		return SL_GS_CONNECT;
-	if (c->rd_eof && v->fd >= 0 && !v->rd_eof)
+	if (c && v && c->rd_eof && !v->rd_eof)
 		return SL_GS_CLI_HALF;
-	if (v->rd_eof && !c->rd_eof && v->fd >= 0)
+	if (c && v && v->rd_eof && !c->rd_eof)
 		return SL_GS_SRV_HALF;
-	if (s->idle)
+	if (s->state == SL_SESS_IDLE)
 		return SL_GS_IDLE;
 	return SL_GS_ACTIVE;
 }

@@ -15,6 +15,9 @@
 #include "conf/conf-t.h"
 #include "core/session-t.h"
 
+struct sl_proxy;
+struct sl_worker;
+
 /* Connection states for the gauges. */
 enum sl_gauge {
 	SL_GS_ACTIVE = 0,   /* request or data in progress */

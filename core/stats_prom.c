@@ -14,7 +14,7 @@
 #include "conf/conf.h"
 #include "core/session_pp.h"
 #include "core/stats-i.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 
 #define out sl_stats_out
 
@@ -270,9 +270,9 @@ static void prom_fe_tls(struct sbuf *b, struct sl_proxy *px, const struct totals
 	       "TLS handshakes that failed, by reason");
 	for (int i = 0; i < px->conf->nfrontends; i++)
 		for (int k = 0; (fe_who(&px->conf->frontends[i]) & FOR_TLS) &&
-				k < SL_TLS_FAIL_COUNT; k++)
+				k < SL_HS_FAIL_COUNT; k++)
 			out(b, "sluice_frontend_tls_handshake_failures_total{frontend=\"%s\","
-			    "reason=\"%s\"} %llu\n", FE_NAME(i), sl_tls_fail_names[k],
+			    "reason=\"%s\"} %llu\n", FE_NAME(i), sl_hs_fail_names[k],
 			    U(t->fe[i].tls_fail[k]));
 }
 

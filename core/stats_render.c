@@ -18,7 +18,7 @@
 #include "core/pool.h"
 #include "core/session_pp.h"
 #include "core/stats-i.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 
 #define out sl_stats_out
 
@@ -275,8 +275,8 @@ static void json_frontend(struct sbuf *b, struct sl_proxy *px, const struct tota
 	if (has_ssl(&px->conf->frontends[i])) {
 		out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
 		    U(f->tls_hs), U(f->tls_resumed));
-		for (int k = 0; k < SL_TLS_FAIL_COUNT; k++)
-			out(b, "%s\"%s\":%llu", k ? "," : "", sl_tls_fail_names[k], U(f->tls_fail[k]));
+		for (int k = 0; k < SL_HS_FAIL_COUNT; k++)
+			out(b, "%s\"%s\":%llu", k ? "," : "", sl_hs_fail_names[k], U(f->tls_fail[k]));
 		out(b, "}}");
 	}
 	if (has_accept_proxy(&px->conf->frontends[i])) {

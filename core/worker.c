@@ -22,8 +22,9 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 #include "core/session.h"
+#include "proto/tls.h"
 #include "core/stats.h"
 #include "ring/udata.h"
 
@@ -87,8 +88,8 @@ static struct sl_session *oldest_idle(const struct sl_worker *w, int fe_idx)
 
 	/* only a session between requests, with nothing received or left to
 	 * send (always the first: the gauge says so; checked all the same) */
-	while (s && (!s->idle || s->side[SL_SIDE_CLI].tx_busy || s->side[SL_SIDE_CLI].q.count ||
-		     s->side[SL_SIDE_CLI].out_off < s->side[SL_SIDE_CLI].out_len))
+	while (s && (s->state != SL_SESS_IDLE || sl_session_out_pending(s, SL_SIDE_CLI) ||
+		     sl_session_queued(s, SL_SIDE_CLI)))
 		s = s->inext;
 	return s;
 }
@@ -109,7 +110,7 @@ static struct sl_session *reclaim_victim(const struct sl_worker *w, int fe_idx)
 		struct sl_session *s = c->frontends[i].stats ? NULL : oldest_idle(w, i);
 
 		if (s &&
-		    (!best || s->side[SL_SIDE_CLI].last_ms < best->side[SL_SIDE_CLI].last_ms))
+		    (!best || s->acct[SL_SIDE_CLI].last_ms < best->acct[SL_SIDE_CLI].last_ms))
 			best = s;
 	}
 	return best;
@@ -128,7 +129,7 @@ static void reclaim_idle(struct sl_worker *w, int fe_idx)
 	SL_ST_INC(w->st->fe[s->fe_idx].idle_reclaimed);
 	sl_log_req(w, "frontend %s: maxconn reached: closing an idle keep-alive connection "
 		   "(idle %llu ms) to admit a new one", s->fe->name,
-		   (unsigned long long)(w->now_ms - s->side[SL_SIDE_CLI].last_ms));
+		   (unsigned long long)(w->now_ms - s->acct[SL_SIDE_CLI].last_ms));
 	sl_session_close(s, SL_CLOSE_NORMAL);
 }
 
@@ -445,7 +446,6 @@ static int cqe_fd_delta(const struct io_uring_cqe *cqe)
 		return cqe->res >= 0;
 	case SL_OP_LISTENER_CLOSE:
 	case SL_OP_FD_CLOSED:
-	case SL_OP_POOL_CLOSE:
 	case SL_OP_CLOSE:
 		return -1;
 	default:
@@ -505,14 +505,15 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_FD_CLOSED: /* counted above */
 		break;
-	case SL_OP_POOL_RECV:
 	case SL_OP_POOL_TIMER:
-	case SL_OP_POOL_CTL:
-	case SL_OP_POOL_CLOSE:
 		sl_pool_on_cqe(w, cqe);
 		break;
-	default:
+	case SL_OP_TIMER:
+	case SL_OP_TIMER_CTL:
 		sl_session_on_cqe(w, cqe);
+		break;
+	default: /* a connection's (SL_OP_RECV .. SL_OP_RECV_CANCEL) */
+		sl_conn_on_cqe(w, cqe);
 		break;
 	}
 }
@@ -530,7 +531,7 @@ static void loop(struct sl_worker *w)
 		    !w->npending) {
 			sl_pool_close_all(w); /* connections pooled during the grace period */
 			sl_alog_flush(w);
-			if (!sl_pool_active(w) && sl_alog_idle(w))
+			if (!sl_pool_active(w) && !w->conns.live && sl_alog_idle(w))
 				break;
 		}
 		/* a quiescent point: every completion dispatched, none waiting */
@@ -551,9 +552,10 @@ static void loop(struct sl_worker *w)
 		}
 		io_uring_cq_advance(ring, n);
 		w->cq_next = *ring->cq.khead;
+		sl_session_run_deferred(w); /* queue wakeups, releases */
 		sl_alog_flush(w);
 		sl_ring_buf_publish(&w->ring);
-		sl_session_feed_starved(w);
+		sl_conn_feed_starved(w);
 	}
 }
 
@@ -590,6 +592,7 @@ static int worker_init(struct sl_worker *w)
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
 	    sl_pool_init(w) < 0 ||
+	    sl_conn_table_init(w, 2 * w->nslots + w->pool.nconns) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
 	    !w->fe_conn || !w->idle_head || !w->idle_tail ||
 	    !w->q_head || !w->q_tail || !w->pending ||
@@ -637,6 +640,7 @@ static void worker_cleanup(struct sl_worker *w)
 	}
 	sl_pool_xfer_close(w); /* handed to us too late: closed, none accepted after */
 	sl_pool_free(w);
+	sl_conn_table_free(w);
 	/* w->st stays: a reload folds and the stats pages read it until the
 	 * world is freed (core/world.c) */
 	sl_alog_free(w);

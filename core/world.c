@@ -93,7 +93,7 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w, struct sl_wo
 			l->fe = &c->frontends[i];
 			l->fe_idx = i;
 			l->bind = &c->frontends[i].binds[j];
-			l->tls = sl_tls_bind_of(l->bind);
+			l->xb = sl_tls_xprt_of(l->bind);
 			ol = reusable(old, l->bind);
 			if (ol) {
 				l->fd = ol->fd;

@@ -94,29 +94,26 @@ static void feed_response(struct sl_session *s);
  * (at most STAGE_MAX staged in all). */
 static uint32_t stage_room(struct sl_session *s, int to, uint32_t want)
 {
-	struct sl_side *d = &s->side[to];
-	bool busy = d->tx_busy && d->tx_out;
-	uint32_t cap;
+	uint32_t staged = sl_session_out_backlog(s, to);
 
-	if (d->out_off == d->out_len && !busy)
-		d->out_off = d->out_len = 0;
-	if (d->out_len >= STAGE_MAX)
+	if (staged >= STAGE_MAX)
 		return 0;
-	if (want > STAGE_MAX - d->out_len)
-		want = STAGE_MAX - d->out_len;
+	if (!want)
+		return 1; /* room for nothing: a bodiless message ends */
+	if (want > STAGE_MAX - staged)
+		want = STAGE_MAX - staged;
 	/* grown to what the bytes at hand need (small messages keep a small
-	 * buffer), never while the kernel reads it */
-	if (d->out_cap < d->out_len + want && !busy)
-		sl_session_out_reserve(s, to, want);
-	cap = d->out_cap < STAGE_MAX ? d->out_cap : STAGE_MAX;
-	return cap > d->out_len ? cap - d->out_len : 0;
+	 * buffer) */
+	return sl_session_out_reserve(s, to, want) ? want : 0;
 }
 
 /* Copy n bytes toward side `to` (n <= stage_room()). */
 static void stage(struct sl_session *s, int to, const char *data, uint32_t n)
 {
-	if (n) {
-		memcpy(s->side[to].out + s->side[to].out_len, data, n);
+	char *p;
+
+	if (n && (p = sl_session_out_reserve(s, to, n))) {
+		memcpy(p, data, n);
 		sl_session_out_commit(s, to, n);
 	}
 }
@@ -146,8 +143,9 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 	                 s->be->conf->name, s->srv ? s->srv->conf->name : "-", status,
 	                 status_text(status), why);
 	sl_session_unqueue(s);
-	if (s->side[SL_SIDE_SRV].fd >= 0)
-		sl_session_drop_server(s);
+	sl_session_drop_server(s);
+	if (s->state != SL_SESS_LINGER && !sl_session_closing(s))
+		sl_session_set_state(s, SL_SESS_FORWARD); /* answering, by us */
 	hs->req_st = REQ_ERROR;
 	hs->idle_since_ms = s->w->now_ms;
 	hs->rsp_st = RSP_DONE;
@@ -164,8 +162,8 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 		hs->log_pending = true;
 		hs->wall_ms = s->wall_ms;
 		hs->req_start_ms = s->w->now_ms;
-		hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
-		hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
+		hs->in0 = s->acct[SL_SIDE_CLI].bytes_in;
+		hs->out0 = s->acct[SL_SIDE_CLI].bytes_out;
 	}
 	switch (status) {
 	case 408: sl_http_set_term(hs, 'c', 'R'); break;
@@ -288,7 +286,7 @@ static int on_request_head(struct sl_session *s)
 	hs->got_100 = false;
 	hs->drained = 0;
 	rw.client_ip = s->fe->forwardfor_off ? NULL : hs->client_ip;
-	rw.proto = s->fe->forwardfor_off ? NULL : s->tls ? "https" : "http";
+	rw.proto = s->fe->forwardfor_off ? NULL : sl_session_secure(s) ? "https" : "http";
 	if (hs->upgrade_req)
 		rw.connection = "upgrade";
 	else if (!hs->keep_srv)
@@ -322,10 +320,9 @@ static int on_request_head(struct sl_session *s)
 	hs->rsp_st = RSP_HEAD;
 	hs->req_st = REQ_BODY;
 	s->retries = 0;
-	s->state = SL_SESS_ST_CONNECTING;
 	sl_session_timer_kick(s); /* from timeout_http_request to the server's */
-	connect_next(s, NULL);
-	return s->state == SL_SESS_ST_CLOSING || hs->req_st == REQ_ERROR ? -1 : 0;
+	connect_next(s, NULL); /* queued, connecting, or a pooled connection */
+	return sl_session_closing(s) || hs->req_st == REQ_ERROR ? -1 : 0;
 }
 
 /* Feed request bytes of a head; returns 1 to go on, 0 to stop. */
@@ -344,7 +341,7 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 			return 0;
 		}
 		hs->req_st = REQ_HEAD;
-		s->idle = false;
+		sl_session_set_state(s, SL_SESS_HEAD);
 		hs->log_pending = true;
 		hs->status = 0;
 		hs->term[0] = 0;
@@ -376,7 +373,8 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 		 * its timers (keep-alive, or the first request's) run on */
 		hs->req_st = REQ_IDLE;
 		hs->log_pending = false;
-		s->idle = hs->requests > 0;
+		if (hs->requests)
+			sl_session_set_state(s, SL_SESS_IDLE);
 		msgs_close(hs);
 		sl_session_timer_kick(s);
 	}
@@ -480,7 +478,7 @@ static void feed_request(struct sl_session *s)
 		while (sl_session_peek(s, SL_SIDE_CLI, &data, &len))
 			sl_session_consume(s, SL_SIDE_CLI, len); /* discarded */
 	}
-	while (s->state != SL_SESS_ST_CLOSING &&
+	while (!sl_session_closing(s) &&
 	       (hs->req_st == REQ_IDLE || hs->req_st == REQ_HEAD || hs->req_st == REQ_BODY ||
 		hs->req_st == REQ_DRAIN)) {
 		int go;
@@ -506,7 +504,7 @@ static void feed_request(struct sl_session *s)
 		if (!go)
 			break;
 	}
-	if (s->state == SL_SESS_ST_CLOSING)
+	if (sl_session_closing(s))
 		return;
 	if (hs->req_st == REQ_DONE && hs->rsp_st == RSP_DONE && hs->rsp_delivered &&
 	    !hs->close_after) {
@@ -514,7 +512,7 @@ static void feed_request(struct sl_session *s)
 		return;
 	}
 	sl_session_pump(s, SL_SIDE_SRV);
-	if (s->side[SL_SIDE_CLI].rd_eof && !sl_session_queued(s, SL_SIDE_CLI))
+	if (sl_session_rd_eof(s, SL_SIDE_CLI) && !sl_session_queued(s, SL_SIDE_CLI))
 		client_eof(s);
 }
 
@@ -523,10 +521,10 @@ static bool server_reusable(const struct sl_session *s)
 {
 	const struct http_sess *hs = hs_of(s);
 	const struct sl_http_parser *r = &hs->m->rsp;
-	const struct sl_side *v = &s->side[SL_SIDE_SRV];
 	const struct sl_backend_conf *bc = s->be->conf;
 
-	if (!hs->keep_srv || hs->rsp_early || hs->req_st != REQ_DONE || v->rd_eof || v->tx_busy ||
+	if (!hs->keep_srv || hs->rsp_early || hs->req_st != REQ_DONE ||
+	    sl_session_rd_eof(s, SL_SIDE_SRV) || sl_session_tx_busy(s, SL_SIDE_SRV) ||
 	    sl_session_queued(s, SL_SIDE_SRV) || sl_session_out_pending(s, SL_SIDE_SRV))
 		return false;
 	if (r->conn_close || (r->major == 1 && r->minor == 0 && !r->conn_keep_alive))
@@ -553,7 +551,7 @@ static void finish_response(struct sl_session *s)
 		hs->req_st = REQ_ERROR;
 		hs->idle_since_ms = s->w->now_ms;
 	}
-	if (s->side[SL_SIDE_SRV].fd >= 0) {
+	if (sl_session_has_conn(s, SL_SIDE_SRV)) {
 		if (server_reusable(s)) {
 			hs->srv_meta.requests++;
 			sl_session_pool_server(s, &hs->srv_meta);
@@ -563,13 +561,13 @@ static void finish_response(struct sl_session *s)
 	}
 	if (hs->rsp_early) {
 		/* what the server was not sent dies with its connection */
-		s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
+		sl_session_out_discard(s, SL_SIDE_SRV);
 	}
 	free(hs->retry_head);
 	hs->retry_head = NULL;
 	if (!sl_session_out_pending(s, SL_SIDE_CLI))
 		s->ops->on_drained(s, SL_SIDE_CLI);
-	if (hs->req_st == REQ_DRAIN && s->state != SL_SESS_ST_CLOSING) {
+	if (hs->req_st == REQ_DRAIN && !sl_session_closing(s)) {
 		sl_session_timer_kick(s); /* timeout_client from now on */
 		feed_request(s);
 	}
@@ -656,7 +654,7 @@ static int on_response_head(struct sl_session *s)
 		 * forwarded. Small bodies are cheaper copied behind the head
 		 * (one plain send). */
 		hs->rsp_relay = true;
-		s->side[SL_SIDE_CLI].relay = r->content_length;
+		s->relay[SL_SIDE_CLI] = r->content_length;
 	}
 	sl_session_timer_kick(s);
 	return 0;
@@ -721,19 +719,18 @@ static bool retry_fresh(struct sl_session *s)
 	uint32_t room;
 
 	if (!hs->srv_reused || !hs->retry_head || hs->m->rsp.len || hs->rsp_started ||
-	    s->side[SL_SIDE_SRV].tx_busy || hs->rsp_st != RSP_HEAD)
+	    sl_session_tx_busy(s, SL_SIDE_SRV) || hs->rsp_st != RSP_HEAD)
 		return false;
 	sl_log_req(s->w, "backend %s server %s: reused connection closed before a response, "
 	                 "retrying on a new one", s->be->conf->name, srv->conf->name);
 	sl_session_drop_server(s);
-	s->side[SL_SIDE_SRV].out_off = s->side[SL_SIDE_SRV].out_len = 0;
+	sl_session_out_discard(s, SL_SIDE_SRV);
 	room = stage_room(s, SL_SIDE_SRV, hs->retry_len);
 	if (room < hs->retry_len)
 		return false;
 	stage(s, SL_SIDE_SRV, hs->retry_head, hs->retry_len);
 	free(hs->retry_head);
 	hs->retry_head = NULL;
-	s->state = SL_SESS_ST_CONNECTING;
 	/* a new connection (exclude keeps the pool out), through the balancer
 	 * and the server slots like any request */
 	connect_next(s, srv);
@@ -776,13 +773,13 @@ static void server_eof(struct sl_session *s)
 	if (hs->rsp_st == RSP_HEAD) {
 		sl_http_reply_error(s, 502, "server closed before a complete response head");
 	} else if (hs->rsp_st == RSP_BODY && hs->rsp_relay) {
-		if (!s->side[SL_SIDE_CLI].relay) {
+		if (!s->relay[SL_SIDE_CLI]) {
 			relay_done(s);
 		} else {
 			sl_log_req(s->w, "backend %s server %s: response truncated: closed "
 				   "%llu bytes short of its Content-Length", s->be->conf->name,
 				   s->srv ? s->srv->conf->name : "-",
-				   (unsigned long long)s->side[SL_SIDE_CLI].relay);
+				   (unsigned long long)s->relay[SL_SIDE_CLI]);
 			sl_session_close(s, SL_CLOSE_SERVER_ERR);
 		}
 	} else if (hs->rsp_st == RSP_BODY) {
@@ -803,18 +800,17 @@ static void feed_response(struct sl_session *s)
 	const char *data;
 	uint32_t len;
 
-	if (hs->rsp_relay && s->state != SL_SESS_ST_CLOSING) {
+	if (hs->rsp_relay && !sl_session_closing(s)) {
 		/* a TLS pump encrypts at once: the relay may end right here */
 		sl_session_pump(s, SL_SIDE_CLI);
-		if (s->side[SL_SIDE_CLI].relay) {
-			if (s->side[SL_SIDE_SRV].rd_eof && s->side[SL_SIDE_SRV].fd >= 0 &&
-			    !sl_session_queued(s, SL_SIDE_SRV))
+		if (s->relay[SL_SIDE_CLI]) {
+			if (sl_session_rd_eof(s, SL_SIDE_SRV) && !sl_session_queued(s, SL_SIDE_SRV))
 				server_eof(s); /* short of content_length: truncated */
 			return;
 		}
 		relay_done(s);
 	}
-	while (s->state != SL_SESS_ST_CLOSING && !s->raw &&
+	while (!sl_session_closing(s) && !s->raw &&
 	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {
 		if (hs->rsp_st == RSP_BODY && hs->m->rsp.msg_done) {
 			data = "";
@@ -825,15 +821,14 @@ static void feed_response(struct sl_session *s)
 		if (!response_step(s, data, len))
 			break;
 	}
-	if (s->state == SL_SESS_ST_CLOSING || s->raw)
+	if (sl_session_closing(s) || s->raw)
 		return;
 	if (hs->rsp_st == RSP_DONE || hs->rsp_st == RSP_NONE) {
 		while (sl_session_peek(s, SL_SIDE_SRV, &data, &len))
 			sl_session_consume(s, SL_SIDE_SRV, len); /* after the response */
 	}
 	sl_session_pump(s, SL_SIDE_CLI);
-	if (s->side[SL_SIDE_SRV].rd_eof && s->side[SL_SIDE_SRV].fd >= 0 &&
-	    !sl_session_queued(s, SL_SIDE_SRV))
+	if (sl_session_rd_eof(s, SL_SIDE_SRV) && !sl_session_queued(s, SL_SIDE_SRV))
 		server_eof(s);
 }
 
@@ -844,11 +839,12 @@ static void exchange_done(struct sl_session *s)
 	struct http_sess *hs = hs_of(s);
 
 	if (hs->close_after) {
-		if (s->side[SL_SIDE_CLI].rd_eof) {
+		if (sl_session_rd_eof(s, SL_SIDE_CLI)) {
 			sl_session_close(s, SL_CLOSE_NORMAL);
 			return;
 		}
 		hs->lingering = true;
+		sl_session_set_state(s, SL_SESS_LINGER);
 		hs->idle_since_ms = s->w->now_ms;
 		sl_session_shutdown(s, SL_SIDE_CLI);
 		feed_request(s); /* discards whatever the client still sends */
@@ -856,23 +852,15 @@ static void exchange_done(struct sl_session *s)
 		return;
 	}
 	msgs_close(hs); /* the next request starts afresh */
-	for (int i = 0; i < 2; i++) {
-		struct sl_side *d = &s->side[i];
-
-		if (!d->tx_busy && d->out_off == d->out_len) {
-			/* an idle keep-alive connection keeps no staging memory */
-			free(d->out);
-			d->out = NULL;
-			d->out_cap = d->out_len = d->out_off = 0;
-		}
-	}
+	for (int i = 0; i < 2; i++)
+		if (!sl_session_out_pending(s, i))
+			sl_session_out_trim(s, i); /* an idle connection keeps no staging memory */
 	hs->req_st = REQ_IDLE;
 	hs->rsp_st = RSP_NONE;
 	hs->rsp_started = false;
 	hs->rsp_delivered = false; /* (an error page may come before a head) */
 	hs->idle_since_ms = s->w->now_ms;
-	s->idle = true;
-	s->state = SL_SESS_ST_FORWARD;
+	sl_session_set_state(s, SL_SESS_IDLE);
 	sl_session_timer_kick(s);
 	feed_request(s); /* a pipelined request may be waiting */
 }
@@ -884,8 +872,8 @@ static void log_and_next(struct sl_session *s)
 
 	sl_http_log_request(s, '-');
 	/* the next request's bytes count from here (pipelined ones included) */
-	hs->in0 = s->side[SL_SIDE_CLI].bytes_in;
-	hs->out0 = s->side[SL_SIDE_CLI].bytes_out;
+	hs->in0 = s->acct[SL_SIDE_CLI].bytes_in;
+	hs->out0 = s->acct[SL_SIDE_CLI].bytes_out;
 	exchange_done(s);
 }
 
@@ -962,10 +950,7 @@ static void http_on_connect(struct sl_session *s, int res)
 	char addr[80];
 
 	if (res == 0) {
-		s->state = SL_SESS_ST_FORWARD;
-		s->side[SL_SIDE_SRV].connected = true;
-		s->side[SL_SIDE_SRV].last_ms = s->w->now_ms;
-		sl_session_arm_recv(s, SL_SIDE_SRV);
+		/* the core made the session FORWARD and receives from the server */
 		sl_session_timer_kick(s);
 		feed_request(s);
 		return;
@@ -1004,14 +989,14 @@ static void http_start(struct sl_session *s)
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
 	hs->req_start_ms = s->w->now_ms;
 	client_ip(s, hs->client_ip, sizeof(hs->client_ip));
-	s->state = SL_SESS_ST_FORWARD;
+	sl_session_set_state(s, SL_SESS_HEAD);
 	if (s->over_source) {
 		hs->requests = 1;
 		sl_http_reply_error(s, 429, "over maxconn_per_source");
-		sl_session_arm_recv(s, SL_SIDE_CLI); /* to see the client's FIN */
+		sl_session_recv(s, SL_SIDE_CLI); /* to see the client's FIN */
 		return;
 	}
-	sl_session_arm_recv(s, SL_SIDE_CLI);
+	sl_session_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
 }
 
@@ -1020,7 +1005,7 @@ static void http_on_dequeued(struct sl_session *s)
 	connect_next(s, NULL);
 	/* a pooled connection is ready at once: send what waits (a new one
 	 * sends from its connect completion) */
-	if (s->state != SL_SESS_ST_CLOSING)
+	if (!sl_session_closing(s))
 		feed_request(s);
 }
 
@@ -1040,7 +1025,7 @@ static uint64_t http_deadline(const struct sl_session *s, enum sl_timeout_kind *
 {
 	const struct http_sess *hs = hs_of(s);
 	const uint64_t *fe = s->fe->timeouts.ms, *be = s->be->conf->timeouts.ms;
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const struct sl_side_acct *c = &s->acct[SL_SIDE_CLI], *v = &s->acct[SL_SIDE_SRV];
 	uint64_t dc, dv;
 
 	if (s->raw)

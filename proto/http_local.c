@@ -63,6 +63,7 @@ int sl_http_serve_stats(struct sl_session *s, const struct sl_http_parser *r)
 		sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n + (r->method == HTTP_GET ?
 								     (uint32_t)blen : 0));
 		free(body);
+		sl_session_set_state(s, SL_SESS_FORWARD); /* answered by us */
 		sl_stats_status(s, 200, false);
 		hs->status = 200;
 		hs->t_rsp = s->w->now_ms;

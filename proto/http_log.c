@@ -11,6 +11,7 @@
 #include "core/alog.h"
 #include "core/backend.h"
 #include "core/stats.h"
+#include "core/worker-t.h"
 #include "proto/http-i.h"
 
 /* The request ends: its latencies go to the histograms of the counters it
@@ -33,7 +34,7 @@ static void request_latencies(struct sl_session *s, struct http_sess *hs)
 void sl_http_log_request(struct sl_session *s, char phase)
 {
 	struct http_sess *hs = hs_of(s);
-	const struct sl_side *c = &s->side[SL_SIDE_CLI];
+	const struct sl_side_acct *c = &s->acct[SL_SIDE_CLI];
 	uint64_t now = s->w->now_ms, start = hs->req_start_ms;
 	struct sl_alog_rec r = {
 		.wall_ms = hs->wall_ms, .client = &s->peer, .frontend = s->fe->name,
@@ -104,8 +105,8 @@ void sl_http_on_log(struct sl_session *s)
 		phase = 'R';
 	else if (hs->req_st == REQ_BODY && !hs->m->req.msg_done)
 		phase = 'D'; /* the request body was still coming */
-	else if (s->queued || (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start))
-		phase = s->queued ? 'Q' : 'C';
+	else if (hs->rsp_st == RSP_HEAD && !s->t_connected && s->t_conn_start)
+		phase = 'C'; /* (a queue timeout set its own termination state) */
 	else if (hs->rsp_st == RSP_HEAD)
 		phase = 'H';
 	else

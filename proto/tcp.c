@@ -46,7 +46,7 @@ void sl_tcp_start(struct sl_session *s)
 		sl_session_close(s, SL_CLOSE_LIMIT);
 		return;
 	}
-	sl_session_arm_recv(s, SL_SIDE_CLI);
+	sl_session_recv(s, SL_SIDE_CLI);
 	sl_session_timer_kick(s);
 	connect_next(s, NULL);
 }
@@ -57,13 +57,10 @@ void sl_tcp_on_connect(struct sl_session *s, int res)
 	char addr[80];
 
 	if (res == 0) {
-		s->state = SL_SESS_ST_FORWARD;
-		s->side[SL_SIDE_SRV].connected = true;
-		s->side[SL_SIDE_SRV].last_ms = s->w->now_ms;
-		sl_session_arm_recv(s, SL_SIDE_SRV);
+		/* the core made the session FORWARD and receives on both sides */
 		sl_session_timer_kick(s); /* timeout_server may be the nearer one now */
 		sl_session_pump(s, SL_SIDE_SRV);
-		if (!s->side[SL_SIDE_SRV].tx_busy)
+		if (!sl_session_tx_busy(s, SL_SIDE_SRV))
 			sl_tcp_on_drained(s, SL_SIDE_SRV);
 		return;
 	}
@@ -83,7 +80,7 @@ void sl_tcp_on_eof(struct sl_session *s, int side)
 {
 	int other = !side;
 
-	if (s->state == SL_SESS_ST_FORWARD && !s->side[other].tx_busy &&
+	if (s->state == SL_SESS_FORWARD && !sl_session_tx_busy(s, other) &&
 	    !sl_session_queued(s, side))
 		sl_tcp_on_drained(s, other);
 	sl_session_timer_kick(s);
@@ -91,13 +88,11 @@ void sl_tcp_on_eof(struct sl_session *s, int side)
 
 void sl_tcp_on_drained(struct sl_session *s, int to)
 {
-	struct sl_side *src = &s->side[!to];
-
-	if (!src->rd_eof || s->state != SL_SESS_ST_FORWARD)
+	if (!sl_session_rd_eof(s, !to) || s->state != SL_SESS_FORWARD)
 		return;
-	if (s->side[to].rd_eof) {
+	if (sl_session_rd_eof(s, to)) {
 		/* both FINs seen: wait until the other direction is delivered too */
-		if (!s->side[!to].tx_busy && !sl_session_queued(s, to))
+		if (!sl_session_tx_busy(s, !to) && !sl_session_queued(s, to))
 			sl_session_close(s, SL_CLOSE_NORMAL);
 		return;
 	}
@@ -111,20 +106,21 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 
 uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const struct sl_side_acct *c = &s->acct[SL_SIDE_CLI], *v = &s->acct[SL_SIDE_SRV];
 	const uint64_t *fe = s->fe->timeouts.ms, *be = s->be->conf->timeouts.ms;
 	uint64_t last = max_u64(c->last_ms, v->last_ms), dc, dv;
+	bool ceof = sl_session_rd_eof(s, SL_SIDE_CLI), veof = sl_session_rd_eof(s, SL_SIDE_SRV);
 
-	if (s->state == SL_SESS_ST_FORWARD && c->rd_eof && !v->rd_eof) {
+	if (s->state == SL_SESS_FORWARD && ceof && !veof) {
 		*kind = SL_TO_CLIENT_FIN;
 		return last + fe[SL_TO_CLIENT_FIN];
 	}
-	if (s->state == SL_SESS_ST_FORWARD && v->rd_eof && !c->rd_eof) {
+	if (s->state == SL_SESS_FORWARD && veof && !ceof) {
 		*kind = SL_TO_SERVER_FIN;
 		return last + be[SL_TO_SERVER_FIN];
 	}
 	dc = c->last_ms + fe[SL_TO_CLIENT];
-	if (s->state != SL_SESS_ST_FORWARD) {
+	if (s->state != SL_SESS_FORWARD) {
 		*kind = SL_TO_CLIENT;
 		return dc;
 	}
@@ -136,7 +132,7 @@ uint64_t sl_tcp_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 uint64_t sl_tcp_tunnel_deadline(const struct sl_session *s, enum sl_timeout_kind *kind)
 {
 	const struct sl_timeouts *bt = &s->be->conf->timeouts;
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const struct sl_side_acct *c = &s->acct[SL_SIDE_CLI], *v = &s->acct[SL_SIDE_SRV];
 	uint64_t at = sl_tcp_deadline(s, kind), t;
 
 	if (*kind != SL_TO_CLIENT && *kind != SL_TO_SERVER)
@@ -162,7 +158,7 @@ static void tcp_on_timeout(struct sl_session *s, enum sl_timeout_kind kind)
 
 static void tcp_on_log(struct sl_session *s)
 {
-	const struct sl_side *c = &s->side[SL_SIDE_CLI], *v = &s->side[SL_SIDE_SRV];
+	const struct sl_side_acct *c = &s->acct[SL_SIDE_CLI], *v = &s->acct[SL_SIDE_SRV];
 	struct sl_alog_rec r = {
 		.wall_ms = s->wall_ms, .client = &s->peer, .frontend = s->fe->name,
 		.backend = s->be->conf->name, .server = s->srv ? s->srv->conf->name : "-",
@@ -174,7 +170,7 @@ static void tcp_on_log(struct sl_session *s)
 	};
 	char phase = s->t_connected ? 'D' : s->t_conn_start ? 'C' : 'Q';
 
-	if (s->t_connected && (c->rd_eof || v->rd_eof))
+	if (s->t_connected && (c->eof || v->eof))
 		phase = 'F';
 	sl_alog_term(s, phase, r.term);
 	sl_alog_write(s->w, &r);

@@ -1,14 +1,17 @@
 /*
- * TLS termination (proto/ layer). Data path of one TLS client connection:
- *   recv CQE (ciphertext) -> core queues it in s->tls->cin -> sl_tls_input
- *   -> wolfSSL_accept / wolfSSL_read pull cin through tls_recv_cb
- *   -> plaintext lands in the client side's queue (sl_session_plain_*)
- *   -> http or tcp consume it exactly as plain bytes.
- *   Toward the client, sl_session_pump encrypts queued plaintext with
- *   sl_tls_encrypt: tls_send_cb appends records to s->tls->cout, which the
- *   core sends with one io_uring send.
+ * TLS termination (proto/ layer): a transport (struct sl_xprt_ops) under a
+ * client connection. Data path of one TLS connection:
+ *   recv CQE (ciphertext) -> core/conn.c hands the buffer to tls_input,
+ *   which queues it in the private cin -> wolfSSL_accept / wolfSSL_read
+ *   pull cin through tls_recv_cb -> plaintext lands in the connection's
+ *   queue (sl_conn_plain_*) -> the owner (http, tcp) reads it as plain
+ *   bytes. Toward the client, the connection asks tls_prep for its next
+ *   send: the owner's bytes (sl_conn_next_chunk) are encrypted with
+ *   wolfSSL_write, tls_send_cb appends the records to cout, and cout is
+ *   what the connection sends.
  * wolfSSL never blocks and never sees a socket: when cin runs dry the read
- * callback says WANT_READ and we wait for the next recv CQE.
+ * callback says WANT_READ and we wait for the next recv CQE. This file
+ * knows connections (core/conn.h), never sessions.
  *
  * Contexts: one WOLFSSL_CTX per certificate file of a bind, all with the
  * same settings. A connection starts on the first; the SNI callback moves
@@ -32,16 +35,9 @@
 
 #include "conf/conf.h"
 #include "core/log.h"
-#include "core/proxy.h"
-#include "core/session.h"
-#include "core/stats.h"
+#include "core/worker-t.h"
+#include "core/conn.h"
 #include "proto/tls.h"
-
-const char *const sl_tls_fail_names[SL_TLS_FAIL_COUNT] = {
-	[SL_TLS_FAIL_PROTOCOL] = "protocol",
-	[SL_TLS_FAIL_TIMEOUT] = "timeout",
-	[SL_TLS_FAIL_CLOSED] = "closed",
-};
 
 #define MAX_NAMES 64      /* DNS names kept per certificate */
 #define CIPHERS "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:" \
@@ -56,6 +52,7 @@ struct tls_cert {
 };
 
 struct sl_tls_bind {
+	struct sl_xprt_bind xb;  /* first: the listener's view of this bind */
 	const struct sl_bind_conf *bind;
 	const struct sl_frontend_conf *fe;
 	struct tls_cert *certs;
@@ -191,32 +188,51 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 
 /* ---- I/O callbacks: memory only ------------------------------------------ */
 
+/* The state of one TLS connection. */
+struct tls_conn {
+	WOLFSSL *ssl;
+	struct sl_conn *c;
+	const struct sl_tls_bind *tb;
+	const union sl_sockaddr *peer; /* the client, as its session knows it */
+	struct sl_bufq cin;   /* ciphertext received, not yet read by wolfSSL */
+	struct sl_obuf cout;  /* ciphertext wolfSSL wrote, to send */
+	bool cout_busy;       /* a send reads cout: it may not move */
+	char *cout_old;       /* the buffer that send reads after cout had to grow
+			       * under it (freed by its completion) */
+	bool hs_done;         /* handshake complete: data may flow */
+	bool eof;             /* close_notify seen: no more plaintext */
+	bool eof_told;        /* the owner was told of the client's end */
+	bool notify_sent;     /* our close_notify is in cout (or sent) */
+	bool busy;            /* tls_run is running (no re-entry) */
+};
+
 static int tls_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
-	struct sl_session *s = ctx;
+	struct tls_conn *t = ctx;
 	uint32_t n;
 
 	(void)ssl;
 	if (sz <= 0)
 		return 0;
-	n = sl_session_cin_read(s, buf, (uint32_t)sz);
+	n = sl_conn_q_read(t->c, &t->cin, buf, (uint32_t)sz);
 	return n ? (int)n : WOLFSSL_CBIO_ERR_WANT_READ;
 }
 
 static int tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
-	struct sl_tls_conn *t = ((struct sl_session *)ctx)->tls;
+	struct tls_conn *t = ctx;
+	struct sl_obuf *o = &t->cout;
 
 	(void)ssl;
 	if (sz <= 0)
 		return 0;
-	if (t->cout_off == t->cout_len)
-		t->cout_off = t->cout_len = 0;
-	if (t->cout_len + (uint32_t)sz > t->cout_cap) {
-		uint32_t cap = t->cout_cap ? t->cout_cap : 4096;
+	if (o->off == o->len && !t->cout_busy)
+		o->off = o->len = 0;
+	if (o->len + (uint32_t)sz > o->cap) {
+		uint32_t cap = o->cap ? o->cap : 4096;
 		char *p;
 
-		while (cap < t->cout_len + (uint32_t)sz)
+		while (cap < o->len + (uint32_t)sz)
 			cap *= 2;
 		if (t->cout_busy && !t->cout_old) {
 			/* a send reads cout (wolfSSL_read can write a record, an
@@ -225,19 +241,19 @@ static int tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 			p = malloc(cap);
 			if (!p)
 				return WOLFSSL_CBIO_ERR_GENERAL;
-			memcpy(p, t->cout, t->cout_len);
-			t->cout_old = t->cout;
+			memcpy(p, o->p, o->len);
+			t->cout_old = o->p;
 			t->cout_busy = false;
 		} else {
-			p = realloc(t->cout, cap);
+			p = realloc(o->p, cap);
 			if (!p)
 				return WOLFSSL_CBIO_ERR_GENERAL;
 		}
-		t->cout = p;
-		t->cout_cap = cap;
+		o->p = p;
+		o->cap = cap;
 	}
-	memcpy(t->cout + t->cout_len, buf, (size_t)sz);
-	t->cout_len += (uint32_t)sz;
+	memcpy(o->p + o->len, buf, (size_t)sz);
+	o->len += (uint32_t)sz;
 	return sz;
 }
 
@@ -393,12 +409,16 @@ static int load_cert(const struct sl_config *conf, struct sl_tls_bind *tb, const
 	return 0;
 }
 
+static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
+		      const union sl_sockaddr *peer);
+
 static int load_bind(const struct sl_config *conf, const struct sl_frontend_conf *fe,
 		     const struct sl_bind_conf *b, struct sl_tls_bind *tb, char *err, size_t len)
 {
 	char list[SL_CONF_CRT_MAX], *save, *path;
 	int n = 1, rc;
 
+	tb->xb.attach = tls_attach;
 	tb->bind = b;
 	tb->fe = fe;
 	for (const char *p = b->crt; *p; p++)
@@ -511,147 +531,76 @@ void sl_tls_thread_exit(void)
 #endif
 }
 
-struct sl_tls_bind *sl_tls_bind_of(const struct sl_bind_conf *b)
+const struct sl_xprt_bind *sl_tls_xprt_of(const struct sl_bind_conf *b)
 {
 	for (const struct tls_set *set = sets; set; set = set->next)
 		for (int i = 0; i < set->nbinds; i++)
 			if (set->binds[i].bind == b)
-				return &set->binds[i];
+				return &set->binds[i].xb;
 	return NULL;
 }
 
-/* ---- sessions --------------------------------------------------------------- */
+/* ---- the transport ------------------------------------------------------------ */
 
-enum sl_timeout_kind sl_tls_handshake_timeout(const struct sl_session *s)
+static const struct sl_xprt_ops tls_xprt;
+
+static void peer_str(const struct tls_conn *t, char *buf, size_t len)
 {
-	return s->fe->mode == SL_FE_MODE_HTTP ? SL_TO_HTTP_REQUEST : SL_TO_CLIENT;
-}
+	struct sl_addr a = { .len = sizeof(*t->peer) };
 
-int sl_tls_session_new(struct sl_session *s, struct sl_tls_bind *tb)
-{
-	static char alpn[] = "http/1.1";
-	struct sl_tls_conn *t = calloc(1, sizeof(*t));
-	WOLFSSL *ssl;
-
-	if (!t)
-		return -ENOMEM;
-	ssl = wolfSSL_new(tb->certs[0].ctx);
-	if (!ssl) {
-		free(t);
-		return -ENOMEM;
-	}
-	t->ssl = ssl;
-	t->spare = -1;
-	wolfSSL_SetIOReadCtx(ssl, s);
-	wolfSSL_SetIOWriteCtx(ssl, s);
-	if (s->fe->mode == SL_FE_MODE_HTTP &&
-	    wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
-	    WOLFSSL_SUCCESS) {
-		wolfSSL_free(ssl);
-		free(t);
-		return -ENOMEM;
-	}
-	s->tls = t;
-	return 0;
-}
-
-void sl_tls_session_free(struct sl_session *s)
-{
-	struct sl_tls_conn *t = s->tls;
-
-	if (!t)
-		return;
-	wolfSSL_free(t->ssl);
-	free(t->cout);
-	free(t->cout_old);
-	free(t);
-	s->tls = NULL;
-}
-
-static void peer_str(const struct sl_session *s, char *buf, size_t len)
-{
-	struct sl_addr a = { .len = sizeof(s->peer) };
-
-	memcpy(&a.ss, &s->peer, sizeof(s->peer));
-
+	memcpy(&a.ss, t->peer, sizeof(*t->peer));
 	sl_conf_addr_str(&a, buf, len);
 }
 
-void sl_tls_handshake_failed(struct sl_session *s, enum sl_tls_fail why, const char *detail)
-{
-	struct sl_tls_conn *t = s->tls;
-	char peer[80];
-
-	if (!t || t->hs_done || t->failed)
-		return;
-	t->failed = true;
-	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_fail[why]);
-	peer_str(s, peer, sizeof(peer));
-	sl_log_req(s->w, "frontend %s: TLS handshake failed (%s) from %s after %llu ms: %s",
-		   s->fe->name, sl_tls_fail_names[why], peer,
-		   (unsigned long long)(s->w->now_ms - s->start_ms), detail);
-}
-
-static void fail_protocol(struct sl_session *s, int err)
+static void fail_protocol(struct tls_conn *t, int err)
 {
 	char why[160];
 
-	sl_tls_handshake_failed(s, SL_TLS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
-	sl_session_close(s, SL_CLOSE_CLIENT_ERR);
+	sl_conn_hs_failed(t->c, SL_HS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
 }
 
 /* Drive the handshake; true once it is complete. */
-static bool handshake(struct sl_session *s)
+static bool handshake(struct tls_conn *t)
 {
-	struct sl_tls_conn *t = s->tls;
-	WOLFSSL *ssl = t->ssl;
-	int r = wolfSSL_accept(ssl), e;
+	struct sl_conn *c = t->c;
+	int r = wolfSSL_accept(t->ssl), e;
 
 	if (r != WOLFSSL_SUCCESS) {
-		e = wolfSSL_get_error(ssl, r);
-		sl_session_pump(s, SL_SIDE_CLI); /* our flight, or an alert */
-		if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
-			fail_protocol(s, e);
-		} else if (s->side[SL_SIDE_CLI].rd_eof) {
-			sl_tls_handshake_failed(s, SL_TLS_FAIL_CLOSED,
-						"the client closed the connection");
-			sl_session_close(s, SL_CLOSE_CLIENT_ERR);
-		}
+		e = wolfSSL_get_error(t->ssl, r);
+		sl_conn_flush(c, NULL, NULL); /* our flight, or an alert */
+		if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)
+			fail_protocol(t, e);
+		else if (c->rd_eof)
+			sl_conn_hs_failed(c, SL_HS_FAIL_CLOSED, "the client closed the connection");
 		return false;
 	}
 	t->hs_done = true;
-	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_hs);
-	sl_stats_tls_done(s);
-	if (wolfSSL_session_reused(ssl))
-		SL_ST_INC(s->w->st->fe[s->fe_idx].tls_resumed);
-	sl_session_pump(s, SL_SIDE_CLI); /* the last flight, tickets */
-	/* the timer measured the handshake; the protocol sets its own now */
-	s->side[SL_SIDE_CLI].last_ms = s->w->now_ms;
-	s->ops->start(s);
-	return s->state != SL_SESS_ST_CLOSING;
+	sl_conn_flush(c, NULL, NULL); /* the last flight, tickets */
+	sl_conn_notify_ready(c);      /* the owner starts its protocol */
+	return c->st == SL_CONN_OPEN;
 }
 
-/* Decrypt everything wolfSSL can give into the client queue. Returns -1 if
- * the session was closed, else whether plaintext arrived. */
-static int decrypt(struct sl_session *s)
+/* Decrypt everything wolfSSL can give into the connection's queue.
+ * Returns -1 if the connection failed, else whether plaintext arrived. */
+static int decrypt(struct tls_conn *t)
 {
-	struct sl_tls_conn *t = s->tls;
+	struct sl_conn *c = t->c;
 	bool got = false;
 
 	while (!t->eof) {
 		uint32_t room;
-		char *p = sl_session_plain_room(s, &room);
+		char *p = sl_conn_plain_room(c, &room);
 		int n, e;
 
 		if (!p) {
 			sl_log("frontend %s: out of TLS plaintext buffers, closing a connection",
-			       s->fe->name);
-			sl_session_close(s, SL_CLOSE_RESOURCE);
+			       t->tb->fe->name);
+			sl_conn_notify_error(c, -ENOBUFS);
 			return -1;
 		}
 		n = wolfSSL_read(t->ssl, p, (int)room);
 		if (n > 0) {
-			sl_session_plain_commit(s, (uint32_t)n);
+			sl_conn_plain_commit(c, (uint32_t)n);
 			got = true;
 			continue;
 		}
@@ -665,62 +614,198 @@ static int decrypt(struct sl_session *s)
 		{
 			char why[160], peer[80];
 
-			peer_str(s, peer, sizeof(peer));
-			sl_log_req(s->w, "frontend %s: TLS error from %s: %s", s->fe->name,
+			peer_str(t, peer, sizeof(peer));
+			sl_log_req(c->w, "frontend %s: TLS error from %s: %s", t->tb->fe->name,
 				   peer, wolf_reason(e, why, sizeof(why)));
 		}
-		sl_session_pump(s, SL_SIDE_CLI); /* the alert */
-		sl_session_close(s, SL_CLOSE_CLIENT_ERR);
+		sl_conn_flush(c, NULL, NULL); /* the alert */
+		sl_conn_notify_error(c, -EPROTO);
 		return -1;
 	}
-	sl_session_plain_unused(s); /* no buffer held while waiting for a record */
+	sl_conn_plain_unused(c); /* no buffer held while waiting for a record */
 	return got;
 }
 
-void sl_tls_input(struct sl_session *s)
+/* Ciphertext arrived (or the client's FIN): advance the handshake, decrypt,
+ * tell the owner. */
+static void tls_run(struct tls_conn *t)
 {
-	struct sl_tls_conn *t = s->tls;
-	struct sl_side *c = &s->side[SL_SIDE_CLI];
+	struct sl_conn *c = t->c;
 	int got;
 
-	if (t->busy || s->state == SL_SESS_ST_CLOSING)
+	if (t->busy || c->st != SL_CONN_OPEN)
 		return;
 	t->busy = true;
-	if (!t->hs_done && !handshake(s))
+	if (!t->hs_done && !handshake(t))
 		goto out;
-	got = decrypt(s);
+	got = decrypt(t);
 	if (got < 0)
 		goto out;
-	sl_session_pump(s, SL_SIDE_CLI); /* key updates and the like */
-	if (got) {
-		if (s->raw)
-			sl_session_pump(s, SL_SIDE_SRV);
-		else
-			s->ops->on_data(s, SL_SIDE_CLI);
-	}
-	if (s->state != SL_SESS_ST_CLOSING && (t->eof || c->rd_eof) && !t->eof_told) {
-		/* close_notify, or a FIN: the protocol sees the client's end once */
+	sl_conn_flush(c, NULL, NULL); /* key updates and the like */
+	if (got)
+		sl_conn_notify_data(c);
+	if (c->st == SL_CONN_OPEN && (t->eof || c->rd_eof) && !t->eof_told) {
+		/* close_notify, or a FIN: the owner sees the client's end once */
 		c->rd_eof = true;
 		t->eof_told = true;
-		s->ops->on_eof(s, SL_SIDE_CLI);
+		sl_conn_notify_eof(c);
 	}
 out:
 	t->busy = false;
 }
 
-bool sl_tls_encrypt(struct sl_session *s, const char *p, uint32_t n)
+static void tls_input(struct sl_conn *c, uint16_t bid, uint32_t len)
 {
-	int r = wolfSSL_write(s->tls->ssl, p, (int)n);
+	struct tls_conn *t = c->xctx;
 
-	return r == (int)n;
+	sl_conn_q_push(c, &t->cin, bid, len);
+	if (t->eof) {
+		sl_conn_q_clear(c, &t->cin); /* after close_notify: ignored */
+		return;
+	}
+	tls_run(t);
 }
 
-void sl_tls_close_notify(struct sl_session *s)
+static void tls_input_eof(struct sl_conn *c)
 {
-	struct sl_tls_conn *t = s->tls;
+	tls_run(c->xctx);
+}
+
+static bool tls_ready(const struct sl_conn *c)
+{
+	return ((const struct tls_conn *)c->xctx)->hs_done;
+}
+
+/* Once the previous ciphertext is sent, encrypt up to four records of what
+ * waits and send them in one go. */
+static int tls_prep(struct sl_conn *c, struct iovec *iov, int max)
+{
+	struct tls_conn *t = c->xctx;
+	uint32_t budget = 4 * SL_BUF_SIZE;
+	const char *p;
+	uint32_t n;
+
+	(void)max;
+	/* cout may not move while a send reads it: encrypt only into an empty one */
+	while (t->cout.off == t->cout.len || budget < 4 * SL_BUF_SIZE) {
+		if (!budget || !t->hs_done || t->notify_sent || !sl_conn_next_chunk(c, &p, &n))
+			break;
+		if (n > budget)
+			n = budget;
+		if (n > SL_BUF_SIZE)
+			n = SL_BUF_SIZE;
+		if (wolfSSL_write(t->ssl, p, (int)n) != (int)n) {
+			sl_log("frontend %s: TLS encryption failed, closing the connection",
+			       t->tb->fe->name);
+			return -1;
+		}
+		budget -= n;
+		sl_conn_chunk_done(c, n);
+	}
+	if (t->cout.off == t->cout.len) {
+		if (t->cout.cap > 4096) {
+			/* idle: keep no ciphertext memory (records of a stream refill
+			 * it before we get here) */
+			free(t->cout.p);
+			memset(&t->cout, 0, sizeof(t->cout));
+		}
+		return 0;
+	}
+	iov[0].iov_base = t->cout.p + t->cout.off;
+	iov[0].iov_len = t->cout.len - t->cout.off;
+	t->cout_busy = true;
+	return 1;
+}
+
+static void tls_sent(struct sl_conn *c, uint32_t n)
+{
+	struct tls_conn *t = c->xctx;
+
+	t->cout.off += n; /* the plaintext left its queue when encrypted */
+	t->cout_busy = false;
+	free(t->cout_old);
+	t->cout_old = NULL;
+}
+
+static void tls_notify_close(struct sl_conn *c)
+{
+	struct tls_conn *t = c->xctx;
 
 	if (!t->hs_done || t->notify_sent)
 		return;
 	t->notify_sent = true;
 	wolfSSL_shutdown(t->ssl); /* writes the alert; we do not wait for the peer's */
+}
+
+static uint32_t tls_held(const struct sl_conn *c)
+{
+	return ((const struct tls_conn *)c->xctx)->cin.count;
+}
+
+static bool tls_resumed(const struct sl_conn *c)
+{
+	return wolfSSL_session_reused(((const struct tls_conn *)c->xctx)->ssl);
+}
+
+static void tls_free(struct sl_conn *c)
+{
+	struct tls_conn *t = c->xctx;
+
+	if (!t)
+		return;
+	sl_conn_q_clear(c, &t->cin);
+	wolfSSL_free(t->ssl);
+	free(t->cout.p);
+	free(t->cout_old);
+	free(t);
+	c->xctx = NULL;
+}
+
+static const struct sl_xprt_ops tls_xprt = {
+	.name = "TLS",
+	.secure = true,
+	.input = tls_input,
+	.input_eof = tls_input_eof,
+	.ready = tls_ready,
+	.prep = tls_prep,
+	.sent = tls_sent,
+	.notify_close = tls_notify_close,
+	.held = tls_held,
+	.resumed = tls_resumed,
+	.free = tls_free,
+};
+
+static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
+		      const union sl_sockaddr *peer)
+{
+	static char alpn[] = "http/1.1";
+	const struct sl_tls_bind *tb = (const struct sl_tls_bind *)xb;
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	WOLFSSL *ssl;
+
+	if (!t)
+		return -ENOMEM;
+	ssl = wolfSSL_new(tb->certs[0].ctx);
+	if (!ssl) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->ssl = ssl;
+	t->c = c;
+	t->tb = tb;
+	t->peer = peer;
+	wolfSSL_SetIOReadCtx(ssl, t);
+	wolfSSL_SetIOWriteCtx(ssl, t);
+	if (tb->fe->mode == SL_FE_MODE_HTTP &&
+	    wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
+	    WOLFSSL_SUCCESS) {
+		wolfSSL_free(ssl);
+		free(t);
+		return -ENOMEM;
+	}
+	sl_conn_set_xprt(c, &tls_xprt, t);
+	/* bytes that came with a PROXY header go through us now */
+	if (c->q.count || c->rd_eof)
+		sl_conn_replay(c);
+	return 0;
 }
