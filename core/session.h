@@ -37,7 +37,7 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause);
 void sl_session_set_state(struct sl_session *s, enum sl_sess_state st);
 static inline bool sl_session_closing(const struct sl_session *s)
 {
-	return s->state == SL_SESS_CLOSING || s->state == SL_SESS_FREE;
+	return s->state == SL_SESS_CLOSING;
 }
 
 /* Receive on side from now on (no-op without a connection there). */
