@@ -373,7 +373,9 @@ void sl_session_pump(struct sl_session *s, int to)
 {
 	struct sl_conn *c = s->c[to];
 
-	if (!c || sl_session_closing(s))
+	/* output waits here until the connection is open: a failed connect
+	 * must not take the request with it */
+	if (!c || c->st != SL_CONN_OPEN || sl_session_closing(s))
 		return;
 	if (s->ob[to].len > s->ob[to].off && !sl_conn_put(c, &s->ob[to]))
 		return; /* the kernel reads its buffer: after that send */
