@@ -24,7 +24,7 @@
 #include "core/session-t.h"
 #include "core/stats.h"
 #include "core/world.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 
 #define REQ_MAX 8192
 #define IO_TIMEOUT_MS 5000
@@ -392,7 +392,7 @@ static void *admin_main(void *arg)
 	}
 	/* POST /reload loaded certificates in this thread: wolfSSL's
 	 * per-thread ECC cache goes with it */
-	sl_tls_thread_exit();
+	sl_xprt_ssl.thread_exit();
 	return NULL;
 }
 

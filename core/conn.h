@@ -35,6 +35,23 @@ extern const struct sl_xprt_ops sl_xprt_raw;
 /* Metric labels of enum sl_hs_fail. */
 extern const char *const sl_hs_fail_names[SL_HS_FAIL_COUNT];
 
+/* Secure transports for ssl binds, implemented by proto/tls.c: the core
+ * loads and releases them with each configuration and asks each ssl bind
+ * for its struct sl_xprt_bind; it calls nothing else of TLS. */
+struct sl_xprt_provider {
+	/* load the certificates of every ssl bind of c; errors name file:line */
+	int (*load)(const struct sl_config *c, char *err, size_t len);
+	/* free what was loaded for c (its last session has ended) */
+	void (*release)(const struct sl_config *c);
+	/* at exit: everything */
+	void (*cleanup)(void);
+	/* the transport of an ssl bind's connections (NULL: a plain bind) */
+	const struct sl_xprt_bind *(*bind_of)(const struct sl_bind_conf *b);
+	/* a thread that ran connections ends */
+	void (*thread_exit)(void);
+};
+extern const struct sl_xprt_provider sl_xprt_ssl;
+
 int sl_conn_table_init(struct sl_worker *w, uint32_t n);
 void sl_conn_table_free(struct sl_worker *w);
 

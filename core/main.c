@@ -30,7 +30,7 @@
 #include "core/stats.h"
 #include "core/admin.h"
 #include "core/world.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 
 #define SL_VERSION "0.1.0"
 
@@ -89,11 +89,11 @@ static int reload_locked(char *msg, size_t len)
 	for (int i = 0; i < 2000 && !sl_world_accepting(world); i++)
 		usleep(1000);
 	if (sl_conf_load(conf_file, &conf, err, sizeof(err)) < 0 ||
-	    sl_tls_init(conf, err, sizeof(err)) < 0) {
+	    sl_xprt_ssl.load(conf, err, sizeof(err)) < 0) {
 		/* the same text as sluice -c prints */
 		snprintf(msg, len, "sluice: %s", err);
 		sl_log("reload failed, configuration unchanged: %s", msg);
-		sl_tls_release(conf);
+		sl_xprt_ssl.release(conf);
 		sl_conf_free(conf);
 		return -EINVAL;
 	}
@@ -103,7 +103,7 @@ static int reload_locked(char *msg, size_t len)
 		snprintf(msg, len, "sluice: %s: %s: a restart is needed to apply it; "
 			 "configuration unchanged", conf_file, why);
 		sl_log("reload refused: %s", msg);
-		sl_tls_release(conf);
+		sl_xprt_ssl.release(conf);
 		sl_conf_free(conf);
 		return -EPERM;
 	}
@@ -111,7 +111,7 @@ static int reload_locked(char *msg, size_t len)
 		snprintf(msg, len, "sluice: %s: not enough file descriptors for it; "
 			 "configuration unchanged", conf_file);
 		sl_log("reload failed: %s", msg);
-		sl_tls_release(conf);
+		sl_xprt_ssl.release(conf);
 		sl_conf_free(conf);
 		return -EMFILE;
 	}
@@ -259,7 +259,7 @@ err_log:
 	sl_log_close();
 	return ret;
 err_conf:
-	sl_tls_release(conf);
+	sl_xprt_ssl.release(conf);
 	sl_conf_free(conf);
 	return ret;
 }
@@ -297,9 +297,9 @@ int main(int argc, char **argv)
 	/* certificates are loaded here, so that -c checks them too */
 	if (sl_conf_load(file, &conf, err, sizeof(err)) < 0 ||
 	    sl_conf_check_log(conf, err, sizeof(err)) < 0 ||
-	    sl_tls_init(conf, err, sizeof(err)) < 0) {
+	    sl_xprt_ssl.load(conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sluice: %s\n", err);
-		sl_tls_free();
+		sl_xprt_ssl.cleanup();
 		sl_conf_free(conf);
 		return 1;
 	}
@@ -311,6 +311,6 @@ int main(int argc, char **argv)
 		conf_file = file;
 		ret = run(conf); /* takes conf */
 	}
-	sl_tls_free();
+	sl_xprt_ssl.cleanup();
 	return ret;
 }

@@ -382,6 +382,18 @@ void sl_session_pump(struct sl_session *s, int to)
 	sl_conn_flush(c, s->c[!to], s->raw ? NULL : &s->relay[to]);
 }
 
+void sl_session_set_raw(struct sl_session *s)
+{
+	s->raw = true;
+	sl_session_pump(s, SL_SIDE_CLI);
+	sl_session_pump(s, SL_SIDE_SRV);
+}
+
+void sl_session_set_backend(struct sl_session *s, struct sl_backend *be)
+{
+	s->be = be;
+}
+
 void sl_session_shutdown(struct sl_session *s, int side)
 {
 	if (s->c[side] && !sl_session_closing(s))
@@ -518,7 +530,7 @@ static void hs_log(struct sl_session *s, enum sl_hs_fail why, const char *detail
 	if (s->hs_failed)
 		return;
 	s->hs_failed = true;
-	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_fail[why]);
+	SL_ST_INC(s->w->st->fe[s->fe_idx].hs_fail[why]);
 	memcpy(&a.ss, &s->peer, sizeof(s->peer));
 	sl_conf_addr_str(&a, peer, sizeof(peer));
 	sl_log_req(s->w, "frontend %s: %s handshake failed (%s) from %s after %llu ms: %s",
@@ -652,7 +664,7 @@ void sl_session_close_all(struct sl_worker *w)
 	for (uint32_t i = 0; i < w->hwm; i++) {
 		struct sl_session *s = &w->sessions[i];
 
-		if (!sl_session_closing(s))
+		if (s->state != SL_SESS_FREE && !sl_session_closing(s))
 			sl_session_close(s, SL_CLOSE_STOP);
 	}
 }
@@ -768,10 +780,10 @@ static void ev_ready(void *o, struct sl_conn *c)
 {
 	struct sl_session *s = o;
 
-	SL_ST_INC(s->w->st->fe[s->fe_idx].tls_hs);
+	SL_ST_INC(s->w->st->fe[s->fe_idx].hs_done);
 	if (sl_conn_resumed(c))
-		SL_ST_INC(s->w->st->fe[s->fe_idx].tls_resumed);
-	sl_stats_tls_done(s);
+		SL_ST_INC(s->w->st->fe[s->fe_idx].hs_resumed);
+	sl_stats_handshake_done(s);
 	/* the timer measured the handshake; the protocol sets its own now */
 	s->acct[SL_SIDE_CLI].last_ms = s->w->now_ms;
 	s->started = true;

@@ -40,6 +40,11 @@ static inline bool sl_session_closing(const struct sl_session *s)
 	return s->state == SL_SESS_CLOSING;
 }
 
+/* From now on every byte received on one side goes to the other as it is
+ * (tcp mode, an http tunnel after 101); what waits is pumped both ways. */
+void sl_session_set_raw(struct sl_session *s);
+/* The backend the current request goes to (http routing). */
+void sl_session_set_backend(struct sl_session *s, struct sl_backend *be);
 /* Receive on side from now on (no-op without a connection there). */
 void sl_session_recv(struct sl_session *s, int side);
 /* Send what waits toward side `to`: protocol output first, then bytes of

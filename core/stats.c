@@ -168,9 +168,9 @@ void sl_stats_connected(struct sl_session *s)
 		hist_add(&srv_st(s)->lat[SL_LAT_CONNECT], us);
 }
 
-void sl_stats_tls_done(struct sl_session *s)
+void sl_stats_handshake_done(struct sl_session *s)
 {
-	hist_add(&s->w->st->fe[s->fe_idx].lat[SL_LAT_TLS], since(s, s->start_us));
+	hist_add(&s->w->st->fe[s->fe_idx].lat[SL_LAT_HANDSHAKE], since(s, s->start_us));
 }
 
 void sl_stats_session_end(struct sl_session *s)

@@ -46,7 +46,7 @@ enum sl_lat {
 	SL_LAT_RESPONSE,    /* http: request sent to the response head received */
 	SL_LAT_CONNECT,     /* a server connect: started to established */
 	SL_LAT_QUEUE,       /* http: time a request waited for a server slot */
-	SL_LAT_TLS,         /* accepted to TLS handshake done (frontends only) */
+	SL_LAT_HANDSHAKE,         /* accepted to the transport handshake done (ssl binds) */
 	SL_LAT_SESSION,     /* tcp: accepted to session end */
 	SL_LAT_COUNT,
 };
@@ -66,7 +66,7 @@ struct sl_fe_stats {
 	uint64_t reqs[SL_CAUSES][SL_REQS_BUCKETS + 1];
 	uint64_t reqs_sum[SL_CAUSES];
 	uint64_t refused_source;
-	uint64_t tls_hs, tls_resumed, tls_fail[3]; /* by enum sl_tls_fail */
+	uint64_t hs_done, hs_resumed, hs_fail[3]; /* ssl binds; by enum sl_hs_fail */
 	uint64_t pp_fail[3];              /* refused PROXY headers, by enum sl_pp_fail */
 	uint64_t accepts;                 /* connections accepted on its binds */
 	struct sl_hist lat[SL_LAT_COUNT];
@@ -120,8 +120,8 @@ void sl_stats_request_end(struct sl_session *s, bool be_counted, int status, uin
 			  uint64_t rsp_us, uint64_t queue_us);
 /* A server connect completed (s->conn_start_us to now). */
 void sl_stats_connected(struct sl_session *s);
-/* The client's TLS handshake completed (s->start_us to now). */
-void sl_stats_tls_done(struct sl_session *s);
+/* The client transport's handshake completed (s->start_us to now). */
+void sl_stats_handshake_done(struct sl_session *s);
 /* Health check result for srv (called by the checker thread). */
 void sl_stats_check_result(struct sl_server *srv, int reason, uint64_t ms);
 

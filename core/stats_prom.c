@@ -60,7 +60,7 @@ static void init_bounds(void)
 
 /* ---- latency histograms, shared by frontends, backends and servers ---- */
 
-enum { FOR_HTTP = 1, FOR_TCP = 2, FOR_TLS = 4, FOR_PP = 8 };
+enum { FOR_HTTP = 1, FOR_TCP = 2, FOR_SSL = 4, FOR_PP = 8 };
 
 static const struct lat_family {
 	const char *suffix, *help;
@@ -77,7 +77,7 @@ static const struct lat_family {
 	{ "tcp_session_duration_seconds", "tcp mode sessions: accepted to closed",
 	  SL_LAT_SESSION, FOR_TCP },
 	{ "tls_handshake_seconds", "TLS client connections: accepted to handshake done",
-	  SL_LAT_TLS, FOR_TLS },
+	  SL_LAT_HANDSHAKE, FOR_SSL },
 };
 
 static int fe_who(const struct sl_frontend_conf *fe)
@@ -85,7 +85,7 @@ static int fe_who(const struct sl_frontend_conf *fe)
 	int who = fe->mode == SL_FE_MODE_HTTP ? FOR_HTTP : FOR_TCP;
 
 	for (int i = 0; i < fe->nbinds; i++)
-		who |= (fe->binds[i].ssl ? FOR_TLS : 0) | (fe->binds[i].accept_proxy ? FOR_PP : 0);
+		who |= (fe->binds[i].ssl ? FOR_SSL : 0) | (fe->binds[i].accept_proxy ? FOR_PP : 0);
 	return who;
 }
 
@@ -247,33 +247,33 @@ static void fe_labelled(struct sbuf *b, struct sl_proxy *px, const char *name, c
 	}
 }
 
-static void prom_fe_tls(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
+static void prom_fe_ssl(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
 {
 	int any = 0;
 
 	for (int i = 0; i < px->conf->nfrontends; i++)
-		any |= fe_who(&px->conf->frontends[i]) & FOR_TLS;
+		any |= fe_who(&px->conf->frontends[i]) & FOR_SSL;
 	if (!any)
 		return;
 	family(b, "sluice_frontend_tls_handshakes_total", "counter", "TLS handshakes completed");
 	for (int i = 0; i < px->conf->nfrontends; i++)
-		if (fe_who(&px->conf->frontends[i]) & FOR_TLS)
+		if (fe_who(&px->conf->frontends[i]) & FOR_SSL)
 			out(b, "sluice_frontend_tls_handshakes_total{frontend=\"%s\"} %llu\n",
-			    FE_NAME(i), U(t->fe[i].tls_hs));
+			    FE_NAME(i), U(t->fe[i].hs_done));
 	family(b, "sluice_frontend_tls_resumed_total", "counter",
 	       "TLS handshakes that resumed a session");
 	for (int i = 0; i < px->conf->nfrontends; i++)
-		if (fe_who(&px->conf->frontends[i]) & FOR_TLS)
+		if (fe_who(&px->conf->frontends[i]) & FOR_SSL)
 			out(b, "sluice_frontend_tls_resumed_total{frontend=\"%s\"} %llu\n",
-			    FE_NAME(i), U(t->fe[i].tls_resumed));
+			    FE_NAME(i), U(t->fe[i].hs_resumed));
 	family(b, "sluice_frontend_tls_handshake_failures_total", "counter",
 	       "TLS handshakes that failed, by reason");
 	for (int i = 0; i < px->conf->nfrontends; i++)
-		for (int k = 0; (fe_who(&px->conf->frontends[i]) & FOR_TLS) &&
+		for (int k = 0; (fe_who(&px->conf->frontends[i]) & FOR_SSL) &&
 				k < SL_HS_FAIL_COUNT; k++)
 			out(b, "sluice_frontend_tls_handshake_failures_total{frontend=\"%s\","
 			    "reason=\"%s\"} %llu\n", FE_NAME(i), sl_hs_fail_names[k],
-			    U(t->fe[i].tls_fail[k]));
+			    U(t->fe[i].hs_fail[k]));
 }
 
 static void prom_fe_pp(struct sbuf *b, struct sl_proxy *px, const struct totals *t)
@@ -346,7 +346,7 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 	fe_labelled(b, px, "sluice_frontend_request_errors_total", "counter",
 		    "Requests the proxy refused itself, by kind", "kind", sl_stats_req_err_names, 6,
 		    t->fe[0].req_err, st);
-	prom_fe_tls(b, px, t);
+	prom_fe_ssl(b, px, t);
 	prom_fe_pp(b, px, t);
 	prom_fe_hist(b, px, t);
 }

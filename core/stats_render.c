@@ -274,9 +274,9 @@ static void json_frontend(struct sbuf *b, struct sl_proxy *px, const struct tota
 	    U(f->idle_reclaimed));
 	if (has_ssl(&px->conf->frontends[i])) {
 		out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
-		    U(f->tls_hs), U(f->tls_resumed));
+		    U(f->hs_done), U(f->hs_resumed));
 		for (int k = 0; k < SL_HS_FAIL_COUNT; k++)
-			out(b, "%s\"%s\":%llu", k ? "," : "", sl_hs_fail_names[k], U(f->tls_fail[k]));
+			out(b, "%s\"%s\":%llu", k ? "," : "", sl_hs_fail_names[k], U(f->hs_fail[k]));
 		out(b, "}}");
 	}
 	if (has_accept_proxy(&px->conf->frontends[i])) {

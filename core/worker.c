@@ -24,7 +24,7 @@
 #include "core/proxy.h"
 #include "core/conn.h"
 #include "core/session.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 #include "core/stats.h"
 #include "ring/udata.h"
 
@@ -697,7 +697,7 @@ static void *worker_main(void *arg)
 		self_worker = NULL;
 	}
 	worker_cleanup(w);
-	sl_tls_thread_exit();
+	sl_xprt_ssl.thread_exit();
 	atomic_store(&w->done, true);
 	return NULL;
 }

@@ -26,7 +26,7 @@
 #include "core/stats.h"
 #include "core/fdaudit.h"
 #include "core/world.h"
-#include "proto/tls.h"
+#include "core/conn.h"
 
 pthread_mutex_t sl_world_chain_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -93,7 +93,7 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w, struct sl_wo
 			l->fe = &c->frontends[i];
 			l->fe_idx = i;
 			l->bind = &c->frontends[i].binds[j];
-			l->xb = sl_tls_xprt_of(l->bind);
+			l->xb = sl_xprt_ssl.bind_of(l->bind);
 			ol = reusable(old, l->bind);
 			if (ol) {
 				l->fd = ol->fd;
@@ -272,7 +272,7 @@ static void world_free(struct sl_proxy *px)
 	free(px->carry_fe);
 	free(px->carry_be);
 	free(px->carry_srv);
-	sl_tls_release(px->conf);
+	sl_xprt_ssl.release(px->conf);
 	sl_conf_free((struct sl_config *)px->conf);
 	free(px);
 }
@@ -352,7 +352,7 @@ struct sl_proxy *sl_world_start(struct sl_config *conf, struct sl_proxy *prev, c
 	int started = 0;
 
 	if (!px) {
-		sl_tls_release(conf);
+		sl_xprt_ssl.release(conf);
 		sl_conf_free(conf);
 		snprintf(why, whylen, "out of memory");
 		return NULL;

@@ -273,7 +273,7 @@ static int on_request_head(struct sl_session *s)
 	hs->cli_keep = client_keeps(s, r); /* stats pages keep clients too */
 	if (s->fe->stats)
 		return sl_http_serve_stats(s, r); /* no backend involved */
-	s->be = &s->w->px->backends[sl_http_route(s->fe, r)];
+	sl_session_set_backend(s, &s->w->px->backends[sl_http_route(s->fe, r)]);
 	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].req_total);
 	hs->counted = 2;
 	hs->keep_srv = s->be->conf->mode == SL_BE_MODE_HTTP_KEEP_ALIVE;
@@ -637,12 +637,10 @@ static int on_response_head(struct sl_session *s)
 	sl_stats_status(s, r->status, false);
 	if (r->status == 101) {
 		/* a tunnel from now on: bytes relayed as in tcp mode */
-		s->raw = true;
 		hs->rsp_st = RSP_DONE;
 		hs->req_st = REQ_DONE;
+		sl_session_set_raw(s);
 		sl_session_timer_kick(s); /* timeout_tunnel may be nearer */
-		sl_session_pump(s, SL_SIDE_CLI);
-		sl_session_pump(s, SL_SIDE_SRV);
 		return -1;
 	}
 	hs->rsp_st = RSP_BODY;

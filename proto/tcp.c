@@ -41,7 +41,7 @@ static void connect_next(struct sl_session *s, const struct sl_server *exclude)
 
 void sl_tcp_start(struct sl_session *s)
 {
-	s->raw = true;
+	sl_session_set_raw(s); /* nothing to pump yet */
 	if (s->over_source) {
 		sl_session_close(s, SL_CLOSE_LIMIT);
 		return;

@@ -809,3 +809,11 @@ static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
 		sl_conn_replay(c);
 	return 0;
 }
+
+const struct sl_xprt_provider sl_xprt_ssl = {
+	.load = sl_tls_init,
+	.release = sl_tls_release,
+	.cleanup = sl_tls_free,
+	.bind_of = sl_tls_xprt_of,
+	.thread_exit = sl_tls_thread_exit,
+};

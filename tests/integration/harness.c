@@ -804,10 +804,29 @@ void h_proxy_expect_fd_audit(struct h_proxy *p)
 		  open_fds, acc, samples, h_proxy_fd_count(p), p->fd_baseline);
 }
 
+/* sluice logs "internal: ..." for what must never happen (a session
+ * transition its table does not allow): any such line fails the test. */
+static void expect_no_internal_errors(const struct h_proxy *p)
+{
+	FILE *f = fopen(p->log_path, "r");
+	char line[1024];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, " internal: ")) {
+			fclose(f);
+			cr_assert_fail("sluice logged an internal error: %s", line);
+		}
+	}
+	fclose(f);
+}
+
 void h_proxy_finish(struct h_proxy *p)
 {
 	h_proxy_expect_fd_baseline(p);
 	h_proxy_expect_fd_audit(p);
+	expect_no_internal_errors(p);
 	h_proxy_stop(p);
 }
 

@@ -1,0 +1,3 @@
+build-dev/core/backend.o: core/backend.c core/backend.h conf/conf-t.h
+core/backend.h:
+conf/conf-t.h:

@@ -1,0 +1,3 @@
+build-dev/llhttp/llhttp.o: /usr/share/llhttp/llhttp.c \
+ /usr/share/include/llhttp/llhttp.h
+/usr/share/include/llhttp/llhttp.h:

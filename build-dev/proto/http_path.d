@@ -1,0 +1,2 @@
+build-dev/proto/http_path.o: proto/http_path.c proto/http_msg.h
+proto/http_msg.h:

@@ -1,0 +1,2 @@
+build-dev/ring/ring.o: ring/ring.c ring/ring.h
+ring/ring.h:
