@@ -9,8 +9,9 @@
  *     else the protocol: http waits for a head, tcp picks a server
  *   PROXY_HDR -> HANDSHAKE | HEAD | QUEUED | CONNECTING | CLOSING
  *   HANDSHAKE -> HEAD | QUEUED | CONNECTING | CLOSING
- *   HEAD -> QUEUED | CONNECTING | FORWARD | LINGER | CLOSING
- *     (FORWARD: a pooled connection taken at once, or an answer of ours)
+ *   HEAD -> QUEUED | CONNECTING | FORWARD | IDLE | LINGER | CLOSING
+ *     (FORWARD: a pooled connection taken at once, or an answer of ours;
+ *     IDLE: only empty lines came, RFC 9112 2.2)
  *   IDLE -> HEAD | CLOSING
  *   QUEUED -> CONNECTING | FORWARD | CLOSING
  *   CONNECTING -> FORWARD | CONNECTING | QUEUED | CLOSING
@@ -37,7 +38,7 @@ static const unsigned allowed[SL_SESS_NSTATES] = {
 	[SL_SESS_HANDSHAKE] = B(SL_SESS_HEAD) | B(SL_SESS_QUEUED) | B(SL_SESS_CONNECTING) |
 			      B(SL_SESS_CLOSING),
 	[SL_SESS_HEAD] = B(SL_SESS_QUEUED) | B(SL_SESS_CONNECTING) | B(SL_SESS_FORWARD) |
-			 B(SL_SESS_LINGER) | B(SL_SESS_CLOSING),
+			 B(SL_SESS_IDLE) | B(SL_SESS_LINGER) | B(SL_SESS_CLOSING),
 	[SL_SESS_IDLE] = B(SL_SESS_HEAD) | B(SL_SESS_CLOSING),
 	[SL_SESS_QUEUED] = B(SL_SESS_CONNECTING) | B(SL_SESS_FORWARD) | B(SL_SESS_CLOSING),
 	[SL_SESS_CONNECTING] = B(SL_SESS_FORWARD) | B(SL_SESS_CONNECTING) | B(SL_SESS_QUEUED) |
