@@ -54,7 +54,11 @@ struct tls_cert {
 struct sl_tls_bind {
 	struct sl_xprt_bind xb;  /* first: the listener's view of this bind */
 	const struct sl_bind_conf *bind;
+	/* only while loading: the frontends array may move after (the stats
+	 * frontend is appended), so what connections need is copied */
 	const struct sl_frontend_conf *fe;
+	char fe_name[SL_CONF_NAME_MAX];
+	bool http;               /* an http frontend: ALPN http/1.1 */
 	struct tls_cert *certs;
 	int ncerts;
 };
@@ -421,6 +425,8 @@ static int load_bind(const struct sl_config *conf, const struct sl_frontend_conf
 	tb->xb.attach = tls_attach;
 	tb->bind = b;
 	tb->fe = fe;
+	snprintf(tb->fe_name, sizeof(tb->fe_name), "%s", fe->name);
+	tb->http = fe->mode == SL_FE_MODE_HTTP;
 	for (const char *p = b->crt; *p; p++)
 		n += *p == ',';
 	tb->certs = calloc((size_t)n, sizeof(*tb->certs));
@@ -594,7 +600,7 @@ static int decrypt(struct tls_conn *t)
 
 		if (!p) {
 			sl_log("frontend %s: out of TLS plaintext buffers, closing a connection",
-			       t->tb->fe->name);
+			       t->tb->fe_name);
 			sl_conn_notify_error(c, -ENOBUFS);
 			return -1;
 		}
@@ -615,7 +621,7 @@ static int decrypt(struct tls_conn *t)
 			char why[160], peer[80];
 
 			peer_str(t, peer, sizeof(peer));
-			sl_log_req(c->w, "frontend %s: TLS error from %s: %s", t->tb->fe->name,
+			sl_log_req(c->w, "frontend %s: TLS error from %s: %s", t->tb->fe_name,
 				   peer, wolf_reason(e, why, sizeof(why)));
 		}
 		sl_conn_flush(c, NULL, NULL); /* the alert */
@@ -696,7 +702,7 @@ static int tls_prep(struct sl_conn *c, struct iovec *iov, int max)
 			n = SL_BUF_SIZE;
 		if (wolfSSL_write(t->ssl, p, (int)n) != (int)n) {
 			sl_log("frontend %s: TLS encryption failed, closing the connection",
-			       t->tb->fe->name);
+			       t->tb->fe_name);
 			return -1;
 		}
 		budget -= n;
@@ -796,7 +802,7 @@ static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
 	t->peer = peer;
 	wolfSSL_SetIOReadCtx(ssl, t);
 	wolfSSL_SetIOWriteCtx(ssl, t);
-	if (tb->fe->mode == SL_FE_MODE_HTTP &&
+	if (tb->http &&
 	    wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
 	    WOLFSSL_SUCCESS) {
 		wolfSSL_free(ssl);
