@@ -135,6 +135,8 @@ struct sl_conn {
 	bool tx_busy;        /* a send is in flight */
 	bool quiet_wanted;   /* sl_conn_quiesce(): tell the owner at inflight 0 */
 	bool hs_failed;      /* the handshake failure was reported */
+	bool one;            /* the armed recv is single-shot (a bulk side) */
+	bool waiting;        /* in the table's FIFO of bulk sides waiting to receive */
 	int fd;              /* -1 once given up */
 	uint32_t inflight;   /* requests whose last CQE has not arrived */
 	struct sl_worker *w;
@@ -150,6 +152,7 @@ struct sl_conn {
 	 * so they count in our quota */
 	struct sl_conn *peer;
 	struct sl_conn *next;  /* free list, starved list */
+	struct sl_conn *wprev, *wnext; /* the bulk FIFO */
 	uint64_t last_ms;      /* last byte received or sent */
 	uint64_t bytes_in, bytes_out;
 	const struct sl_xprt_ops *xprt;
@@ -165,7 +168,10 @@ struct sl_conn_table {
 	uint32_t n, hwm;
 	uint32_t live;
 	struct sl_conn *free;
-	struct sl_conn *starved;
+	struct sl_conn *starved;     /* light sides whose recv met -ENOBUFS */
+	struct sl_conn *wait_head, *wait_tail; /* bulk sides waiting for room */
+	uint32_t bulk_armed;         /* single-shot recvs of bulk sides in flight */
+	uint32_t arm_budget;         /* bulk recvs this loop iteration may still arm */
 };
 
 #endif

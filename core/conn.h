@@ -14,9 +14,10 @@
  *   connection as they are (sl_conn_flush with src): they then move to the
  *   sender's txq and are released by the sender when its send completes.
  * - Receiving is automatic once the owner asked for it (sl_conn_recv_start):
- *   one multishot recv, paused while the connection holds SL_BUF_QUOTA
- *   buffers (its queue, its transport's, what its peer is sending of it),
- *   resumed at half of that, re-armed when buffers come back after -ENOBUFS.
+ *   a multishot recv while the connection holds none of our buffers, one
+ *   buffer per recv while it holds some (its queue, its transport's, what
+ *   its peer is sending of it), up to a hold limit and only while the pool
+ *   keeps a reserve for light sides (core/conn.c, "Fairness").
  * - One send in flight: out first (bytes built in memory), then txq.
  * - The transport (raw or TLS) sits between the socket and c->q / c->out.
  */

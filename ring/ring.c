@@ -223,6 +223,16 @@ void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_recv(sqe, fd, NULL, r->buf_size, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SL_RING_BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);

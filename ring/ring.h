@@ -75,6 +75,8 @@ static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
 /* Submission helpers: each prepares one SQE tagged with ud. */
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
 void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
+/* One recv into one provided buffer (a single completion). */
+void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud);
 void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
 /* A send that fails with -EAGAIN rather than wait for the peer to read. */
 void sl_ring_send_nowait(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
