@@ -914,7 +914,8 @@ class Bench:
                                       / (st1["seconds"] - st0["seconds"]))
             rec["phases"][name] = r
             log(f"{label} {name}: {r['n']} requests, p50 {fmt_ms(r['p50'])} p99 "
-                f"{fmt_ms(r['p99'])} max {fmt_ms(r['max'])}, stalled/failed {r['fails']}, "
+                f"{fmt_ms(r['p99'])} (corrected {fmt_ms(r['p99c'])}) max {fmt_ms(r['max'])}, "
+                f"stalled/failed {r['fails']}, "
                 f"proxy CPU {r['cpu_pct']:.0f}%"
                 + (f", readers {r['readers_mib_s']:.1f} MiB/s" if "readers_mib_s" in r else ""))
 
