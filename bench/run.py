@@ -904,6 +904,8 @@ class Bench:
         def phase(name):
             pids = srv.pids()
             t0, st0 = cpu_ticks(pids), readers_stats()
+            if st0 is None and name == "ramp":
+                st0 = dict(bytes=0, seconds=0.0)  # they start now
             r = slow_probe(ports["P_REUSE"], secs, SLOW_PROBE_CONNS, tail=SMALL_BODY)
             pids = srv.pids()
             r["cpu_pct"] = (cpu_ticks(pids) - t0) * 100 / CLK_TCK / secs
