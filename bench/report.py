@@ -164,6 +164,56 @@ def tls_table(b, summ, w, nw):
     return L
 
 
+def slow_table(b, w, nw):
+    """slow-readers: the probe's latency without and with the slow readers."""
+    rows = [r for r in b.slow if r["workers"] == w]
+    if not rows:
+        return []
+    r0 = rows[0]
+    L = [f"### Slow readers (workers = {nw})\n",
+         f"{r0['readers']:,} clients each GET a {r0['size'] >> 20} MiB response through the "
+         "`large` listener (the large origin) with a 16 KiB receive buffer, reading 16 KiB "
+         f"every {r0['period']} s (at most {16 / r0['period']:.0f} KiB/s each); meanwhile the "
+         f"probe (`bench/slow_readers.py`: 4 keep-alive connections, sequential `GET /` to the "
+         "`reuse` listener of the same proxy, 2 ms apart) measures the other clients' "
+         f"latency, {r0['seconds']} s per phase: without readers (unloaded), during the "
+         f"first {r0['seconds']} s after the readers start (ramp), during the "
+         f"next {r0['seconds']} s (steady). 'stalled': probe requests that failed or were "
+         "still waiting when the phase ended (counted with the time they waited). "
+         "'p99 corrected': the p99 once a request that took L ms also stands for the "
+         "requests its connection could not send meanwhile, one every 2 ms (latencies L-2, "
+         "L-4, ... ms; coordinated omission, as wrk2 corrects it), so that a connection "
+         "stalled for seconds weighs as what it missed rather than as one slow request. "
+         "The goal (issue 14): the corrected p99 with readers within 2x of the unloaded "
+         "one. 'readers MiB/s': "
+         "what the readers received over the phase (their ceiling is "
+         f"{r0['readers'] * 16 / r0['period'] / 1024:.0f} MiB/s); proxy CPU and RSS: "
+         "over and at the end of the phase.\n",
+         "| proxy | phase | requests | p50 ms | p99 ms | p99 corrected ms | max ms "
+         "| corrected p99 vs unloaded | goal <= 2x | stalled | readers MiB/s | proxy CPU % "
+         "| proxy RSS MiB |",
+         "|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|"]
+    for r in rows:
+        base = r["phases"].get("unloaded", {}).get("p99c")
+        for name in ("unloaded", "ramp", "steady"):
+            ph = r["phases"].get(name)
+            if not ph:
+                continue
+            rat = ratio(ph["p99c"], base) if name != "unloaded" else None
+            goal = "" if rat is None else ("met" if rat <= 2.0 else "**not met**")
+            L.append(f"| {'**sluice**' if r['proxy'] == 'sluice' else r['proxy']} | {name} | "
+                     f"{ph['n']:,} | {fmt(ph['p50'], '.2f')} | {fmt(ph['p99'], '.2f')} | "
+                     f"{fmt(ph['p99c'], '.2f')} | {fmt(ph['max'], '.1f')} | {fmt(rat, '.1f')} | "
+                     f"{goal} | {ph['fails']} | "
+                     f"{fmt(ph.get('readers_mib_s'), '.1f')} | {ph['cpu_pct']:.0f} | "
+                     f"{ph['rss_kib'] / 1024:.0f} |")
+    L.append("")
+    L.append("Readers connected / errors / MiB read in all: " + "; ".join(
+        f"{r['proxy']} {r['connected']:,} / {r['reader_errors']} / {r['reader_mib']:,.0f}"
+        for r in rows) + ".\n")
+    return L
+
+
 def report(b, path, command, versions):
     """Writes the markdown report to path and every run to path with .json."""
     summ = summarize(b)
@@ -264,6 +314,7 @@ def report(b, path, command, versions):
                 L.append(f"| {r['scenario']} | {r['proxy']} | {r['requests']:,} | {r['syscalls']:,} | "
                          f"{r['per_req']:.2f} | {top} |")
             L.append("")
+        L.extend(slow_table(b, w, nw))
     L.append("## Failures observed\n")
     if b.events:
         L.append("wrk socket errors: `read` = the connection was closed (EOF or reset) before a "
@@ -282,7 +333,7 @@ def report(b, path, command, versions):
     with open(path, "w") as f:
         f.write("\n".join(L))
     raw = dict(date=b.started.isoformat(), command=command, versions=versions,
-               results=b.results, idle=b.idle, syscalls=b.syscalls, events=b.events,
+               results=b.results, idle=b.idle, syscalls=b.syscalls, slow=b.slow, events=b.events,
                tls=b.tls_params)
     with open(os.path.splitext(path)[0] + ".json", "w") as f:
         json.dump(raw, f, indent=1)

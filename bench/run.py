@@ -43,8 +43,10 @@ import time
 
 from report import report
 from scenarios import (ALL_SCENARIOS, DIRECT_KEY, HS_SCENARIOS, LARGE_SIZE, MODES, PORT_OFFSETS,
-                       PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SMALL_BODY, STATS_OFFSET, TARGETS,
+                       PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SLOW_PATH, SLOW_PERIOD,
+                       SLOW_PROBE_CONNS, SLOW_SIZE, SMALL_BODY, STATS_OFFSET, TARGETS,
                        TLS13_SUITES, TLS_NAME, TLS_SCENARIOS)
+from slow_readers import probe as slow_probe
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -210,6 +212,10 @@ class Server:
             return []
 
 
+def fmt_ms(v):
+    return "-" if v is None else f"{v:.2f} ms"
+
+
 def run_cmd(argv, timeout, **kw):
     """Runs a bounded client command; returns (rc, stdout+stderr)."""
     try:
@@ -285,7 +291,19 @@ class Bench:
         self.strace_n = m["strace_n"] if args.strace_n is None else args.strace_n
         self.strace_scenarios = m["strace_scenarios"]
         self.warm_n = m["warm_n"]
-        self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
+        self.slow_n = m["slow_readers"] if args.slow_readers is None else args.slow_readers
+        self.slow_seconds = args.slow_seconds or m["slow_seconds"]
+        # one worker set only (the run stays bounded): workers = 1 if it is
+        # in the list, one pool of buffers and one thread for everyone
+        self.slow_workers = [w for w in m["slow_workers"] if w in self.worker_sets] \
+            or self.worker_sets[:1]
+        if self.slow_n > self.nofile // 3:
+            self.slow_n = self.nofile // 3  # readers, proxy and origin each hold one fd per reader
+        self.slow = []         # one dict per proxy (slow-readers)
+        if args.scenarios == "none":
+            self.scenarios = []
+        else:
+            self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
         if args.tls:
             self.scenarios += [s for s in TLS_SCENARIOS if s not in self.scenarios]
         bad = [s for s in self.scenarios if s not in ALL_SCENARIOS]
@@ -459,10 +477,14 @@ class Bench:
         os.makedirs(www, exist_ok=True)
         with open(os.path.join(www, "1m.bin"), "wb") as f:
             f.write(bytes(range(256)) * (LARGE_SIZE // 256))
+        if self.slow_n:  # what the slow readers read (slow-readers)
+            with open(os.path.join(www, SLOW_PATH.lstrip("/")), "wb") as f:
+                f.write(bytes(range(256)) * (SLOW_SIZE // 256))
         body = SMALL_BODY.decode().replace("\n", "\\n")
         origins = {
             "small": (self.ports["P_ORIGIN_SMALL"], f'default_type text/plain; return 200 "{body}";'),
-            "large": (self.ports["P_ORIGIN_LARGE"], "try_files /1m.bin =404;"),
+            # SLOW_PATH for the slow readers, the 1 MiB file for anything else
+            "large": (self.ports["P_ORIGIN_LARGE"], "try_files $uri /1m.bin =404;"),
         }
         for name, (port, location) in origins.items():
             for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -852,6 +874,98 @@ class Bench:
             self.event(f"workers={workers} strace {proxy}: {proxy} died under strace; last output:\n"
                        + srv.output_tail())
 
+    # -- slow readers
+
+    def slow_test(self, workers, proxy):
+        """slow-readers: latency of small requests to the reuse listener,
+        unloaded, then while slow_n clients slowly read SLOW_SIZE bytes each
+        through the large listener of the same proxy (bench/slow_readers.py
+        for both sides): the first slow_seconds after the readers start
+        (ramp), then the next slow_seconds (steady)."""
+        srv = self.servers[proxy]
+        if not self.ensure_alive(proxy, workers, "slow-readers"):
+            return
+        ports = self.proxy_ports(proxy)
+        secs = self.slow_seconds
+        time.sleep(0.5)
+        fd0 = fd_count(srv.pids())
+        rec = dict(workers=workers, proxy=proxy, readers=self.slow_n, seconds=secs,
+                   period=SLOW_PERIOD, size=SLOW_SIZE, phases={})
+        label = f"workers={workers} slow-readers {proxy}"
+        stats_path = os.path.join(self.run, f"slow-{proxy}-w{workers}.json")
+
+        def readers_stats():
+            try:
+                with open(stats_path) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+
+        def phase(name):
+            pids = srv.pids()
+            t0, st0 = cpu_ticks(pids), readers_stats()
+            if st0 is None and name == "ramp":
+                st0 = dict(bytes=0, seconds=0.0)  # they start now
+            r = slow_probe(ports["P_REUSE"], secs, SLOW_PROBE_CONNS, tail=SMALL_BODY)
+            pids = srv.pids()
+            r["cpu_pct"] = (cpu_ticks(pids) - t0) * 100 / CLK_TCK / secs
+            r["rss_kib"] = rss_kib(pids)
+            st1 = readers_stats()
+            if st0 and st1 and st1["seconds"] > st0["seconds"]:
+                r["readers_mib_s"] = ((st1["bytes"] - st0["bytes"]) / 1048576
+                                      / (st1["seconds"] - st0["seconds"]))
+            rec["phases"][name] = r
+            log(f"{label} {name}: {r['n']} requests, p50 {fmt_ms(r['p50'])} p99 "
+                f"{fmt_ms(r['p99'])} (corrected {fmt_ms(r['p99c'])}) max {fmt_ms(r['max'])}, "
+                f"stalled/failed {r['fails']}, "
+                f"proxy CPU {r['cpu_pct']:.0f}%"
+                + (f", readers {r['readers_mib_s']:.1f} MiB/s" if "readers_mib_s" in r else ""))
+
+        phase("unloaded")
+        err_path = os.path.join(self.run, f"slow-{proxy}-w{workers}.err")
+        with open(err_path, "wb") as err:
+            p = subprocess.Popen([sys.executable, os.path.join(BENCH, "slow_readers.py"),
+                                  "--readers-of", str(ports["P_LARGE"]),
+                                  "--readers", str(self.slow_n), "--period", str(SLOW_PERIOD),
+                                  "--path", SLOW_PATH, "--stats-file", stats_path],
+                                 stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        self.note_pid(p.pid)
+        try:
+            phase("ramp")
+            phase("steady")
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+        st = readers_stats() or {}
+        rec.update(connected=st.get("connected", 0), reader_errors=st.get("errors", 0),
+                   reader_mib=st.get("bytes", 0) / 1048576)
+        # the next proxy's turn starts once this one has let go of the readers
+        t_close, rec["release_s"] = time.monotonic(), None
+        while time.monotonic() - t_close < 15:
+            if fd_count(srv.pids()) <= fd0 + 8:
+                rec["release_s"] = time.monotonic() - t_close
+                break
+            time.sleep(0.1)
+        self.slow.append(rec)
+        if rec["connected"] < self.slow_n or rec["reader_errors"]:
+            self.event(f"{label}: {rec['connected']} of {self.slow_n} readers connected, "
+                       f"{rec['reader_errors']} errors")
+        if rec["phases"]["unloaded"]["fails"]:
+            self.event(f"{label}: {rec['phases']['unloaded']['fails']} probe requests "
+                       "stalled or failed without any slow reader")
+        if rec["release_s"] is None:
+            self.event(f"{label}: the proxy still held {fd_count(srv.pids()) - fd0} more fds "
+                       "than before 15 s after the readers were stopped")
+        if not srv.alive():
+            self.event(f"{label}: {proxy} died; last output:\n" + srv.output_tail())
+
     # -- main sequence
 
     def run_workers(self, workers):
@@ -879,6 +993,10 @@ class Bench:
                     for proxy in ("sluice", "haproxy", "nginx"):
                         if proxy in self.targets:
                             self.strace_test(workers, proxy, scenario)
+            if self.slow_n > 0 and workers in self.slow_workers:
+                for proxy in PROXIES:
+                    if proxy in self.targets:
+                        self.slow_test(workers, proxy)
         finally:
             for proxy in PROXIES:
                 srv = self.servers.pop(proxy, None)
@@ -934,7 +1052,12 @@ def main():
     ap.add_argument("--idle", type=int, help="idle client connections (0: skip)")
     ap.add_argument("--strace-n", type=int, help="requests under strace (0: skip)")
     ap.add_argument("--scenarios", help="comma list of " + ",".join(ALL_SCENARIOS)
-                    + " (default: all in --full, the plain ones in --quick)")
+                    + " (default: all in --full, the plain ones in --quick; none: no wrk run)")
+    ap.add_argument("--slow-readers", type=int,
+                    help="slow readers of the slow-readers scenario (0: skip; default 1000 "
+                    "in --full, 0 in --quick)")
+    ap.add_argument("--slow-seconds", type=int,
+                    help="seconds of each slow-readers phase (unloaded, ramp, steady; default 8)")
     ap.add_argument("--tls", action="store_true",
                     help="add the TLS scenarios (" + ",".join(TLS_SCENARIOS) + ") to the list")
     ap.add_argument("--tls-suites", default=TLS13_SUITES,

@@ -37,9 +37,25 @@ PORT_OFFSETS = {"P_TCP": 0, "P_CLOSE": 1, "P_REUSE": 2, "P_LARGE": 3, "P_TLS": 4
 STATS_OFFSET = 9  # sluice's stats listener: base + 19
 PROXY_PORT_BASE = {"sluice": 10, "haproxy": 20, "nginx": 30}
 
+# slow-readers (issue 14 item 8): what N clients slowly reading a large
+# response cost the other clients of the same proxy. The readers GET
+# SLOW_PATH (SLOW_SIZE bytes from the large origin) through the `large`
+# listener, with a 16 KiB receive buffer, reading 16 KiB every
+# SLOW_PERIOD s; the probe sends small requests to the `reuse` listener of
+# the same proxy (SLOW_PROBE_CONNS sequential keep-alive connections, 2 ms
+# apart). Phases: unloaded, then the first seconds after the readers start
+# (ramp), then right after that (steady), each slow_seconds long.
+SLOW_PATH = "/big"
+SLOW_SIZE = 10 << 20
+SLOW_PERIOD = 0.25
+SLOW_PROBE_CONNS = 4
+SLOW_PHASES = ("unloaded", "ramp", "steady")
+
 MODES = {
     "quick": dict(rounds=2, duration=2, workers=["1"], idle=10000, strace_n=10000,
-                  strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS),
+                  strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS,
+                  slow_readers=0, slow_seconds=8, slow_workers=["1"]),
     "full": dict(rounds=4, duration=6, workers=["1", "auto"], idle=10000, strace_n=20000,
-                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS),
+                 strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS,
+                 slow_readers=1000, slow_seconds=8, slow_workers=["1"]),
 }
