@@ -11,7 +11,7 @@
  * ways through the transport and gates output on its readiness.
  *
  * Every test ends with no connection left in the table and as many fds open
- * as before it (checked in the fixture).
+ * as before it (end_test()).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -65,7 +65,6 @@ static void setup(void)
 {
 	char why[256] = "";
 
-	fd_base = count_fds();
 	memset(w, 0, sizeof(*w));
 	cr_assert_eq(sl_ring_init(&w->ring, 256, SL_BUF_SIZE, NBUF, why, sizeof(why)), 0,
 		     "ring: %s", why);
@@ -82,6 +81,7 @@ static void setup(void)
 	cr_assert_eq(sl_conn_table_init(w, 16), 0);
 	w->now_ms = mono_ms();
 	nfar = 0;
+	fd_base = count_fds(); /* with the ring's fd */
 }
 
 /* One batch: submit, wait up to ms for a completion, dispatch what came. */
@@ -135,12 +135,30 @@ static void close_all(void)
 	RUN_UNTIL(w->conns.live == 0);
 }
 
-static void teardown(void)
+static void close_far(void)
 {
-	close_all();
 	for (int i = 0; i < nfar; i++)
 		if (far_fds[i] >= 0)
 			close(far_fds[i]);
+	nfar = 0;
+}
+
+/* The end of every test: no connection left, no fd leaked. (Here, not in
+ * the fixture's fini: Criterion does not fail a test for an assertion
+ * there.) */
+static void end_test(void)
+{
+	cr_assert_eq(w->conns.live, 0, "%u connections left", w->conns.live);
+	close_far();
+	cr_assert_eq(count_fds(), fd_base, "fds leaked: %d before, %d after", fd_base,
+		     count_fds());
+}
+
+/* After a failed test too. */
+static void teardown(void)
+{
+	close_all();
+	close_far();
 	sl_conn_table_free(w);
 	sl_ring_exit(&w->ring);
 	for (uint32_t i = 0; i < SL_PBUF_COUNT; i++)
@@ -150,8 +168,6 @@ static void teardown(void)
 	free(w->buf_next);
 	free(w->buf_len);
 	free(w->st);
-	cr_assert_eq(count_fds(), fd_base, "fds leaked: %d before, %d after", fd_base,
-		     count_fds());
 }
 
 TestSuite(conn, .init = setup, .fini = teardown, .timeout = 60);
@@ -539,6 +555,7 @@ Test(conn, caesar_input_is_decoded_into_the_queue)
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(caesar_frees, 1, "the transport is freed with the connection");
 	far_expect_eof(far);
+	end_test();
 }
 
 Test(conn, caesar_handshake_failure_is_reported)
@@ -557,6 +574,7 @@ Test(conn, caesar_handshake_failure_is_reported)
 	cr_assert_eq(c->q.count, 0);
 	sl_conn_close(c, false);
 	RUN_UNTIL(w->conns.live == 0);
+	end_test();
 }
 
 Test(conn, caesar_output_is_encoded_and_counted)
@@ -587,6 +605,7 @@ Test(conn, caesar_output_is_encoded_and_counted)
 	sl_conn_close(c, true);
 	RUN_UNTIL(w->conns.live == 0);
 	far_expect_eof(far);
+	end_test();
 }
 
 /* Nothing is sent, and nothing taken from the peer, before the handshake. */
@@ -626,6 +645,7 @@ Test(conn, output_waits_for_the_handshake)
 	far_expect_eof(fa);
 	far_expect_eof(fb);
 	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF, "every provided buffer is back");
+	end_test();
 }
 
 /* ---- end of stream ----------------------------------------------------------- */
@@ -661,6 +681,7 @@ Test(conn, far_eof_reaches_the_owner)
 	sl_conn_close(raw, true);
 	sl_conn_close(cz, true);
 	RUN_UNTIL(w->conns.live == 0);
+	end_test();
 }
 
 Test(conn, shutdown_sends_fin_after_pending_output)
@@ -696,6 +717,7 @@ Test(conn, shutdown_sends_fin_after_pending_output)
 	sl_conn_close(c, true);
 	sl_conn_close(cz, true);
 	RUN_UNTIL(w->conns.live == 0);
+	end_test();
 }
 
 /* ---- relaying (raw) ------------------------------------------------------------ */
@@ -744,6 +766,7 @@ Test(conn, relay_limit_inside_a_buffer)
 	sl_conn_close(b, true);
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
 }
 
 /* A limit inside the second of several buffers: the first buffer goes as
@@ -780,6 +803,7 @@ Test(conn, relay_limit_across_buffers)
 	sl_conn_close(b, true);
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
 }
 
 /* ---- closing ------------------------------------------------------------------- */
@@ -812,6 +836,7 @@ Test(conn, close_frees_after_the_last_completion)
 	cr_assert_eq(c->inflight, 1, "nothing in flight but the close");
 	RUN_UNTIL(w->conns.live == 0);
 	far_expect_eof(far);
+	end_test();
 }
 
 Test(conn, close_with_a_send_in_flight)
@@ -829,6 +854,7 @@ Test(conn, close_with_a_send_in_flight)
 	sl_conn_close(c, false);
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(o.sends + o.errors, 0, "no callback after the close");
+	end_test();
 }
 
 /* ---- the receive quota ----------------------------------------------------------- */
@@ -865,4 +891,219 @@ Test(conn, recv_pauses_at_the_quota_and_resumes)
 	sl_conn_close(c, true);
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
+}
+
+/* Out of provided buffers: a recv ends with -ENOBUFS, the connection waits
+ * on the starved list and is re-armed once buffers come back; one closed
+ * while starved leaves the list. */
+Test(conn, starved_recv_is_rearmed_when_buffers_return)
+{
+	static struct owner o[6];
+	static char src[1000];
+	struct sl_conn *c[6];
+	int far[6];
+
+	pattern(src, sizeof(src), 11);
+	for (int i = 0; i < 6; i++)
+		c[i] = pair(&o[i], &far[i]);
+	/* four connections at their quota hold every buffer of the ring */
+	cr_assert_eq(NBUF, 4 * SL_BUF_QUOTA);
+	for (int i = 0; i < 4; i++) {
+		sl_conn_recv_start(c[i]);
+		for (unsigned k = 0; k < SL_BUF_QUOTA; k++) {
+			far_write(far[i], src, sizeof(src));
+			RUN_UNTIL(o[i].recv_bytes == sizeof(src) * (k + 1));
+		}
+		RUN_UNTIL(c[i]->rx == SL_RX_OFF);
+		cr_assert_eq(c[i]->q.count, SL_BUF_QUOTA);
+	}
+	cr_assert_eq(sl_ring_buf_free(&w->ring), 0);
+	for (int i = 4; i < 6; i++) {
+		sl_conn_recv_start(c[i]);
+		far_write(far[i], src, sizeof(src));
+		RUN_UNTIL(c[i]->starved);
+		cr_assert_eq(c[i]->rx, SL_RX_OFF);
+		cr_assert_eq(o[i].recv_bytes, 0);
+	}
+	cr_assert_eq(w->conns.starved, c[5]);
+	cr_assert_eq(c[5]->next, c[4]);
+	/* closed while starved: off the list */
+	sl_conn_close(c[5], false);
+	cr_assert_eq(w->conns.starved, c[4]);
+	cr_assert_null(c[4]->next);
+	/* one connection's owner reads: its buffers feed the starved one */
+	o[0].consume = true;
+	o[4].consume = true;
+	drain(&o[0], c[0]);
+	RUN_UNTIL(o[4].ngot == sizeof(src));
+	cr_assert_not(c[4]->starved);
+	cr_assert_null(w->conns.starved);
+	cr_assert_arr_eq(o[4].got, src, sizeof(src));
+	cr_assert_eq(o[4].errors + o[5].errors + o[5].data, 0);
+	for (int i = 0; i < 5; i++)
+		sl_conn_close(c[i], false);
+	RUN_UNTIL(w->conns.live == 0);
+	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
+}
+
+/* "shutdown(SHUT_WR) once what waits is sent": bytes put but not flushed
+ * yet wait too. */
+Test(conn, shutdown_waits_for_unflushed_output)
+{
+	static struct owner o;
+	char buf[16];
+	int far;
+	struct sl_conn *c = pair(&o, &far);
+
+	put(c, "bye", 3);
+	sl_conn_shutdown(c);
+	sl_conn_flush(c, NULL, NULL); /* an owner's later flush changes nothing */
+	far_read(far, buf, 3);
+	cr_assert_arr_eq(buf, "bye", 3);
+	far_expect_eof(far);
+	cr_assert_eq(o.errors, 0, "error %d", o.last_error);
+	sl_conn_close(c, true);
+	RUN_UNTIL(w->conns.live == 0);
+	end_test();
+}
+
+/* The pool's handover: quiesce, wait for on_quiet, take the socket. */
+Test(conn, quiesce_then_take_fd)
+{
+	static struct owner o;
+	char buf[16];
+	int far, fd;
+	struct sl_conn *c = pair(&o, &far);
+
+	sl_conn_recv_start(c);
+	loop_once(10);
+	cr_assert_eq(c->rx, SL_RX_ARMED);
+	sl_conn_quiesce(c);
+	cr_assert_eq(o.quiet, 0, "a recv is still in the kernel");
+	RUN_UNTIL(o.quiet == 1);
+	cr_assert_eq(c->inflight, 0);
+	cr_assert_eq(c->rx, SL_RX_OFF);
+	fd = sl_conn_take_fd(c);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(w->conns.live, 0);
+	/* the socket is still open and ours */
+	far_write(far, "ok", 2);
+	cr_assert_eq(read(fd, buf, sizeof(buf)), 2);
+	run_for(30);
+	cr_assert_eq(o.data, 0, "nothing reached the old owner");
+	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	close(fd);
+	end_test();
+}
+
+/* A transport put on after bytes arrived (a PROXY header read first):
+ * sl_conn_replay hands it what waits, from where the owner stopped. */
+Test(conn, replay_into_a_new_transport)
+{
+	static struct owner o;
+	struct caesar *x = calloc(1, sizeof(*x));
+	char buf[16];
+	int far;
+	struct sl_conn *c = pair(&o, &far);
+
+	cr_assert_not_null(x);
+	sl_conn_recv_start(c);
+	far_write(far, "PHab", 4);
+	RUN_UNTIL(o.recv_bytes == 4);
+	far_write(far, "yz", 2);
+	RUN_UNTIL(o.recv_bytes == 6);
+	cr_assert_eq(c->q.count, 2);
+	sl_conn_consume(c, 1); /* the "header" */
+	sl_conn_set_xprt(c, &caesar_ops, x);
+	sl_conn_replay(c);
+	cr_assert_eq(o.ready, 1);
+	cr_assert_eq(sl_conn_gather(c, buf, sizeof(buf)), 4);
+	cr_assert_arr_eq(buf, "bcz{", 4);
+	/* and what comes next goes through it too */
+	far_write(far, "0", 1);
+	RUN_UNTIL(o.recv_bytes == 7);
+	cr_assert_eq(sl_conn_gather(c, buf, sizeof(buf)), 5);
+	cr_assert_arr_eq(buf, "bcz{1", 5);
+	sl_conn_close(c, true);
+	RUN_UNTIL(w->conns.live == 0);
+	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
+}
+
+/* tcp's relay: a forwards to b as bytes come, b's reader is slow. a's recv
+ * pauses (its buffers wait in b's txq) and nothing is lost or reordered. */
+static void relay_on_data(void *owner, struct sl_conn *c)
+{
+	struct owner *o = owner;
+
+	o->data++;
+	sl_conn_flush(c->peer, c, NULL);
+}
+
+static const struct sl_conn_cb relay_cb = {
+	.on_connect = on_connect,
+	.on_data = relay_on_data,
+	.on_eof = on_eof,
+	.on_sent = on_sent,
+	.on_error = on_error,
+	.on_hs_fail = on_hs_fail,
+	.on_recv_bytes = on_recv_bytes,
+};
+
+Test(conn, relay_to_a_slow_reader_pauses_and_loses_nothing)
+{
+	static struct owner oa, ob;
+	static char src[1 << 20], dst[1 << 20];
+	size_t wr = 0, rd = 0;
+	int fa, fb;
+	struct sl_conn *a = pair(&oa, &fa);
+	struct sl_conn *b = pair(&ob, &fb);
+	uint64_t end;
+	bool paused = false;
+
+	sl_conn_attach(a, &relay_cb, &oa);
+	sl_conn_link(a, b);
+	ob.src = a;
+	pattern(src, sizeof(src), 5);
+	fcntl(fa, F_SETFL, O_NONBLOCK);
+	sl_conn_recv_start(a);
+	/* nobody reads b's far end: fill everything up */
+	end = mono_ms() + 5000;
+	while (mono_ms() < end && !paused) {
+		ssize_t k = write(fa, src + wr, sizeof(src) - wr < 4096 ? sizeof(src) - wr : 4096);
+
+		if (k > 0)
+			wr += (size_t)k;
+		loop_once(2);
+		cr_assert_leq(a->q.count + b->txq.count, SL_BUF_QUOTA + 2);
+		paused = k < 0 && a->rx == SL_RX_OFF && b->tx_busy;
+	}
+	cr_assert(paused, "a's recv never paused");
+	cr_assert_lt(wr, sizeof(src));
+	/* the reader wakes up */
+	end = mono_ms() + 10000;
+	while (rd < sizeof(src) && mono_ms() < end) {
+		ssize_t k;
+
+		if (wr < sizeof(src)) {
+			k = write(fa, src + wr, sizeof(src) - wr < 4096 ? sizeof(src) - wr : 4096);
+			if (k > 0)
+				wr += (size_t)k;
+		}
+		k = recv(fb, dst + rd, sizeof(dst) - rd, MSG_DONTWAIT);
+		if (k > 0)
+			rd += (size_t)k;
+		loop_once(1);
+	}
+	cr_assert_eq(rd, sizeof(src));
+	cr_assert(memcmp(dst, src, sizeof(src)) == 0, "bytes lost or reordered");
+	cr_assert_eq(oa.errors + ob.errors, 0);
+	cr_assert_eq(ob.sent_bytes, sizeof(src));
+	sl_conn_close(a, true);
+	sl_conn_close(b, true);
+	RUN_UNTIL(w->conns.live == 0);
+	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
 }
