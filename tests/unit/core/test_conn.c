@@ -381,6 +381,7 @@ static void put(struct sl_conn *c, const char *s, uint32_t n)
 
 struct caesar {
 	bool ready;
+	bool closed;             /* our end-of-stream marker is queued */
 	struct sl_bufq in;       /* received buffers not yet decoded */
 	char out[4096];          /* encoded bytes of the send being built */
 	uint32_t out_len, out_off;
@@ -455,7 +456,7 @@ static int caesar_prep(struct sl_conn *c, struct iovec *iov, int max)
 	(void)max;
 	if (!x->ready)
 		return 0;
-	if (x->out_off == x->out_len) {
+	if (x->out_off == x->out_len && !x->closed) {
 		x->out_off = x->out_len = 0;
 		while (x->out_len < sizeof(x->out) && sl_conn_next_chunk(c, &p, &n)) {
 			if (n > sizeof(x->out) - x->out_len)
@@ -505,6 +506,33 @@ static const struct sl_xprt_ops caesar_ops = {
 	.ready = caesar_ready,
 	.prep = caesar_prep,
 	.sent = caesar_sent,
+	.held = caesar_held,
+	.free = caesar_free,
+};
+
+/* The end of stream ('Z', like TLS's close_notify): behind what is being
+ * sent (out does not move: appending is safe during a send). */
+static void caesar_notify_close(struct sl_conn *c)
+{
+	struct caesar *x = c->xctx;
+
+	if (x->closed)
+		return;
+	x->closed = true;
+	if (x->out_off == x->out_len)
+		x->out_off = x->out_len = 0;
+	cr_assert_lt(x->out_len, sizeof(x->out));
+	x->out[x->out_len++] = 'Z';
+}
+
+static const struct sl_xprt_ops caesar_nc_ops = {
+	.name = "caesar-nc",
+	.input = caesar_input,
+	.input_eof = caesar_input_eof,
+	.ready = caesar_ready,
+	.prep = caesar_prep,
+	.sent = caesar_sent,
+	.notify_close = caesar_notify_close,
 	.held = caesar_held,
 	.free = caesar_free,
 };
@@ -1105,5 +1133,45 @@ Test(conn, relay_to_a_slow_reader_pauses_and_loses_nothing)
 	sl_conn_close(b, true);
 	RUN_UNTIL(w->conns.live == 0);
 	cr_assert_eq(sl_ring_buf_free(&w->ring), NBUF);
+	end_test();
+}
+
+/* A transport with an end of stream (TLS's close_notify): an orderly close
+ * sends it (when the handshake is done), a shutdown sends it after what
+ * waits and before the FIN. */
+Test(conn, transport_end_of_stream)
+{
+	static struct owner o[3];
+	char buf[16];
+	int far[3];
+	struct sl_conn *c[3];
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = caesar_pair(&o[i], &far[i]);
+		sl_conn_set_xprt(c[i], &caesar_nc_ops, c[i]->xctx);
+		sl_conn_recv_start(c[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		far_write(far[i], "H", 1);
+	RUN_UNTIL(o[0].ready && o[1].ready);
+	/* orderly close, ready: the marker, then EOF */
+	sl_conn_close(c[0], true);
+	far_read(far[0], buf, 1);
+	cr_assert_eq(buf[0], 'Z');
+	far_expect_eof(far[0]);
+	/* shutdown: the owner's bytes, the marker, the FIN */
+	put(c[1], "cze", 3);
+	sl_conn_flush(c[1], NULL, NULL);
+	sl_conn_shutdown(c[1]);
+	far_read(far[1], buf, 4);
+	cr_assert_arr_eq(buf, "bydZ", 4);
+	far_expect_eof(far[1]);
+	cr_assert_eq(o[1].errors, 0);
+	/* before the handshake: nothing but EOF */
+	sl_conn_close(c[2], true);
+	far_expect_eof(far[2]);
+	sl_conn_close(c[1], true);
+	RUN_UNTIL(w->conns.live == 0);
+	cr_assert_eq(caesar_frees, 3);
 	end_test();
 }
