@@ -384,3 +384,40 @@ Test(conn, transport_end_of_stream)
 	cr_assert_eq(caesar_frees, 3);
 	end_test();
 }
+
+/* ---- building the output ----------------------------------------------------- */
+
+/* A PROXY header goes before what was put; out_discard drops only what
+ * was not handed to the kernel. */
+Test(conn, prepend_goes_first_and_discard_keeps_the_send_in_flight)
+{
+	static struct owner o;
+	char buf[16];
+	int far;
+	struct sl_conn *c = pair(&o, &far);
+
+	cr_assert_eq(sl_conn_prepend(c, "PP ", 3), 0, "prepend to nothing");
+	put(c, "body", 4);
+	cr_assert_eq(sl_conn_prepend(c, "HDR ", 4), 0);
+	cr_assert(sl_conn_out_pending(c));
+	sl_conn_flush(c, NULL, NULL);
+	cr_assert(c->tx_busy);
+	/* in flight: put more, then discard: only the new bytes go */
+	put(c, "dropped", 7);
+	sl_conn_out_discard(c);
+	far_read(far, buf, 11);
+	cr_assert_arr_eq(buf, "HDR PP body", 11);
+	RUN_UNTIL(!c->tx_busy);
+	cr_assert_eq(o.sent_bytes, 11);
+	cr_assert_not(sl_conn_out_pending(c));
+	sl_conn_flush(c, NULL, NULL);
+	run_for(30);
+	far_expect_nothing(far);
+	/* nothing waits: trimming frees the buffer */
+	sl_conn_out_trim(c);
+	cr_assert_null(c->out.p);
+	sl_conn_close(c, true);
+	RUN_UNTIL(w->conns.live == 0);
+	far_expect_eof(far);
+	end_test();
+}
