@@ -34,7 +34,6 @@
 #include "ring/ring.h"
 #include "ring/udata.h"
 
-#define BUF_RESERVE     (SL_BUF_COUNT / 4)
 #define BULK_HOLD_TIGHT 2u
 #define ARM_BUDGET      32u
 
@@ -241,8 +240,8 @@ uint64_t sl_conn_now_ms(const struct sl_conn *c)
  * (single-shot: a multishot recv posts up to ~32 completions before a
  * cancel lands, so no quota holds with it), holds at most SL_BUF_QUOTA
  * buffers while the pool is at least half free and BULK_HOLD_TIGHT below,
- * and arms only while more than BUF_RESERVE buffers plus the bulk recvs in
- * flight are free; otherwise it waits in a FIFO. At most ARM_BUDGET bulk
+ * and arms only while more than a quarter of the pool plus the bulk recvs
+ * in flight are free; otherwise it waits in a FIFO. At most ARM_BUDGET bulk
  * recvs are armed per loop iteration, so that a wave of readers does not
  * crowd out other clients' completions. Measured with 1,000 clients
  * reading 10 MiB slowly (bench: slow-readers): before, the other clients
@@ -273,7 +272,8 @@ static bool bulk_may_arm(const struct sl_worker *w)
 {
 	const struct sl_conn_table *t = &w->conns;
 
-	return t->arm_budget && sl_ring_buf_free(&w->ring) > BUF_RESERVE + t->bulk_armed;
+	/* a quarter of the pool stays for light sides */
+	return t->arm_budget && sl_ring_buf_free(&w->ring) > w->ring.buf_count / 4 + t->bulk_armed;
 }
 
 static void wait_push(struct sl_conn *c)
@@ -793,11 +793,8 @@ void sl_conn_flush(struct sl_conn *c, struct sl_conn *src, uint64_t *relay)
 		sl_conn_notify_error(c, -ENOMEM);
 		return;
 	}
-	if (n == 0) {
-		if (c->shut_wanted)
-			shut_now(c);
+	if (n == 0)
 		return;
-	}
 	if (n > 1 && !c->txv)
 		c->txv = calloc(1, sizeof(*c->txv));
 	if (n > 1 && c->txv) {
@@ -841,20 +838,33 @@ void sl_conn_out_trim(struct sl_conn *c)
 	}
 }
 
+/* The FIN, once everything put before it is sent: the transport's end of
+ * stream first (TLS close_notify), then shutdown(SHUT_WR). Runs again after
+ * each send completion until done. */
+static void shut_step(struct sl_conn *c)
+{
+	if (!c->shut_wanted || c->tx_busy || c->st != SL_CONN_OPEN)
+		return;
+	if (c->out.off < c->out.len || c->txq.count) {
+		sl_conn_flush(c, NULL, NULL);
+		return;
+	}
+	if (c->xprt->notify_close && sl_conn_ready(c)) {
+		c->xprt->notify_close(c); /* once: the transport keeps track */
+		sl_conn_flush(c, NULL, NULL);
+		if (c->tx_busy)
+			return;
+	}
+	shut_now(c);
+}
+
 void sl_conn_shutdown(struct sl_conn *c)
 {
 	if (c->wr_shut || c->st != SL_CONN_OPEN)
 		return;
 	c->wr_shut = true;
-	if (c->xprt->notify_close && sl_conn_ready(c)) {
-		/* TLS: close_notify first, then the FIN once it is sent */
-		c->xprt->notify_close(c);
-		sl_conn_flush(c, NULL, NULL);
-	}
-	if (c->tx_busy)
-		c->shut_wanted = true;
-	else
-		shut_now(c);
+	c->shut_wanted = true;
+	shut_step(c);
 }
 
 static void on_send(struct sl_conn *c, int res)
@@ -878,11 +888,7 @@ static void on_send(struct sl_conn *c, int res)
 	if (c->out.off >= c->out.len)
 		c->out.off = c->out.len = 0;
 	c->cb->on_sent(c->owner, c, n);
-	if (c->st == SL_CONN_OPEN && c->shut_wanted && !c->tx_busy) {
-		sl_conn_flush(c, NULL, NULL);
-		if (!c->tx_busy)
-			shut_now(c);
-	}
+	shut_step(c);
 }
 
 /* ---- the raw transport ---------------------------------------------------------- */

@@ -132,9 +132,9 @@ Test(session_state, forbidden_sample_is_refused)
 {
 	static const enum sl_sess_state bad[][2] = {
 		{ ID, FW }, { LI, HD }, { CL, HD }, { HS, FW }, { F, ID },
-		{ F, FW }, { F, LI }, { F, F }, { CL, CL }, { HD, ID }, { HD, HS },
+		{ F, FW }, { F, LI }, { F, F }, { CL, CL },
 		{ QU, HD }, { QU, ID }, { CO, HD }, { CO, ID }, { FW, HS }, { FW, PH },
-		{ PH, PH }, { HS, PH }, { LI, FW }, { ID, QU }, { ID, CO },
+		{ PH, PH }, { HS, PH }, { LI, FW }, { ID, QU }, { ID, CO }, { HD, HS },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
