@@ -135,7 +135,8 @@ struct sl_conn {
 	bool tx_busy;        /* a send is in flight */
 	bool quiet_wanted;   /* sl_conn_quiesce(): tell the owner at inflight 0 */
 	bool hs_failed;      /* the handshake failure was reported */
-	bool one;            /* the armed recv is single-shot (a bulk side) */
+	bool one;            /* the armed recv is single-shot (no capped multishot) */
+	uint16_t bulk_cap;   /* buffers its armed recv may still take, as a bulk side */
 	bool waiting;        /* in the table's FIFO of bulk sides waiting to receive */
 	int fd;              /* -1 once given up */
 	uint32_t inflight;   /* requests whose last CQE has not arrived */
@@ -168,9 +169,9 @@ struct sl_conn_table {
 	uint32_t n, hwm;
 	uint32_t live;
 	struct sl_conn *free;
-	struct sl_conn *starved;     /* light sides whose recv met -ENOBUFS */
+	struct sl_conn *starved, *starved_tail; /* recvs that met -ENOBUFS, FIFO */
 	struct sl_conn *wait_head, *wait_tail; /* bulk sides waiting for room */
-	uint32_t bulk_armed;         /* single-shot recvs of bulk sides in flight */
+	uint32_t bulk_armed;         /* buffers the armed recvs of bulk sides may take */
 	uint32_t arm_budget;         /* bulk recvs this loop iteration may still arm */
 };
 

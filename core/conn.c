@@ -111,16 +111,22 @@ static struct sl_conn *conn_alloc(struct sl_worker *w)
 	return c;
 }
 
+/* The starved list is a FIFO (next, starved_tail): fed oldest first. */
 static void starved_remove(struct sl_conn *c)
 {
-	struct sl_conn **pp = &c->w->conns.starved;
+	struct sl_conn_table *t = &c->w->conns;
+	struct sl_conn **pp = &t->starved, *prev = NULL;
 
 	if (!c->starved)
 		return;
-	while (*pp && *pp != c)
+	while (*pp && *pp != c) {
+		prev = *pp;
 		pp = &(*pp)->next;
+	}
 	if (*pp)
 		*pp = c->next;
+	if (t->starved_tail == c)
+		t->starved_tail = prev;
 	c->next = NULL;
 	c->starved = false;
 }
@@ -232,24 +238,28 @@ uint64_t sl_conn_now_ms(const struct sl_conn *c)
 /* ---- receiving ---------------------------------------------------------- */
 
 /*
- * Fairness of the provided-buffer pool (issue 14, slow readers). A side
- * holding none of our buffers is light: a new request, an idle keep-alive
- * client, an idle pooled server. It keeps a multishot recv and finds a
- * buffer as soon as one is free. A side holding buffers (queued, or sent on
- * its peer and not yet out) is bulk: it receives one buffer per recv
- * (single-shot: a multishot recv posts up to ~32 completions before a
- * cancel lands, so no quota holds with it), holds at most SL_BUF_QUOTA
- * buffers while the pool is at least half free and BULK_HOLD_TIGHT below,
- * and arms only while more than a quarter of the pool plus the bulk recvs
- * in flight are free; otherwise it waits in a FIFO. At most ARM_BUDGET bulk
- * recvs are armed per loop iteration, so that a wave of readers does not
- * crowd out other clients' completions. Measured with 1,000 clients
- * reading 10 MiB slowly (bench: slow-readers): before, the other clients
- * stalled for seconds (the pool empty, 900 sessions starved); see the
- * README's benchmark section for the numbers now.
+ * Fairness of the provided-buffer pool (issue 14, slow readers). Every
+ * multishot recv carries a cap on what it may take (Linux 6.17+: it ends
+ * after that many bytes, LIGHT_CAP or the room under the hold limit in
+ * buffers' worth), because an uncapped one posts up to ~32 completions
+ * before a cancel lands: 1,000 responses starting together
+ * then ask for 30,000 buffers of a pool of 4,096. A side holding none of
+ * our buffers is light (a new request, an idle keep-alive client, an idle
+ * pooled server): its recv may take LIGHT_CAP buffers. A side holding
+ * buffers (queued, or being sent on its peer) is bulk: it may hold up to
+ * SL_BUF_QUOTA buffers while the pool is at least half free and
+ * BULK_HOLD_TIGHT below, and it arms only while more than a quarter of the
+ * pool, plus what the armed bulk recvs may still take, is free; otherwise it
+ * waits in a FIFO, of which at most ARM_BUDGET are armed per loop iteration.
+ * So a quarter of the pool stays for light sides, and slow readers of large
+ * responses cannot take the buffers everyone else needs. A kernel without
+ * the cap gets single-shot recvs for bulk sides instead.
  */
+#define LIGHT_CAP       2u
+#define BULK_HOLD_TIGHT 2u
+#define ARM_BUDGET      32u
 
-/* Buffers of ours the kernel cannot have back yet: the quota's measure. */
+/* Buffers of ours the kernel cannot have back yet: what makes a side bulk. */
 static uint32_t held(const struct sl_conn *c)
 {
 	uint32_t n = c->q.count + (c->spare >= 0);
@@ -268,12 +278,12 @@ static uint32_t hold_limit(const struct sl_worker *w)
 	       BULK_HOLD_TIGHT;
 }
 
-static bool bulk_may_arm(const struct sl_worker *w)
+static bool bulk_may_arm(const struct sl_worker *w, uint32_t cap)
 {
 	const struct sl_conn_table *t = &w->conns;
 
-	/* a quarter of the pool stays for light sides */
-	return t->arm_budget && sl_ring_buf_free(&w->ring) > w->ring.buf_count / 4 + t->bulk_armed;
+	return t->arm_budget &&
+	       sl_ring_buf_free(&w->ring) > w->ring.buf_count / 4 + t->bulk_armed + cap;
 }
 
 static void wait_push(struct sl_conn *c)
@@ -311,7 +321,8 @@ static void wait_remove(struct sl_conn *c)
 static void arm_recv(struct sl_conn *c)
 {
 	struct sl_worker *w = c->w;
-	uint32_t h;
+	struct sl_ring *r = &w->ring;
+	uint32_t h, cap = LIGHT_CAP;
 
 	if (c->st != SL_CONN_OPEN || !c->want_rx || c->rx != SL_RX_OFF || c->rd_eof ||
 	    c->starved)
@@ -322,24 +333,28 @@ static void arm_recv(struct sl_conn *c)
 			return; /* its turn comes in the FIFO */
 		wait_remove(c); /* drained meanwhile: a light side again */
 	}
-	if (h == 0) {
-		c->rx = SL_RX_ARMED;
-		c->one = false;
-		sl_ring_recv_multishot(&w->ring, c->fd, cud(c, SL_OP_RECV));
-		c->inflight++;
-		return;
-	}
-	if (h >= hold_limit(w))
-		return; /* re-armed as it drains */
-	if (!bulk_may_arm(w)) {
-		wait_push(c);
-		return;
+	if (h) {
+		uint32_t lim = hold_limit(w);
+
+		if (h >= lim)
+			return; /* re-armed as it drains */
+		cap = r->mshot_cap ? lim - h : 1;
+		if (!bulk_may_arm(w, cap)) {
+			wait_push(c);
+			return;
+		}
+		c->bulk_cap = (uint16_t)cap;
+		w->conns.bulk_armed += cap;
+		w->conns.arm_budget--;
 	}
 	c->rx = SL_RX_ARMED;
-	c->one = true;
-	w->conns.bulk_armed++;
-	w->conns.arm_budget--;
-	sl_ring_recv_one(&w->ring, c->fd, cud(c, SL_OP_RECV));
+	c->one = h && !r->mshot_cap;
+	if (r->mshot_cap)
+		sl_ring_recv_multishot_cap(r, c->fd, cap * r->buf_size, cud(c, SL_OP_RECV));
+	else if (c->one)
+		sl_ring_recv_one(r, c->fd, cud(c, SL_OP_RECV));
+	else
+		sl_ring_recv_multishot(r, c->fd, cud(c, SL_OP_RECV));
 	c->inflight++;
 }
 
@@ -349,8 +364,10 @@ void sl_conn_recv_start(struct sl_conn *c)
 	arm_recv(c);
 }
 
-/* A multishot recv of a side that became bulk: pause it once it holds what
- * a bulk side may (the cancel's -ECANCELED end re-arms, single-shot). */
+/* A multishot recv that holds what a bulk side may: pause it (the cancel's
+ * -ECANCELED end re-arms it under the rules above). Its byte cap bounds a
+ * burst of full buffers; this bounds a peer sending many small segments,
+ * each of which takes a whole buffer. */
 static void check_quota(struct sl_conn *c)
 {
 	if (c->rx == SL_RX_ARMED && !c->one && held(c) >= hold_limit(c->w) &&
@@ -368,15 +385,19 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 	int res = cqe->res;
 
-	if (has_buf)
+	if (has_buf) {
 		sl_ring_buf_taken(&w->ring);
+		if (c->bulk_cap) {
+			c->bulk_cap--;
+			w->conns.bulk_armed--;
+		}
+	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		c->rx = SL_RX_OFF;
 		c->inflight--;
-		if (c->one) {
-			c->one = false;
-			w->conns.bulk_armed--;
-		}
+		c->one = false;
+		w->conns.bulk_armed -= c->bulk_cap;
+		c->bulk_cap = 0;
 	}
 	if (c->st != SL_CONN_OPEN || !c->cb) {
 		if (has_buf)
@@ -401,8 +422,12 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 	} else if (res == -ENOBUFS) {
 		if (!c->starved) {
 			c->starved = true;
-			c->next = w->conns.starved;
-			w->conns.starved = c;
+			c->next = NULL;
+			if (w->conns.starved_tail)
+				w->conns.starved_tail->next = c;
+			else
+				w->conns.starved = c;
+			w->conns.starved_tail = c;
 		}
 	} else if (res == -ECANCELED) {
 		arm_recv(c); /* a pause ended: re-arm if drained */
@@ -418,18 +443,24 @@ void sl_conn_feed_starved(struct sl_worker *w)
 	struct sl_conn *c;
 
 	t->arm_budget = ARM_BUDGET;
-	/* starved sides: as many as there are free buffers, oldest last in
-	 * (the list is a stack; each needs one buffer to make progress) */
+	/* starved sides, oldest first, as many as there are free buffers (each
+	 * needs one to make progress) */
 	while (n && (c = t->starved)) {
 		t->starved = c->next;
+		if (!t->starved)
+			t->starved_tail = NULL;
 		c->next = NULL;
 		c->starved = false;
 		arm_recv(c);
 		n--;
 	}
-	while ((c = t->wait_head) && bulk_may_arm(w)) {
+	/* bulk sides in their order; one that still cannot arm goes back to
+	 * the end of the line, and the line waits for the next iteration */
+	while ((c = t->wait_head) && bulk_may_arm(w, 1)) {
 		wait_remove(c);
 		arm_recv(c);
+		if (c->waiting)
+			break;
 	}
 }
 

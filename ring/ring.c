@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -124,6 +125,71 @@ out_close:
 	return ret;
 }
 
+/* Does a multishot recv stop after the total it was given (sqe->optlen,
+ * Linux 6.17+)? Three buffers' worth waits; a cap of one buffer must end
+ * the recv after one completion. Sets r->mshot_cap; never fails. */
+static void probe_mshot_cap(struct sl_ring *r)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int sv[2], n = 0;
+	bool ended = false;
+	char *data;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	data = calloc(3, r->buf_size);
+	if (data && write(sv[1], data, 3 * (size_t)r->buf_size) == (ssize_t)(3 * (size_t)r->buf_size)) {
+		sqe = sl_ring_sqe(r);
+		io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = SL_RING_BGID;
+		sqe->file_index = r->buf_size; /* the optlen field: the total cap */
+		io_uring_sqe_set_data64(sqe, 1);
+		io_uring_submit(&r->uring);
+		while (!ended && n < 8) {
+			struct __kernel_timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+
+			if (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts))
+				break;
+			n++;
+			ended = !(cqe->flags & IORING_CQE_F_MORE);
+			if (cqe->flags & IORING_CQE_F_BUFFER) {
+				sl_ring_buf_taken(r);
+				sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+			}
+			io_uring_cqe_seen(&r->uring, cqe);
+		}
+		r->mshot_cap = ended && n == 1;
+		if (!ended) {
+			/* still armed: end it before the pair closes */
+			sqe = sl_ring_sqe(r);
+			io_uring_prep_cancel64(sqe, 1, 0);
+			io_uring_sqe_set_data64(sqe, 2);
+			io_uring_submit(&r->uring);
+			for (int k = 0; k < 8; k++) {
+				struct __kernel_timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+
+				if (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts))
+					break;
+				if (cqe->flags & IORING_CQE_F_BUFFER) {
+					sl_ring_buf_taken(r);
+					sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >>
+									  IORING_CQE_BUFFER_SHIFT));
+				}
+				ended = cqe->user_data == 1 && !(cqe->flags & IORING_CQE_F_MORE);
+				io_uring_cqe_seen(&r->uring, cqe);
+				if (ended)
+					break;
+			}
+		}
+		sl_ring_buf_publish(r);
+	}
+	free(data);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		 uint32_t buf_count, char *why, size_t whylen)
 {
@@ -153,6 +219,8 @@ int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		ret = setup_bufs(r, buf_size, buf_count, why, whylen);
 	if (ret == 0)
 		ret = probe_recv_multishot(r, why, whylen);
+	if (ret == 0)
+		probe_mshot_cap(r);
 	return ret;
 }
 
@@ -220,6 +288,17 @@ void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud)
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_recv_multishot_cap(struct sl_ring *r, int fd, uint32_t total, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SL_RING_BGID;
+	sqe->file_index = total; /* optlen: liburing 2.3 has no name for it */
 	io_uring_sqe_set_data64(sqe, ud);
 }
 

@@ -7,6 +7,7 @@
 #ifndef SL_RING_RING_H
 #define SL_RING_RING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <liburing.h>
 
@@ -34,6 +35,7 @@ struct sl_ring {
 	uint32_t buf_out;      /* buffers currently handed to us by the kernel */
 	uint32_t br_pending;   /* recycled into the ring but not yet published */
 	int ready;
+	bool mshot_cap;        /* a multishot recv can be capped (Linux 6.17+) */
 };
 
 /*
@@ -75,6 +77,8 @@ static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
 /* Submission helpers: each prepares one SQE tagged with ud. */
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
 void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
+/* A multishot recv that ends after `total` bytes (r->mshot_cap only). */
+void sl_ring_recv_multishot_cap(struct sl_ring *r, int fd, uint32_t total, uint64_t ud);
 /* One recv into one provided buffer (a single completion). */
 void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud);
 void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
