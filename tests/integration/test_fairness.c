@@ -1,0 +1,70 @@
+/*
+ * Fairness of the provided-buffer pool (issue 14, item 8): clients that
+ * never read what they asked for must not take the buffers every other
+ * client needs. Each such session may hold at most SL_BUF_QUOTA buffers,
+ * and 1,000 of them would want four times the worker's pool; before the
+ * fix the pool ran dry and any other client's bytes waited (for as long as
+ * the readers did not read). Now a side holding buffers arms its recv only
+ * while a quarter of the pool stays free, so another client's round trips
+ * go through at once.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NREADERS 1000
+
+TestSuite(fairness, .init = h_setup, .fini = h_teardown, .timeout = 240);
+
+Test(fairness, clients_that_never_read_leave_buffers_for_others)
+{
+	struct h_origin_opts so = { .handler = h_handle_source, .len = 4u << 20, .seed = 5,
+				    .hold = true };
+	struct h_origin_opts eo = { .handler = h_handle_echo };
+	struct h_origin *src = h_origin_start(&so), *echo = h_origin_start(&eo);
+	int big = h_free_port(), small = h_free_port(), fds[NREADERS], fd, rcv = 4096;
+	char conf[1024], msg[100], back[100];
+	struct h_proxy *p;
+
+	snprintf(conf, sizeof(conf),
+		 "[global]\nworkers = 1\nlog = stderr\n\n"
+		 "[defaults]\ntimeout_client = 60s\ntimeout_server = 60s\n\n"
+		 "[frontend big]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = src\n\n"
+		 "[frontend small]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
+		 "[backend src]\nmode = tcp\nserver = s 127.0.0.1:%d\n\n"
+		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
+		 big, small, h_origin_port(src), h_origin_port(echo));
+	p = h_proxy_start_text(conf, big);
+	/* readers that never read, with a small receive window: what the
+	 * origin sends piles up in sluice */
+	for (int i = 0; i < NREADERS; i++) {
+		fds[i] = h_connect(big, 5000);
+		cr_assert(fds[i] >= 0, "reader %d: connect", i);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	}
+	cr_assert_eq(h_origin_wait_accepted(src, NREADERS, 30000 * h_slow()), NREADERS);
+	h_sleep_ms(2000); /* everything that fits is in flight */
+	/* another client: every round trip within a second */
+	fd = h_connect(small, 5000);
+	cr_assert(fd >= 0);
+	for (int k = 0; k < 50; k++) {
+		uint64_t t0 = h_now_ms();
+
+		memset(msg, 'a' + k % 26, sizeof(msg));
+		cr_assert_eq(h_send_all(fd, msg, sizeof(msg), -1, 2000), 0, "round trip %d: send", k);
+		cr_assert_eq(h_recv_exact(fd, back, sizeof(back), 1000 * h_slow()), 0,
+			     "round trip %d: no answer within %d ms while %d readers hold their "
+			     "responses (the pool ran dry?)", k, 1000 * h_slow(), NREADERS);
+		cr_assert_arr_eq(back, msg, sizeof(msg));
+		cr_assert_leq(h_now_ms() - t0, 1000u * (unsigned)h_slow());
+	}
+	close(fd);
+	for (int i = 0; i < NREADERS; i++)
+		close(fds[i]);
+	h_origin_stop(src);
+	h_proxy_finish(p);
+}
