@@ -1,3 +1,0 @@
-build-dev/core/backend.o: core/backend.c core/backend.h conf/conf-t.h
-core/backend.h:
-conf/conf-t.h:

@@ -1,3 +1,0 @@
-build-dev/core/limits.o: core/limits.c core/limits.h conf/conf-t.h
-core/limits.h:
-conf/conf-t.h:

@@ -1,3 +1,0 @@
-build-dev/core/log.o: core/log.c core/log.h conf/conf-t.h
-core/log.h:
-conf/conf-t.h:

@@ -1,3 +1,0 @@
-build-dev/llhttp/api.o: /usr/share/llhttp/api.c \
- /usr/share/include/llhttp/llhttp.h
-/usr/share/include/llhttp/llhttp.h:

@@ -1,2 +1,0 @@
-build-dev/proto/http_rewrite.o: proto/http_rewrite.c proto/http_msg.h
-proto/http_msg.h:

@@ -1,2 +1,0 @@
-build-dev/ring/ring.o: ring/ring.c ring/ring.h
-ring/ring.h:
