@@ -89,6 +89,26 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why);
  * *len 0 when the request line has none). */
 void sl_http_get_path(const struct sl_http_parser *r, const char **path, uint32_t *len);
 
+/* proto/http.c, for proto/http_rsp.c */
+
+#define SL_HTTP_STAGE_MAX (64u * 1024) /* bytes copied ahead of the socket per direction */
+#define SL_HTTP_RELAY_MIN 4096u        /* response bodies longer than this are relayed */
+/* Room for want more copied body bytes toward `to` (at most STAGE_MAX
+ * staged in all), and copying n <= that many there. */
+uint32_t sl_http_stage_room(struct sl_session *s, int to, uint32_t want);
+void sl_http_stage(struct sl_session *s, int to, const char *data, uint32_t n);
+/* Pick a server (not exclude) and connect, or queue, or answer 503. */
+void sl_http_connect_next(struct sl_session *s, const struct sl_server *exclude);
+/* Read what the client sent, as far as the request state allows. */
+void sl_http_feed_request(struct sl_session *s);
+
+/* proto/http_rsp.c */
+
+/* Read what the server sent: the head, then the body, then the end. */
+void sl_http_feed_response(struct sl_session *s);
+/* sl_proto_ops.on_error. */
+int sl_http_on_error(struct sl_session *s, int side, int res);
+
 /* proto/http_reqid.c */
 
 /* Whether an incoming request id may be kept: 1 to SL_HTTP_REQID_MAX

@@ -10,8 +10,9 @@
  * a server's bad response never reaches the client (502 instead). Closing a
  * client after a response is a lingering close: shutdown, drain its input
  * until its FIN or timeout_client_fin, then close, so a reset cannot destroy
- * the response in flight. The stats service is in http_local.c, the access
- * log in http_log.c; the state they share with this file in http-i.h.
+ * the response in flight. The response side is in http_rsp.c, the stats
+ * service in http_local.c, the access log in http_log.c; the state they
+ * share with this file in http-i.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,8 +36,6 @@
 #include "proto/http_msg.h"
 #include "proto/tcp.h"
 
-#define STAGE_MAX (64u * 1024)  /* bytes copied ahead of the socket per direction */
-#define RELAY_MIN 4096u         /* response bodies longer than this are relayed */
 
 static const char *status_text(int st)
 {
@@ -55,7 +54,6 @@ static const char *status_text(int st)
 	}
 }
 
-static void feed_request(struct sl_session *s);
 static void log_and_next(struct sl_session *s);
 static void drain_give_up(struct sl_session *s);
 
@@ -88,27 +86,26 @@ static void msgs_close(struct http_sess *hs)
 	hs->m = NULL;
 }
 
-static void feed_response(struct sl_session *s);
 
 /* Room left in the out buffer toward `to` for want more copied body bytes
- * (at most STAGE_MAX staged in all). */
-static uint32_t stage_room(struct sl_session *s, int to, uint32_t want)
+ * (at most SL_HTTP_STAGE_MAX staged in all). */
+uint32_t sl_http_stage_room(struct sl_session *s, int to, uint32_t want)
 {
 	uint32_t staged = sl_session_out_backlog(s, to);
 
-	if (staged >= STAGE_MAX)
+	if (staged >= SL_HTTP_STAGE_MAX)
 		return 0;
 	if (!want)
 		return 1; /* room for nothing: a bodiless message ends */
-	if (want > STAGE_MAX - staged)
-		want = STAGE_MAX - staged;
+	if (want > SL_HTTP_STAGE_MAX - staged)
+		want = SL_HTTP_STAGE_MAX - staged;
 	/* grown to what the bytes at hand need (small messages keep a small
 	 * buffer) */
 	return sl_session_out_reserve(s, to, want) ? want : 0;
 }
 
-/* Copy n bytes toward side `to` (n <= stage_room()). */
-static void stage(struct sl_session *s, int to, const char *data, uint32_t n)
+/* Copy n bytes toward side `to` (n <= sl_http_stage_room()). */
+void sl_http_stage(struct sl_session *s, int to, const char *data, uint32_t n)
 {
 	char *p;
 
@@ -195,7 +192,7 @@ void sl_http_reply_error(struct sl_session *s, int status, const char *why)
 	sl_session_timer_kick(s);
 }
 
-static void connect_next(struct sl_session *s, const struct sl_server *exclude)
+void sl_http_connect_next(struct sl_session *s, const struct sl_server *exclude)
 {
 	struct http_sess *hs = hs_of(s);
 	struct sl_server *srv = NULL;
@@ -321,7 +318,7 @@ static int on_request_head(struct sl_session *s)
 	hs->req_st = REQ_BODY;
 	s->retries = 0;
 	sl_session_timer_kick(s); /* from timeout_http_request to the server's */
-	connect_next(s, NULL); /* queued, connecting, or a pooled connection */
+	sl_http_connect_next(s, NULL); /* queued, connecting, or a pooled connection */
 	return sl_session_closing(s) || hs->req_st == REQ_ERROR ? -1 : 0;
 }
 
@@ -385,7 +382,7 @@ static int request_head_step(struct sl_session *s, const char *data, uint32_t le
 static int request_body_step(struct sl_session *s, const char *data, uint32_t len)
 {
 	struct http_sess *hs = hs_of(s);
-	uint32_t used, room = stage_room(s, SL_SIDE_SRV, len);
+	uint32_t used, room = sl_http_stage_room(s, SL_SIDE_SRV, len);
 	enum sl_http_res r;
 
 	if (len && !room)
@@ -397,7 +394,7 @@ static int request_body_step(struct sl_session *s, const char *data, uint32_t le
 		sl_http_reply_error(s, 400, hs->m->req.err_reason);
 		return 0;
 	}
-	stage(s, SL_SIDE_SRV, data, used);
+	sl_http_stage(s, SL_SIDE_SRV, data, used);
 	sl_session_consume(s, SL_SIDE_CLI, used);
 	if (r == SL_HTTP_MSG_DONE) {
 		hs->req_st = REQ_DONE;
@@ -468,7 +465,7 @@ static void client_eof(struct sl_session *s)
 	sl_session_timer_kick(s);
 }
 
-static void feed_request(struct sl_session *s)
+void sl_http_feed_request(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
 	const char *data;
@@ -516,320 +513,6 @@ static void feed_request(struct sl_session *s)
 		client_eof(s);
 }
 
-/* May the server connection serve another request after this response? */
-static bool server_reusable(const struct sl_session *s)
-{
-	const struct http_sess *hs = hs_of(s);
-	const struct sl_http_parser *r = &hs->m->rsp;
-	const struct sl_backend_conf *bc = s->be->conf;
-
-	if (!hs->keep_srv || hs->rsp_early || hs->req_st != REQ_DONE ||
-	    sl_session_rd_eof(s, SL_SIDE_SRV) || sl_session_tx_busy(s, SL_SIDE_SRV) ||
-	    sl_session_queued(s, SL_SIDE_SRV) || sl_session_out_pending(s, SL_SIDE_SRV))
-		return false;
-	if (r->conn_close || (r->major == 1 && r->minor == 0 && !r->conn_keep_alive))
-		return false;
-	if (hs->srv_meta.requests + 1 >= sl_pool_max_requests(bc))
-		return false;
-	return s->w->now_ms - hs->srv_meta.created_ms < sl_pool_max_lifetime(bc);
-}
-
-static void finish_response(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-
-	hs->rsp_st = RSP_DONE;
-	if (hs->req_st == REQ_BODY && !hs->close_after) {
-		/* answered before the end of the request body: the rest of it
-		 * is read and discarded (never sent to another server ahead of
-		 * the next request), then the connection goes on */
-		hs->req_st = REQ_DRAIN;
-		hs->drained = 0;
-	} else if (hs->req_st != REQ_DONE || (hs->close_after &&
-					       sl_session_out_pending(s, SL_SIDE_SRV))) {
-		hs->close_after = true;
-		hs->req_st = REQ_ERROR;
-		hs->idle_since_ms = s->w->now_ms;
-	}
-	if (sl_session_has_conn(s, SL_SIDE_SRV)) {
-		if (server_reusable(s)) {
-			hs->srv_meta.requests++;
-			sl_session_pool_server(s, &hs->srv_meta);
-		} else {
-			sl_session_drop_server(s);
-		}
-	}
-	if (hs->rsp_early) {
-		/* what the server was not sent dies with its connection */
-		sl_session_out_discard(s, SL_SIDE_SRV);
-	}
-	free(hs->retry_head);
-	hs->retry_head = NULL;
-	if (!sl_session_out_pending(s, SL_SIDE_CLI))
-		s->ops->on_drained(s, SL_SIDE_CLI);
-	if (hs->req_st == REQ_DRAIN && !sl_session_closing(s)) {
-		sl_session_timer_kick(s); /* timeout_client from now on */
-		feed_request(s);
-	}
-}
-
-/* May the rest of the request body be discarded after an early response,
- * keeping the client connection? Not when the client waits for a 100
- * Continue it never got (it will not send the body), nor when more than
- * SL_HTTP_DRAIN_MAX bytes of it are known to be left. */
-static bool can_drain(const struct sl_session *s)
-{
-	const struct http_sess *hs = hs_of(s);
-	const struct sl_http_parser *q = &hs->m->req;
-
-	if (q->expect_continue && !hs->got_100)
-		return false;
-	/* llhttp counts down the Content-Length left */
-	return q->chunked || q->ll.content_length <= SL_HTTP_DRAIN_MAX;
-}
-
-/* A response head passed its checks: forward it (rewritten). */
-static int on_response_head(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-	struct sl_http_parser *r = &hs->m->rsp;
-	struct sl_http_rewrite rw = { 0 };
-	uint32_t cap = r->len + 128;
-	bool info = r->status / 100 == 1 && r->status != 101;
-	char *p;
-	int n;
-
-	if (r->status == 101 && !hs->upgrade_req) {
-		sl_http_reply_error(s, 502, "101 Switching Protocols without an upgrade request");
-		return -1;
-	}
-	if (r->status == 101) {
-		rw.connection = "upgrade";
-		rw.keep_upgrade = true;
-	} else if (!info) {
-		hs->rsp_early = hs->req_st != REQ_DONE || sl_session_out_pending(s, SL_SIDE_SRV);
-		hs->close_after = !hs->cli_keep || sl_http_body_until_close(r) ||
-				  (hs->req_st != REQ_DONE && !hs->m->req.msg_done && !can_drain(s));
-		rw.connection = hs->close_after ? "close" :
-				hs->m->req.major == 1 && hs->m->req.minor == 0 ? "keep-alive" : NULL;
-	}
-	p = sl_session_out_reserve(s, SL_SIDE_CLI, cap);
-	n = p ? sl_http_build_head(r, &rw, p, cap) : -ENOMEM;
-	if (n < 0) {
-		sl_http_reply_error(s, 502, "response head too large");
-		return -1;
-	}
-	sl_session_out_commit(s, SL_SIDE_CLI, (uint32_t)n);
-	sl_http_release_head(r);
-	if (info) {
-		bool was_head = r->request_was_head;
-
-		if (r->status == 100)
-			hs->got_100 = true;
-		sl_http_next(r);
-		r->request_was_head = was_head;
-		return 0;
-	}
-	hs->rsp_started = true;
-	hs->status = r->status;
-	hs->t_rsp = s->w->now_ms;
-	hs->us_rsp = s->w->now_us;
-	sl_stats_status(s, r->status, false);
-	if (r->status == 101) {
-		/* a tunnel from now on: bytes relayed as in tcp mode */
-		hs->rsp_st = RSP_DONE;
-		hs->req_st = REQ_DONE;
-		sl_session_set_raw(s);
-		sl_session_timer_kick(s); /* timeout_tunnel may be nearer */
-		return -1;
-	}
-	hs->rsp_st = RSP_BODY;
-	if (r->has_cl && !r->chunked && !r->has_te && !r->no_body &&
-	    r->content_length > RELAY_MIN) {
-		/* A body of known length needs no parsing: the core sends it
-		 * from the receive buffers as they are (no copy), exactly
-		 * content_length bytes; whatever a server sends beyond is never
-		 * forwarded. Small bodies are cheaper copied behind the head
-		 * (one plain send). */
-		hs->rsp_relay = true;
-		s->relay[SL_SIDE_CLI] = r->content_length;
-	}
-	sl_session_timer_kick(s);
-	return 0;
-}
-
-static int response_step(struct sl_session *s, const char *data, uint32_t len)
-{
-	struct http_sess *hs = hs_of(s);
-	uint32_t used, room;
-	enum sl_http_res r;
-
-	if (hs->rsp_st == RSP_HEAD) {
-		if (hs->req_bodiless && sl_session_out_pending(s, SL_SIDE_SRV) &&
-		    sl_http_head_empty(&hs->m->rsp)) {
-			/* the request is its head and the server has not been sent
-			 * all of it: these bytes cannot answer it (left over from
-			 * an earlier exchange on a pooled connection, or a server
-			 * talking first). Never relayed, never pooled. */
-			sl_http_reply_error(s, 502, "server sent bytes before the request was sent");
-			return 0;
-		}
-		if (sl_session_out_pending(s, SL_SIDE_CLI))
-			return 0; /* heads are built only onto an empty out buffer */
-		r = sl_http_feed_head(&hs->m->rsp, data, len, &used);
-		sl_session_consume(s, SL_SIDE_SRV, used);
-		if (r == SL_HTTP_ERROR) {
-			sl_http_reply_error(s, 502, hs->m->rsp.err_reason);
-			return 0;
-		}
-		if (r != SL_HTTP_HEAD_DONE)
-			return 1;
-		/* a relayed body is the core's to send (feed_response waits) */
-		return on_response_head(s) == 0 && !hs->rsp_relay;
-	}
-	room = stage_room(s, SL_SIDE_CLI, len);
-	if (!room)
-		return 0; /* resume when the client side drains */
-	if (len > room)
-		len = room;
-	r = sl_http_feed_body(&hs->m->rsp, data, len, &used);
-	if (r == SL_HTTP_ERROR) {
-		sl_log_req(s->w, "backend %s server %s: bad response body: %s", s->be->conf->name,
-		                 s->srv ? s->srv->conf->name : "-", hs->m->rsp.err_reason);
-		sl_session_close(s, SL_CLOSE_SERVER_ERR);
-		return 0;
-	}
-	stage(s, SL_SIDE_CLI, data, used);
-	sl_session_consume(s, SL_SIDE_SRV, used);
-	if (r == SL_HTTP_MSG_DONE) {
-		finish_response(s);
-		return 0;
-	}
-	return 1;
-}
-
-/* A reused connection failed before any response byte: the server closed it
- * as we sent. Send a bodiless idempotent request again on a new connection. */
-static bool retry_fresh(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-	struct sl_server *srv = s->srv;
-	uint32_t room;
-
-	if (!hs->srv_reused || !hs->retry_head || hs->m->rsp.len || hs->rsp_started ||
-	    sl_session_tx_busy(s, SL_SIDE_SRV) || hs->rsp_st != RSP_HEAD)
-		return false;
-	sl_log_req(s->w, "backend %s server %s: reused connection closed before a response, "
-	                 "retrying on a new one", s->be->conf->name, srv->conf->name);
-	sl_session_drop_server(s);
-	sl_session_out_discard(s, SL_SIDE_SRV);
-	room = stage_room(s, SL_SIDE_SRV, hs->retry_len);
-	if (room < hs->retry_len)
-		return false;
-	stage(s, SL_SIDE_SRV, hs->retry_head, hs->retry_len);
-	free(hs->retry_head);
-	hs->retry_head = NULL;
-	/* a new connection (exclude keeps the pool out), through the balancer
-	 * and the server slots like any request */
-	connect_next(s, srv);
-	return true;
-}
-
-static int http_on_error(struct sl_session *s, int side, int res)
-{
-	struct http_sess *hs = hs_of(s);
-
-	if (side != SL_SIDE_SRV || s->raw || hs->rsp_started)
-		return 0;
-	if (retry_fresh(s))
-		return 1;
-	sl_http_reply_error(s, 502, res == -ECONNRESET ? "connection reset by server" :
-			    strerror(-res));
-	return 1;
-}
-
-/* Every relayed body byte left the server queue (sent, or encrypted into the
- * TLS output): the response is complete. */
-static void relay_done(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-
-	hs->rsp_relay = false;
-	sl_http_body_relayed(&hs->m->rsp);
-	finish_response(s);
-}
-
-static void server_eof(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-
-	if (hs->srv_eof_done)
-		return;
-	hs->srv_eof_done = true;
-	if (hs->rsp_st == RSP_HEAD && retry_fresh(s))
-		return;
-	if (hs->rsp_st == RSP_HEAD) {
-		sl_http_reply_error(s, 502, "server closed before a complete response head");
-	} else if (hs->rsp_st == RSP_BODY && hs->rsp_relay) {
-		if (!s->relay[SL_SIDE_CLI]) {
-			relay_done(s);
-		} else {
-			sl_log_req(s->w, "backend %s server %s: response truncated: closed "
-				   "%llu bytes short of its Content-Length", s->be->conf->name,
-				   s->srv ? s->srv->conf->name : "-",
-				   (unsigned long long)s->relay[SL_SIDE_CLI]);
-			sl_session_close(s, SL_CLOSE_SERVER_ERR);
-		}
-	} else if (hs->rsp_st == RSP_BODY) {
-		if (sl_http_finish(&hs->m->rsp) == SL_HTTP_MSG_DONE) {
-			finish_response(s);
-		} else {
-			sl_log_req(s->w, "backend %s server %s: response truncated: %s",
-				   s->be->conf->name, s->srv ? s->srv->conf->name : "-",
-				   hs->m->rsp.err_reason);
-			sl_session_close(s, SL_CLOSE_SERVER_ERR);
-		}
-	}
-}
-
-static void feed_response(struct sl_session *s)
-{
-	struct http_sess *hs = hs_of(s);
-	const char *data;
-	uint32_t len;
-
-	if (hs->rsp_relay && !sl_session_closing(s)) {
-		/* a TLS pump encrypts at once: the relay may end right here */
-		sl_session_pump(s, SL_SIDE_CLI);
-		if (s->relay[SL_SIDE_CLI]) {
-			if (sl_session_rd_eof(s, SL_SIDE_SRV) && !sl_session_queued(s, SL_SIDE_SRV))
-				server_eof(s); /* short of content_length: truncated */
-			return;
-		}
-		relay_done(s);
-	}
-	while (!sl_session_closing(s) && !s->raw &&
-	       (hs->rsp_st == RSP_HEAD || hs->rsp_st == RSP_BODY)) {
-		if (hs->rsp_st == RSP_BODY && hs->m->rsp.msg_done) {
-			data = "";
-			len = 0; /* a bodiless response completes without more bytes */
-		} else if (!sl_session_peek(s, SL_SIDE_SRV, &data, &len)) {
-			break;
-		}
-		if (!response_step(s, data, len))
-			break;
-	}
-	if (sl_session_closing(s) || s->raw)
-		return;
-	if (hs->rsp_st == RSP_DONE || hs->rsp_st == RSP_NONE) {
-		while (sl_session_peek(s, SL_SIDE_SRV, &data, &len))
-			sl_session_consume(s, SL_SIDE_SRV, len); /* after the response */
-	}
-	sl_session_pump(s, SL_SIDE_CLI);
-	if (sl_session_rd_eof(s, SL_SIDE_SRV) && !sl_session_queued(s, SL_SIDE_SRV))
-		server_eof(s);
-}
-
 /* The response went out and the request was read in full (or will never
  * be): close, linger, or start the next request. */
 static void exchange_done(struct sl_session *s)
@@ -845,7 +528,7 @@ static void exchange_done(struct sl_session *s)
 		sl_session_set_state(s, SL_SESS_LINGER);
 		hs->idle_since_ms = s->w->now_ms;
 		sl_session_shutdown(s, SL_SIDE_CLI);
-		feed_request(s); /* discards whatever the client still sends */
+		sl_http_feed_request(s); /* discards whatever the client still sends */
 		sl_session_timer_kick(s);
 		return;
 	}
@@ -860,7 +543,7 @@ static void exchange_done(struct sl_session *s)
 	hs->idle_since_ms = s->w->now_ms;
 	sl_session_set_state(s, SL_SESS_IDLE);
 	sl_session_timer_kick(s);
-	feed_request(s); /* a pipelined request may be waiting */
+	sl_http_feed_request(s); /* a pipelined request may be waiting */
 }
 
 /* The exchange is over: log it, then close, linger or go on. */
@@ -911,23 +594,23 @@ static void http_on_drained(struct sl_session *s, int to)
 		return;
 	}
 	if (to == SL_SIDE_SRV) {
-		feed_request(s);
+		sl_http_feed_request(s);
 		return;
 	}
 	if (hs->rsp_st == RSP_DONE && !sl_session_out_pending(s, SL_SIDE_CLI) && !hs->lingering) {
 		if (!hs->rsp_delivered)
 			response_delivered(s);
 	} else {
-		feed_response(s);
+		sl_http_feed_response(s);
 	}
 }
 
 static void http_on_data(struct sl_session *s, int side)
 {
 	if (side == SL_SIDE_CLI)
-		feed_request(s);
+		sl_http_feed_request(s);
 	else
-		feed_response(s);
+		sl_http_feed_response(s);
 }
 
 static void http_on_eof(struct sl_session *s, int side)
@@ -937,9 +620,9 @@ static void http_on_eof(struct sl_session *s, int side)
 		return;
 	}
 	if (side == SL_SIDE_CLI)
-		feed_request(s);
+		sl_http_feed_request(s);
 	else
-		feed_response(s);
+		sl_http_feed_response(s);
 }
 
 static void http_on_connect(struct sl_session *s, int res)
@@ -950,7 +633,7 @@ static void http_on_connect(struct sl_session *s, int res)
 	if (res == 0) {
 		/* the core made the session FORWARD and receives from the server */
 		sl_session_timer_kick(s);
-		feed_request(s);
+		sl_http_feed_request(s);
 		return;
 	}
 	sl_log_req(s->w, "backend %s server %s (%s): connect failed: %s%s", s->be->conf->name,
@@ -959,7 +642,7 @@ static void http_on_connect(struct sl_session *s, int res)
 		   s->retries ? "" : ", trying another server");
 	sl_session_drop_server(s);
 	if (s->retries++ < 1)
-		connect_next(s, failed);
+		sl_http_connect_next(s, failed);
 	else
 		sl_http_reply_error(s, 503, "no server reachable");
 }
@@ -1000,11 +683,11 @@ static void http_start(struct sl_session *s)
 
 static void http_on_dequeued(struct sl_session *s)
 {
-	connect_next(s, NULL);
+	sl_http_connect_next(s, NULL);
 	/* a pooled connection is ready at once: send what waits (a new one
 	 * sends from its connect completion) */
 	if (!sl_session_closing(s))
-		feed_request(s);
+		sl_http_feed_request(s);
 }
 
 static void http_free(struct sl_session *s)
@@ -1078,7 +761,7 @@ const struct sl_proto_ops sl_http_ops = {
 	.deadline = http_deadline,
 	.on_timeout = http_on_timeout,
 	.on_free = http_free,
-	.on_error = http_on_error,
+	.on_error = sl_http_on_error,
 	.on_dequeued = http_on_dequeued,
 	.on_log = sl_http_on_log,
 };
