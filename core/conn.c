@@ -248,9 +248,10 @@ uint64_t sl_conn_now_ms(const struct sl_conn *c)
  * pooled server): its recv may take LIGHT_CAP buffers. A side holding
  * buffers (queued, or being sent on its peer) is bulk: it may hold up to
  * SL_BUF_QUOTA buffers while the pool is at least half free and
- * BULK_HOLD_TIGHT below, and it arms only while more than a quarter of the
- * pool, plus what the armed bulk recvs may still take, is free; otherwise it
- * waits in a FIFO, of which at most ARM_BUDGET are armed per loop iteration.
+ * BULK_HOLD_TIGHT below, and its recv may take only what is free beyond a
+ * quarter of the pool and beyond what the armed bulk recvs may still take;
+ * with nothing left it waits in a FIFO, of which at most ARM_BUDGET are armed
+ * per loop iteration.
  * So a quarter of the pool stays for light sides, and slow readers of large
  * responses cannot take the buffers everyone else needs. A kernel without
  * the cap gets single-shot recvs for bulk sides instead.
@@ -278,12 +279,15 @@ static uint32_t hold_limit(const struct sl_worker *w)
 	       BULK_HOLD_TIGHT;
 }
 
-static bool bulk_may_arm(const struct sl_worker *w, uint32_t cap)
+/* Buffers bulk recvs may still be promised: what is free beyond a quarter of
+ * the pool and beyond what armed bulk recvs may take; 0 when this loop
+ * iteration's arm budget is spent. */
+static uint32_t bulk_room(const struct sl_worker *w)
 {
 	const struct sl_conn_table *t = &w->conns;
+	uint32_t free = sl_ring_buf_free(&w->ring), keep = w->ring.buf_count / 4 + t->bulk_armed;
 
-	return t->arm_budget &&
-	       sl_ring_buf_free(&w->ring) > w->ring.buf_count / 4 + t->bulk_armed + cap;
+	return t->arm_budget && free > keep ? free - keep : 0;
 }
 
 static void wait_push(struct sl_conn *c)
@@ -339,7 +343,9 @@ static void arm_recv(struct sl_conn *c)
 		if (h >= lim)
 			return; /* re-armed as it drains */
 		cap = r->mshot_cap ? lim - h : 1;
-		if (!bulk_may_arm(w, cap)) {
+		if (cap > bulk_room(w))
+			cap = bulk_room(w);
+		if (!cap) {
 			wait_push(c);
 			return;
 		}
@@ -456,7 +462,7 @@ void sl_conn_feed_starved(struct sl_worker *w)
 	}
 	/* bulk sides in their order; one that still cannot arm goes back to
 	 * the end of the line, and the line waits for the next iteration */
-	while ((c = t->wait_head) && bulk_may_arm(w, 1)) {
+	while ((c = t->wait_head) && bulk_room(w)) {
 		wait_remove(c);
 		arm_recv(c);
 		if (c->waiting)
