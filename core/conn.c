@@ -68,14 +68,15 @@ void sl_conn_table_free(struct sl_worker *w)
 {
 	struct sl_conn_table *t = &w->conns;
 
-	/* the ring is gone: sockets still held (none after a clean stop) close here */
+	/* the ring is gone: sockets still held (none after a clean stop: the
+	 * worker's loop ends at conns.live 0) close here. A transport's state
+	 * is not released: that would hand buffers back to a ring that no
+	 * longer exists. */
 	for (uint32_t i = 0; i < t->hwm; i++) {
 		struct sl_conn *c = &t->v[i];
 
 		if (c->st != SL_CONN_FREE && c->fd >= 0)
 			close(c->fd);
-		if (c->st != SL_CONN_FREE && c->xprt && c->xprt->free)
-			c->xprt->free(c);
 		free(c->out.p);
 		free(c->txv);
 	}
