@@ -43,5 +43,8 @@ const char *sl_conf_timeout_name(enum sl_timeout_kind k);
 
 /* Format an address as "1.2.3.4:80" / "[::1]:80" into buf; returns buf. */
 const char *sl_conf_addr_str(const struct sl_addr *addr, char *buf, size_t len);
+/* The same for a socket address (a client's, as accept or a PROXY header
+ * gave it). */
+const char *sl_conf_sockaddr_str(const union sl_sockaddr *sa, char *buf, size_t len);
 
 #endif

@@ -539,3 +539,11 @@ const char *sl_conf_addr_str(const struct sl_addr *addr, char *buf, size_t len)
 	}
 	return buf;
 }
+
+const char *sl_conf_sockaddr_str(const union sl_sockaddr *sa, char *buf, size_t len)
+{
+	struct sl_addr a = { .len = sizeof(*sa) };
+
+	memcpy(&a.ss, sa, sizeof(*sa));
+	return sl_conf_addr_str(&a, buf, len);
+}

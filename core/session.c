@@ -524,15 +524,13 @@ void sl_session_timer_kick(struct sl_session *s)
 /* Count and log a failed handshake, once. */
 static void hs_log(struct sl_session *s, enum sl_hs_fail why, const char *detail)
 {
-	struct sl_addr a = { .len = sizeof(s->peer) };
 	char peer[80];
 
 	if (s->hs_failed)
 		return;
 	s->hs_failed = true;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].hs_fail[why]);
-	memcpy(&a.ss, &s->peer, sizeof(s->peer));
-	sl_conf_addr_str(&a, peer, sizeof(peer));
+	sl_conf_sockaddr_str(&s->peer, peer, sizeof(peer));
 	sl_log_req(s->w, "frontend %s: %s handshake failed (%s) from %s after %llu ms: %s",
 		   s->fe->name, s->c[SL_SIDE_CLI] ? s->c[SL_SIDE_CLI]->xprt->name : "-",
 		   sl_hs_fail_names[why], peer,

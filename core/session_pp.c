@@ -54,15 +54,13 @@ void sl_session_pp_free(struct sl_session *s)
 
 void sl_session_pp_failed(struct sl_session *s, enum sl_pp_fail why, const char *detail)
 {
-	struct sl_addr a = { .len = sizeof(s->peer) };
 	char peer[80];
 
 	if (s->pp_failed)
 		return;
 	s->pp_failed = true;
 	SL_ST_INC(s->w->st->fe[s->fe_idx].pp_fail[why]);
-	memcpy(&a.ss, &s->peer, sizeof(s->peer));
-	sl_conf_addr_str(&a, peer, sizeof(peer));
+	sl_conf_sockaddr_str(&s->peer, peer, sizeof(peer));
 	sl_log_req(s->w, "frontend %s: PROXY header refused (%s) from %s after %llu ms: %s",
 		   s->fe->name, sl_pp_fail_names[why], peer,
 		   (unsigned long long)(s->w->now_ms - s->start_ms), detail);

@@ -550,14 +550,6 @@ const struct sl_xprt_bind *sl_tls_xprt_of(const struct sl_bind_conf *b)
 
 static const struct sl_xprt_ops tls_xprt;
 
-static void peer_str(const struct tls_conn *t, char *buf, size_t len)
-{
-	struct sl_addr a = { .len = sizeof(*t->peer) };
-
-	memcpy(&a.ss, t->peer, sizeof(*t->peer));
-	sl_conf_addr_str(&a, buf, len);
-}
-
 static void fail_protocol(struct tls_conn *t, int err)
 {
 	char why[160];
@@ -620,7 +612,7 @@ static int decrypt(struct tls_conn *t)
 		{
 			char why[160], peer[80];
 
-			peer_str(t, peer, sizeof(peer));
+			sl_conf_sockaddr_str(t->peer, peer, sizeof(peer));
 			sl_log_req(c->w, "frontend %s: TLS error from %s: %s", t->tb->fe_name,
 				   peer, wolf_reason(e, why, sizeof(why)));
 		}
