@@ -713,8 +713,6 @@ void sl_conn_chunk_done(struct sl_conn *c, uint32_t n)
 static bool out_room(struct sl_conn *c, uint32_t n)
 {
 	struct sl_obuf *o = &c->out;
-	uint32_t cap;
-	char *p;
 
 	if (o->off == o->len && !(c->tx_busy && c->tx_out_n))
 		o->off = o->len = 0;
@@ -722,15 +720,24 @@ static bool out_room(struct sl_conn *c, uint32_t n)
 		return true;
 	if (c->tx_busy && c->tx_out_n)
 		return false;
-	cap = o->cap ? o->cap : 1024;
+	return sl_obuf_grow(o, n) == 0;
+}
+
+int sl_obuf_grow(struct sl_obuf *o, uint32_t n)
+{
+	uint32_t cap = o->cap ? o->cap : 1024;
+	char *p;
+
+	if (o->len + n <= o->cap)
+		return 0;
 	while (cap < o->len + n)
 		cap *= 2;
 	p = realloc(o->p, cap);
 	if (!p)
-		return false;
+		return -ENOMEM;
 	o->p = p;
 	o->cap = cap;
-	return true;
+	return 0;
 }
 
 bool sl_conn_put(struct sl_conn *c, struct sl_obuf *ob)

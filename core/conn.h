@@ -88,6 +88,8 @@ void sl_conn_consume(struct sl_conn *c, uint32_t n);
 /* Copy up to cap queued bytes without consuming them. */
 uint32_t sl_conn_gather(struct sl_conn *c, char *dst, uint32_t cap);
 
+/* Room for n more bytes at the end of o (doubling from 1 KiB); -ENOMEM. */
+int sl_obuf_grow(struct sl_obuf *o, uint32_t n);
 /* Append n bytes of ob (consumed) to what c sends, behind what waits. */
 bool sl_conn_put(struct sl_conn *c, struct sl_obuf *ob);
 /* Prepend n bytes (a PROXY header) to what c sends; nothing may have been

@@ -315,19 +315,7 @@ char *sl_session_out_reserve(struct sl_session *s, int to, uint32_t n)
 
 	if (o->off == o->len)
 		o->off = o->len = 0;
-	if (o->len + n > o->cap) {
-		uint32_t cap = o->cap ? o->cap : 1024;
-		char *p;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		p = realloc(o->p, cap);
-		if (!p)
-			return NULL;
-		o->p = p;
-		o->cap = cap;
-	}
-	return o->p + o->len;
+	return sl_obuf_grow(o, n) == 0 ? o->p + o->len : NULL;
 }
 
 void sl_session_out_commit(struct sl_session *s, int to, uint32_t n)
