@@ -25,6 +25,7 @@
 #define HEADER_SIZE_MIN 1024
 #define HEADER_SIZE_MAX (1024 * 1024)
 #define HEADERS_MAX 1000
+#define H2_STREAMS_MAX 10000
 #define POOL_IDLE_MAX 100000
 #define POOL_REQUESTS_MAX 100000000
 
@@ -269,6 +270,22 @@ static int set_path_normalize(struct loader *ld, const char *key, const char *va
 	if (rc == 0)
 		cur_fe(ld)->path_normalize_off = v == 1;
 	return rc;
+}
+
+static int set_h2(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "on", "off", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "on or off", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->h2_off = v == 1;
+	return rc;
+}
+
+static int set_h2_max_streams(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, H2_STREAMS_MAX, &cur_fe(ld)->h2_max_streams);
 }
 
 static int set_max_header_size(struct loader *ld, const char *key, const char *value)
@@ -677,6 +694,9 @@ static const struct key_def frontend_keys[] = {
 	{ "request_id", K_REQUEST_ID, false, NEED_HTTP_FRONTEND, set_request_id },
 	{ "path_normalize", K_PATH_NORMALIZE, false, NEED_HTTP_FRONTEND, set_path_normalize },
 	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_SSL_BIND, set_ssl_min_version },
+	{ "h2", K_H2, false, NEED_HTTP_FRONTEND, set_h2 },
+	{ "h2_max_concurrent_streams", K_H2_MAX_STREAMS, false, NEED_HTTP_FRONTEND,
+	  set_h2_max_streams },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

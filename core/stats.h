@@ -71,6 +71,12 @@ struct sl_fe_stats {
 	uint64_t accepts;                 /* connections accepted on its binds */
 	struct sl_hist lat[SL_LAT_COUNT];
 	uint64_t idle_reclaimed;          /* idle keep-alive clients closed at maxconn */
+	struct {                          /* HTTP/2 (proto/h2.c) */
+		uint64_t conns, conns_cur, streams, refused;
+		uint64_t rst_rx, rst_tx;      /* RST_STREAM frames */
+		uint64_t goaway_rx, goaway_tx;
+		uint64_t floods;              /* connections closed for a flood */
+	} h2;
 };
 
 struct sl_be_stats {

@@ -400,6 +400,7 @@ static void retire(struct sl_worker *w)
 {
 	w->retired = true;
 	stop_listening(w);
+	sl_session_stop_notify(w); /* h2 connections say GOAWAY */
 	sl_pool_hand_over(w); /* idle server connections go on in the successor */
 	handover_check(w);
 }
@@ -426,6 +427,7 @@ static void on_wake(struct sl_worker *w, int res)
 		return;
 	w->stopping = true;
 	stop_listening(w);
+	sl_session_stop_notify(w);
 	sl_pool_close_all(w);
 	for (uint32_t j = 0; j < w->npending; j++)
 		close_now(w, w->pending[j].fd); /* accepted, never served: like the backlog */
