@@ -66,6 +66,11 @@ static struct sl_fe_stats *fst(const struct h2_conn *h)
 	return &h->s->w->st->fe[h->s->fe_idx];
 }
 
+static int code_idx(uint32_t code)
+{
+	return code < SL_H2_CODES - 1 ? (int)code : SL_H2_CODES - 1;
+}
+
 /* ---- floods ------------------------------------------------------------------ */
 
 static bool bucket_take(struct h2_bucket *b, uint64_t now, uint32_t burst, uint32_t rate)
@@ -220,7 +225,7 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user
 			refuse(h, st, NGHTTP2_INTERNAL_ERROR);
 		break;
 	case NGHTTP2_RST_STREAM:
-		SL_ST_INC(fst(h)->h2.rst_rx);
+		SL_ST_INC(fst(h)->h2.rst_rx[code_idx(f->rst_stream.error_code)]);
 		if (st && !st->rsp_end &&
 		    !bucket_take(&h->resets, h->s->w->now_ms, SL_H2_RESET_BURST, SL_H2_RESET_RATE))
 			flood(h, "too many streams reset before their response (rapid reset)");
@@ -296,7 +301,7 @@ static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *user
 	struct h2_stream *st;
 
 	if (f->hd.type == NGHTTP2_RST_STREAM)
-		SL_ST_INC(fst(h)->h2.rst_tx);
+		SL_ST_INC(fst(h)->h2.rst_tx[code_idx(f->rst_stream.error_code)]);
 	else if (f->hd.type == NGHTTP2_GOAWAY)
 		SL_ST_INC(fst(h)->h2.goaway_tx);
 	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
