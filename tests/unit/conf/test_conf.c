@@ -377,7 +377,8 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
 		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
-		     "max_headers, route, request_id, path_normalize, ssl_min_version or timeout_*");
+		     "max_headers, route, request_id, path_normalize, ssl_min_version, h2, "
+		     "h2_max_concurrent_streams or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
