@@ -618,7 +618,9 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		/* the handshake's failure is the log line */
 		if (cause == SL_CLOSE_CLIENT_ERR)
 			hs_log(s, SL_HS_FAIL_CLOSED, "connection error");
-	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
+	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE &&
+		   !(s->stream && cause == SL_CLOSE_CLIENT_ERR)) {
+		/* (an h2 stream the client reset: its access log line says so) */
 		const char *srv = s->srv ? s->srv->conf->name : "-";
 
 		if (cause == SL_CLOSE_TIMEOUT)
