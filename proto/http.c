@@ -701,6 +701,11 @@ static void http_start(struct sl_session *s)
 	struct http_sess *hs;
 
 	if (!s->stream && !s->fe->h2_off && sl_session_alpn_h2(s)) {
+		if (s->over_source) {
+			/* (an HTTP/1.1 429 would mean nothing to an h2 client) */
+			sl_session_close(s, SL_CLOSE_LIMIT);
+			return;
+		}
 		s->ops = &sl_h2_ops; /* the client chose h2 in its TLS handshake */
 		s->ops->start(s);
 		return;
