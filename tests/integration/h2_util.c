@@ -167,6 +167,40 @@ int h2c_request(struct h2c *c, const char *method, const char *path, uint64_t bo
 	return c->n++;
 }
 
+int h2c_request_fields(struct h2c *c, const char *path, int nfields, size_t vlen)
+{
+	nghttp2_nv *nv = calloc((size_t)nfields + 4, sizeof(*nv));
+	char (*names)[16] = calloc((size_t)nfields + 1, 16);
+	char *value = malloc(vlen + 1);
+	struct h2c_stream *s;
+	int n = 0;
+
+	cr_assert(nv && names && value);
+	memset(value, 'v', vlen);
+	value[vlen] = 0;
+#define NV(a, b) nv[n++] = (nghttp2_nv){ (uint8_t *)(a), (uint8_t *)(b), strlen(a), strlen(b), \
+					 NGHTTP2_NV_FLAG_NONE }
+	NV(":method", "GET");
+	NV(":scheme", "http");
+	NV(":authority", "test.local");
+	NV(":path", path);
+	for (int i = 0; i < nfields; i++) {
+		snprintf(names[i], 16, "x-f%03d", i);
+		NV(names[i], value);
+	}
+#undef NV
+	cr_assert_lt(c->n, H2C_MAX_STREAMS);
+	s = &c->st[c->n];
+	memset(s, 0, sizeof(*s));
+	s->body_hash = H_FNV_INIT;
+	s->id = nghttp2_submit_request(c->ng, NULL, nv, (size_t)n, NULL, NULL);
+	cr_assert_gt(s->id, 0, "submit_request: %s", nghttp2_strerror(s->id));
+	free(nv);
+	free(names);
+	free(value);
+	return c->n++;
+}
+
 /* One round: send what nghttp2 has, then receive what came (waiting up to
  * wait_ms). Returns false once the connection is over. */
 static bool round_trip(struct h2c *c, int wait_ms)

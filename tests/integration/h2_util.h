@@ -49,6 +49,9 @@ void h2c_close(struct h2c *c);
  * body_len > 0 (content-length given unless no_len). Returns its index. */
 int h2c_request(struct h2c *c, const char *method, const char *path, uint64_t body_len,
 		uint32_t seed, bool no_len);
+/* A GET of path with nfields extra header fields x-fNNN of vlen bytes each
+ * (a large header list, an HPACK bomb's effect). Returns its index. */
+int h2c_request_fields(struct h2c *c, const char *path, int nfields, size_t vlen);
 /* Runs the connection until every stream is closed, or the connection
  * ended, or timeout_ms passed. Returns 0, or -ETIMEDOUT. */
 int h2c_run(struct h2c *c, int timeout_ms);

@@ -309,6 +309,27 @@ Test(h2, a_stalled_stream_holds_back_no_other_and_errors_are_per_stream)
 	h_proxy_finish(p);
 }
 
+Test(h2, a_header_list_over_the_limits_gets_431_and_reaches_no_server)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
+	struct lu_origin *o = lu_origin_start(&oo);
+	int port = lu_origin_port(o);
+	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct h2c c;
+
+	h2c_open(&c, p->port);
+	h2c_request_fields(&c, "/many", 150, 8);      /* over max_headers (100) */
+	h2c_request_fields(&c, "/big", 20, 1000);     /* over max_header_size (16k) */
+	h2c_request_fields(&c, "/fine", 20, 100);
+	cr_assert_eq(h2c_run(&c, to()), 0);
+	cr_assert_eq(h2c_stream(&c, 0)->status, 431, "%d", h2c_stream(&c, 0)->status);
+	cr_assert_eq(h2c_stream(&c, 1)->status, 431, "%d", h2c_stream(&c, 1)->status);
+	cr_assert_eq(h2c_stream(&c, 2)->status, 200, "%d", h2c_stream(&c, 2)->status);
+	cr_assert_eq(lu_origin_requests(o), 1, "only the request within the limits went on");
+	h2c_close(&c);
+	h_proxy_finish(p);
+}
+
 /* Another client is served while (or after) a flood is refused. */
 static void other_client_ok(struct h_proxy *p)
 {
