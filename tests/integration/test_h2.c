@@ -505,6 +505,30 @@ Test(h2, graceful_stop_sends_goaway_and_finishes_the_streams)
 	cr_assert(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0);
 }
 
+Test(h2, reload_sends_goaway_and_the_next_connection_is_served)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 700 };
+	struct lu_origin *o = lu_origin_start(&oo);
+	int port = lu_origin_port(o);
+	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct h2c c;
+
+	h2c_open(&c, p->port);
+	h2c_request(&c, "GET", "/before", 0, 0, false);
+	h2c_pump(&c, 200);
+	cr_assert_eq(kill(p->pid, SIGHUP), 0);
+	cr_assert_eq(h2c_run(&c, to()), 0);
+	cr_assert(c.goaway, "no GOAWAY from the old generation");
+	cr_assert_eq(c.goaway_code, NGHTTP2_NO_ERROR);
+	cr_assert_eq(h2c_stream(&c, 0)->status, 200, "the stream in progress is finished");
+	h2c_pump(&c, 500);
+	cr_assert(c.eof, "the old generation's connection is closed once its stream is done");
+	h2c_close(&c);
+	cr_assert(log_has(p, "reloaded "), "no reload logged");
+	other_client_ok(p);
+	h_proxy_finish(p);
+}
+
 Test(h2, h2_off_speaks_http11_only)
 {
 	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
