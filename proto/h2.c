@@ -571,6 +571,8 @@ static void h2_start(struct sl_session *s)
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
 		  s->fe->max_header_size ? s->fe->max_header_size : 16384u },
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+		  s->fe->h2_window ? s->fe->h2_window : 65535u },
 	};
 	int rc = -1;
 
@@ -586,10 +588,12 @@ static void h2_start(struct sl_session *s)
 	if (cb)
 		nghttp2_session_callbacks_del(cb);
 	if (rc == 0)
-		rc = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 3);
+		rc = nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 4);
 	if (rc == 0)
 		rc = nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
-							   SL_H2_CONN_WINDOW);
+							   s->fe->h2_conn_window ?
+							   (int32_t)s->fe->h2_conn_window :
+							   (int32_t)SL_H2_CONN_WINDOW);
 	if (rc != 0) {
 		if (h && h->ng)
 			nghttp2_session_del(h->ng);
