@@ -590,6 +590,8 @@ static void maybe_release(struct sl_session *s)
 		sl_limits_source_put(s->fe_idx, &s->peer);
 	if (!s->fe->stats && !s->stream)
 		atomic_fetch_sub(&w->px->sessions, 1);
+	if (s->stream)
+		w->nstreams--;
 	sl_session_set_state(s, SL_SESS_FREE);
 	s->next = w->free;
 	w->free = s;
@@ -974,7 +976,7 @@ struct sl_session *sl_session_new_stream(struct sl_session *parent, const struct
 					 void *ctx)
 {
 	struct sl_worker *w = parent->w;
-	struct sl_session *s = slot_alloc(w);
+	struct sl_session *s = w->nstreams < w->stream_slots ? slot_alloc(w) : NULL;
 	struct sl_conn *c = s ? sl_conn_new_socketless(w, &sess_cb, s, x, ctx) : NULL;
 
 	if (!c) {
@@ -986,6 +988,7 @@ struct sl_session *sl_session_new_stream(struct sl_session *parent, const struct
 		return NULL;
 	}
 	s->stream = true;
+	w->nstreams++;
 	s->fe = parent->fe;
 	s->fe_idx = parent->fe_idx;
 	s->gauge = SL_GS_NONE;

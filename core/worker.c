@@ -573,6 +573,10 @@ static int worker_init(struct sl_worker *w)
 	 * for stats connections, which count toward no limit (slots are only
 	 * touched when used) */
 	w->nslots = sl_limits_share(w->px->conf->maxconn, w->px->nworkers) + 256;
+	/* HTTP/2 streams are sessions too: they get as many slots again, of
+	 * their own, so that streams never take a client connection's slot */
+	w->stream_slots = w->nslots - 256;
+	w->nslots += w->stream_slots;
 	if (w->nslots > SL_UD_SLOT_MAX)
 		w->nslots = SL_UD_SLOT_MAX;
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
