@@ -285,8 +285,9 @@ static int cb_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 	if (!st)
 		return 0;
 	st->closed = true;
-	if (st->vc && (!st->rsp_end || code != NGHTTP2_NO_ERROR))
-		st->reset_rx = true; /* the session ends: told from the run */
+	if (st->vc && (!st->rsp_end || !st->req_end || code != NGHTTP2_NO_ERROR))
+		st->reset_rx = true; /* the session ends: told from the run (a
+				      * request body cut by our own reset too) */
 	if (st->unacked) {
 		nghttp2_session_consume_connection(h->ng, st->unacked);
 		st->unacked = 0;
