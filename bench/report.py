@@ -9,6 +9,7 @@ import re
 import statistics
 
 from scenarios import DIRECT_KEY, HS_SCENARIOS, SCENARIOS, TLS_NAME, TLS_SCENARIOS
+from scenarios import H2_POOL
 
 SCENARIO_DOC = {
     "tcp": "L4 forwarding of keep-alive HTTP (sluice mode=tcp, HAProxy mode tcp, nginx stream)",
@@ -246,7 +247,7 @@ def h2_table(b, w, nw):
          "http2`); `h2tls`: TLS with ALPN h2,http/1.1 (sluice `ssl crt=`, HAProxy `ssl crt ... "
          "alpn h2,http/1.1`, nginx `listen ... ssl http2`), the same certificate as the TLS "
          "scenarios; negotiated (Python ssl client, OpenSSL 3): {neg}. Both: pooled HTTP/1.1 "
-         "connections to the small origin, up to 4,096 idle (sluice `pool_max_idle`, HAProxy "
+         "connections to the small origin, up to {pool:,} idle (sluice `pool_max_idle`, HAProxy "
          "`pool-max-conn`, nginx `keepalive`: the 64 of the `reuse` backends made sluice and "
          "nginx reconnect all the time with 640-2,560 requests in flight), every proxy's default h2 "
          "settings (100 concurrent streams for sluice and HAProxy, 128 for nginx). req/s: "
@@ -256,7 +257,7 @@ def h2_table(b, w, nw):
          "proxy's utime+stime over the run divided by succeeded requests. 'vs better peer': "
          "sluice's req/s over the higher of HAProxy's and nginx's, its CPU µs/req and p99 over "
          "the lower. Errors: failed, errored and timed-out requests and non-2xx statuses.\n"
-         .format(m=b.h2_streams, d=b.duration, r=b.rounds, neg=neg or "not probed"),
+         .format(m=b.h2_streams, d=b.duration, r=b.rounds, neg=neg or "not probed", pool=H2_POOL),
          "| scenario | clients | proxy | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs better "
          "peer | CPU vs better peer | p99 vs better peer | requests | errors |",
          "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]

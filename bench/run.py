@@ -46,7 +46,8 @@ from scenarios import (ALL_SCENARIOS, DIRECT_KEY, HS_SCENARIOS, LARGE_SIZE, MODE
                        PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SLOW_PATH, SLOW_PERIOD,
                        SLOW_PROBE_CONNS, SLOW_SIZE, SMALL_BODY, STATS_OFFSET, TARGETS,
                        TLS13_SUITES, TLS_NAME, TLS_SCENARIOS)
-from scenarios import H2_CLIENTS, H2_PORT_OFFSETS, H2_SCEN_PORT, H2_SCENARIOS, H2_STREAMS
+from scenarios import (H2_CLIENTS, H2_POOL, H2_PORT_OFFSETS, H2_SCEN_PORT, H2_SCENARIOS,
+                       H2_STREAMS)
 from slow_readers import probe as slow_probe
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -510,7 +511,7 @@ class Bench:
         values = dict(self.ports, RUN=self.run, MAXCONN=self.maxconn, NOFILE=self.nofile,
                       WORKER_CONNECTIONS=self.nofile - 100, CERT=self.cert,
                       TLS13_SUITES=self.args.tls_suites,
-                      P_STATS=self.stats_port(), **self.proxy_ports(proxy))
+                      P_STATS=self.stats_port(), H2_POOL=H2_POOL, **self.proxy_ports(proxy))
         ports = list(self.proxy_ports(proxy).values())
         nw = str(os.cpu_count() or 1) if workers == "auto" else workers
         if proxy == "sluice":
@@ -993,6 +994,13 @@ class Bench:
         self.h2_clients = [int(c) for c in args.h2_clients.split(",")]
         self.h2_streams = args.h2_streams
         self.h2 = []           # one dict per h2load run
+        if self.h2_scenarios:
+            # the h2 backends' idle pools need fds too (sluice refuses a
+            # configuration whose maxconn and pools exceed RLIMIT_NOFILE)
+            self.maxconn = min(self.maxconn, (self.nofile - 512 - H2_POOL) // 2)
+            if self.idle_n > self.maxconn - 200:
+                self.idle_capped = self.idle_capped or self.idle_n
+                self.idle_n = max(0, (self.maxconn - 200) // 500 * 500)
         self.h2_params = {}    # proxy -> what h2tls negotiated (protocol, suite, ALPN)
 
     def h2_url(self, proxy, scenario):

@@ -73,3 +73,8 @@ H2_PORT_OFFSETS = {"P_H2C": 5, "P_H2TLS": 6}
 H2_SCEN_PORT = {"h2c": "P_H2C", "h2tls": "P_H2TLS"}
 H2_CLIENTS = [64, 256]
 H2_STREAMS = 10
+# idle server connections each proxy's h2 backend keeps (sluice pool_max_idle,
+# HAProxy pool-max-conn, nginx keepalive; @H2_POOL@ in the conf files): more
+# than the requests in flight at 256 clients. The fds for it are taken from
+# every proxy's maxconn when the h2 scenarios run.
+H2_POOL = 4096
