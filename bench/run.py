@@ -511,9 +511,13 @@ class Bench:
         values = dict(self.ports, RUN=self.run, MAXCONN=self.maxconn, NOFILE=self.nofile,
                       WORKER_CONNECTIONS=self.nofile - 100, CERT=self.cert,
                       TLS13_SUITES=self.args.tls_suites,
-                      P_STATS=self.stats_port(), H2_POOL=H2_POOL, **self.proxy_ports(proxy))
+                      P_STATS=self.stats_port(), **self.proxy_ports(proxy))
         ports = list(self.proxy_ports(proxy).values())
         nw = str(os.cpu_count() or 1) if workers == "auto" else workers
+        # the h2 backends' idle pool, H2_POOL in all: sluice's pool_max_idle
+        # and nginx's keepalive are per worker, HAProxy's pool-max-conn per
+        # server (and the fds maxconn leaves for it are H2_POOL in all)
+        values["H2_POOL"] = H2_POOL if proxy == "haproxy" else max(1, H2_POOL // int(nw))
         if proxy == "sluice":
             values["WORKERS"] = workers
             conf = self.render("sluice.ini", f"sluice-w{workers}.ini", values, append="sluice-h2.ini")
