@@ -456,9 +456,12 @@ class Bench:
 
     def render(self, template, out_name, values, append=None):
         """Fills in template (and the template append, added after it: the
-        HTTP/2 frontends of sluice) into out_name in the run directory."""
-        with open(os.path.join(BENCH, "conf", template)) as f:
-            text = f.read()
+        HTTP/2 frontends of sluice) into out_name in the run directory;
+        template None: an empty file."""
+        text = ""
+        if template:
+            with open(os.path.join(BENCH, "conf", template)) as f:
+                text = f.read()
         if append:
             with open(os.path.join(BENCH, "conf", append)) as f:
                 text += "\n" + f.read()
@@ -512,7 +515,10 @@ class Bench:
                       WORKER_CONNECTIONS=self.nofile - 100, CERT=self.cert,
                       TLS13_SUITES=self.args.tls_suites,
                       P_STATS=self.stats_port(), **self.proxy_ports(proxy))
-        ports = list(self.proxy_ports(proxy).values())
+        # the HTTP/2 frontends and their backends (conf/*h2*) are there only
+        # when the h2 scenarios run: their pools take fds from maxconn
+        h2 = bool(self.h2_scenarios)
+        ports = [p for k, p in self.proxy_ports(proxy).items() if h2 or k not in H2_PORT_OFFSETS]
         nw = str(os.cpu_count() or 1) if workers == "auto" else workers
         # the h2 backends' idle pool, H2_POOL in all: sluice's pool_max_idle
         # and nginx's keepalive are per worker, HAProxy's pool-max-conn per
@@ -520,7 +526,8 @@ class Bench:
         values["H2_POOL"] = H2_POOL if proxy == "haproxy" else max(1, H2_POOL // int(nw))
         if proxy == "sluice":
             values["WORKERS"] = workers
-            conf = self.render("sluice.ini", f"sluice-w{workers}.ini", values, append="sluice-h2.ini")
+            conf = self.render("sluice.ini", f"sluice-w{workers}.ini", values,
+                               append="sluice-h2.ini" if h2 else None)
             rc, out = run_cmd([self.sluice_bin, "-c", "-f", conf], 10)
             if rc != 0:
                 raise BenchError(f"sluice -c -f {conf} failed:\n{out}")
@@ -530,17 +537,21 @@ class Bench:
             values["WORKERS"] = nw
             conf = self.render("haproxy.cfg", f"haproxy-w{workers}.cfg", values)
             # the HTTP/2 frontends: a second file, after the first one's defaults and backends
-            conf_h2 = self.render("haproxy-h2.cfg", f"haproxy-h2-w{workers}.cfg", values)
-            rc, out = run_cmd(["haproxy", "-c", "-f", conf, "-f", conf_h2], 10)
+            files = ["-f", conf]
+            if h2:
+                files += ["-f", self.render("haproxy-h2.cfg", f"haproxy-h2-w{workers}.cfg", values)]
+            rc, out = run_cmd(["haproxy", "-c"] + files, 10)
             if rc != 0:
-                raise BenchError(f"haproxy -c -f {conf} -f {conf_h2} failed:\n{out}")
-            argv = ["haproxy", "-db", "-f", conf, "-f", conf_h2]
+                raise BenchError(f"haproxy -c {' '.join(files)} failed:\n{out}")
+            argv = ["haproxy", "-db"] + files
         else:
             values["WORKERS"] = nw
             for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
                 os.makedirs(os.path.join(self.run, "nginx-proxy-tmp", d), exist_ok=True)
             # the HTTP/2 servers: their own file, included in the http block
-            values["NGINX_H2"] = self.render("nginx-h2.conf", f"nginx-h2-w{workers}.conf", values)
+            # (an empty one without the h2 scenarios)
+            values["NGINX_H2"] = self.render("nginx-h2.conf" if h2 else None,
+                                             f"nginx-h2-w{workers}.conf", values)
             conf = self.render("nginx-proxy.conf", f"nginx-proxy-w{workers}.conf", values)
             err = os.path.join(self.run, "nginx-proxy.err")
             rc, out = run_cmd(["nginx", "-t", "-p", self.run, "-c", conf, "-e", err], 10)
