@@ -15,7 +15,9 @@
  * are fakes that abort if reached. Properties, for every request built:
  *  - its head re-parses with sluice's own request parser, at the
  *    frontend's default limits, whole and without error, to the same method
- *    and the same target (:path);
+ *    and the same target (:path); or the parser refuses it, and the stream
+ *    session answers, with 400 for something the client sent that HTTP/1.1
+ *    refuses on its own, or with 431 (its HTTP/1.1 form is over the limits);
  *  - exactly one framing: Content-Length when the client gave one,
  *    chunked when it gave none and the request did not end with its
  *    HEADERS, none when it did;
@@ -261,7 +263,13 @@ static enum sl_http_res reparse(const struct rec *r, struct sl_http_parser *q, b
 
 	sl_http_parser_init(q, false, SL_HTTP_MAX_HEADER_SIZE, SL_HTTP_MAX_HEADERS);
 	res = sl_http_feed_head(q, st->req.p, r->head_len, &used);
-	if (res == SL_HTTP_ERROR && q->err_status == 400 && client_refusable(r))
+	/* 400: see client_refusable. 431: the stream session answers it, as
+	 * the h2 check would have; sl_h2s_field counts the client's list, the
+	 * parser its HTTP/1.1 form (host for :authority, plus the
+	 * transfer-encoding line of a body without length), which can be over
+	 * the limits when the list is not (README, HTTP/2) */
+	if (res == SL_HTTP_ERROR &&
+	    ((q->err_status == 400 && client_refusable(r)) || q->err_status == 431))
 		return res;
 	FZ_CHECK(res == SL_HTTP_HEAD_DONE, "the built head does not re-parse: %d %d %s\n%.*s", res,
 		 q->err_status, q->err_reason ? q->err_reason : "", (int)r->head_len, st->req.p);
