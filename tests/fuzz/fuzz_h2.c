@@ -243,7 +243,7 @@ static bool client_refusable(const struct rec *r)
 		if (host && refused((const struct span[]){ LIT("GET / HTTP/1.1\r\nhost: "),
 							   { p + nl, vl }, LIT("\r\n\r\n") }, 3))
 			return true;
-		if (!host && p[0] != ':' &&
+		if (!host && nl && p[0] != ':' &&
 		    refused((const struct span[]){ LIT("GET / HTTP/1.1\r\nhost: x\r\n"), { p, nl },
 						   LIT(": "), { p + nl, vl }, LIT("\r\n\r\n") }, 5))
 			return true;
