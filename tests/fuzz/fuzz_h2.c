@@ -514,6 +514,7 @@ static int conn_open(struct fz_conn *fc)
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100 },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, SL_HTTP_MAX_HEADER_SIZE },
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 65535 }, /* h2_initial_window_size */
 	};
 	int rc;
 
@@ -536,7 +537,7 @@ static int conn_open(struct fz_conn *fc)
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (rc == 0)
-		rc = nghttp2_submit_settings(fc->h.ng, NGHTTP2_FLAG_NONE, iv, 3);
+		rc = nghttp2_submit_settings(fc->h.ng, NGHTTP2_FLAG_NONE, iv, 4);
 	if (rc == 0)
 		rc = nghttp2_session_set_local_window_size(fc->h.ng, NGHTTP2_FLAG_NONE, 0,
 							   SL_H2_CONN_WINDOW);
