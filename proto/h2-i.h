@@ -41,7 +41,6 @@ struct h2_stream {
 	/* the request */
 	struct sl_obuf hdr;       /* header fields as they arrive: name\0value\0 */
 	uint32_t nfields, hbytes;
-	char method[16];
 	bool too_big;             /* over max_header_size or max_headers */
 	bool chunked;             /* the body goes chunked (no content-length) */
 	bool req_end;             /* END_STREAM received */

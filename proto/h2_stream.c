@@ -258,11 +258,10 @@ void sl_h2s_field(struct h2_stream *st, const uint8_t *name, size_t nlen,
 		st->too_big = true; /* (+4: the pseudo-header fields) */
 		return;
 	}
-	if (nlen == 7 && !memcmp(name, ":method", 7) && vlen < sizeof(st->method)) {
-		memcpy(st->method, value, vlen);
-		st->method[vlen] = 0;
+	/* the method goes to the request line from the list, whatever its
+	 * length: any token is a method (RFC 9110 9.1), as over HTTP/1.1 */
+	if (nlen == 7 && !memcmp(name, ":method", 7))
 		st->head_req = vlen == 4 && !memcmp(value, "HEAD", 4);
-	}
 	if (append(&st->hdr, name, nlen) < 0 || append(&st->hdr, "", 1) < 0 ||
 	    append(&st->hdr, value, vlen) < 0 || append(&st->hdr, "", 1) < 0)
 		st->too_big = true;
@@ -294,14 +293,15 @@ int sl_h2s_build_request(struct h2_stream *st, bool end_stream)
 {
 	struct sl_obuf *r = &st->req;
 	const char *path = pseudo(&st->hdr, ":path"), *auth = pseudo(&st->hdr, ":authority");
+	const char *method = pseudo(&st->hdr, ":method");
 	uint32_t off = 0;
 	const char *n, *v;
 	bool has_len = false, cookie = false;
 	int rc = 0;
 
-	if (!path || !st->method[0])
+	if (!path || !method || !method[0])
 		return -EINVAL; /* (nghttp2 checks them: CONNECT has no :path) */
-	rc |= append_str(r, st->method);
+	rc |= append_str(r, method);
 	rc |= append(r, " ", 1);
 	rc |= append_str(r, path);
 	rc |= append_str(r, " HTTP/1.1\r\n");

@@ -20,8 +20,12 @@ FUZZ_LIB_SRC := proto/http_msg.c proto/http_path.c proto/http_rewrite.c proto/ht
 		conf/conf.c conf/conf_keys.c conf/conf_value.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
 		$(LLHTTP_SRC:%.c=$(FUZZ_BUILD)/llhttp/%.o)
+# objects only one target links: the core functions they refer to are
+# faked in that target (fuzz_h2: proto/h2_stream.c without a session)
+FUZZ_ONLY_OBJ := $(FUZZ_BUILD)/proto/h2_stream.o
+$(FUZZ_BUILD)/fuzz_h2: $(FUZZ_BUILD)/proto/h2_stream.o
 # kept: a second `make fuzz` rebuilds nothing
-.SECONDARY: $(FUZZ_LIB_OBJ)
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_ONLY_OBJ)
 
 .PHONY: fuzz fuzz-build fuzz-deps fuzz-clean
 
@@ -40,7 +44,7 @@ $(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(WARN) -o $@ $< \
-		$(FUZZ_LIB_OBJ) -linih -ldl
+		$(filter %.o,$^) -linih -lnghttp2 -ldl
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -69,4 +73,4 @@ fuzz: deps fuzz-deps
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD)
 
--include $(FUZZ_LIB_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ONLY_OBJ:.o=.d)

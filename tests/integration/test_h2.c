@@ -330,6 +330,36 @@ Test(h2, a_header_list_over_the_limits_gets_431_and_reaches_no_server)
 	h_proxy_finish(p);
 }
 
+/* fuzz_h2 found it: a method of 16 bytes or more was reset with
+ * INTERNAL_ERROR, where HTTP/1.1 forwards any token. */
+Test(h2, a_long_method_reaches_the_server)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
+	struct lu_origin *o = lu_origin_start(&oo);
+	int port = lu_origin_port(o);
+	struct h_proxy *p = proxy("http-server-close", 1, &port, NULL, NULL, NULL);
+	struct h2c c;
+
+	h2c_open(&c, p->port);
+	h2c_request(&c, "BASELINE-CONTROL", "/dav/a", 0, 0, false);
+	h2c_request(&c, "X-A-VERY-LONG-EXTENSION-METHOD", "/dav/b", 5, 7, false);
+	cr_assert_eq(h2c_run(&c, to()), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(h2c_stream(&c, i)->error, 0, "stream %d reset: %u", i,
+			     h2c_stream(&c, i)->error);
+		cr_assert_eq(h2c_stream(&c, i)->status, 200, "stream %d: %d", i,
+			     h2c_stream(&c, i)->status);
+	}
+	/* (the origin keeps the method's first 15 bytes) */
+	cr_assert(strstr(h2c_stream(&c, 0)->body, " BASELINE-CONTRO"), "%s",
+		  h2c_stream(&c, 0)->body);
+	cr_assert(strstr(h2c_stream(&c, 1)->body, " X-A-VERY-LONG-E"), "%s",
+		  h2c_stream(&c, 1)->body);
+	cr_assert_eq(lu_origin_requests(o), 2);
+	h2c_close(&c);
+	h_proxy_finish(p);
+}
+
 /* Another client is served while (or after) a flood is refused. */
 static void other_client_ok(struct h_proxy *p)
 {
