@@ -67,6 +67,13 @@ static int msgs_open(struct sl_session *s)
 
 	if (hs->m)
 		return 0;
+	if (s->stream) {
+		/* proto/h2.c held the client's header list to these limits;
+		 * the HTTP/1.1 form adds a request line, Host and maybe a
+		 * Transfer-Encoding line, which must not tip it over */
+		mh += 1024;
+		mn += 2;
+	}
 	hs->m = malloc(sizeof(*hs->m));
 	if (!hs->m)
 		return -ENOMEM;
