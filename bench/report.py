@@ -272,7 +272,7 @@ def scale_table(b, w, nw):
         L.append(f"### Release of connections closed together (workers = {nw})\n")
         L.append("Seconds from the clients closing every connection at once until the proxy has "
                  "closed all of them: its sockets on the listener's port, established or in "
-                 "CLOSE_WAIT, counted in /proc/net/tcp (pooled server connections do not count, "
+                 "CLOSE_WAIT, counted with `ss` every 10 ms (pooled server connections do not count, "
                  "whatever a proxy's pool keeps). After a scale run: wrk exits at the end of the "
                  "run (every value of every round). Idle: the clients of the idle test "
                  "(bench/idle_client, one request each, then held idle) close together; "
