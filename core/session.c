@@ -41,7 +41,6 @@
 #include "core/stats.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
-#include "ring/udata.h"
 
 static const char *const cause_names[] = {
 	[SL_CLOSE_NORMAL] = "normal",
@@ -475,7 +474,7 @@ static uint64_t timer_horizon(const struct sl_session *s)
  * entry too late, so it is not moved on every request: it comes due early
  * now and then and is queued again instead. (When each session had its own
  * io_uring timeout, one TIMEOUT_REMOVE per request was ~5% of the proxy's
- * CPU in reuse, wrk -c50; a heap move is cheaper, but none is cheaper yet.) */
+ * CPU in reuse, wrk -c50; a heap move costs far less, no move less still.) */
 static void timer_arm(struct sl_session *s, uint64_t at)
 {
 	uint64_t horizon = s->w->now_ms + timer_horizon(s);
