@@ -137,7 +137,8 @@ static void retire(struct sl_worker *w, struct sl_pool_conn *e)
 
 void sl_pool_on_timer(struct sl_worker *w, struct sl_timerq_ent *t)
 {
-	struct sl_pool_conn *e = (struct sl_pool_conn *)((char *)t - offsetof(struct sl_pool_conn, tq));
+	struct sl_pool_conn *e =
+		(struct sl_pool_conn *)((char *)t - offsetof(struct sl_pool_conn, tq));
 
 	/* only idle entries are queued, for their expiry */
 	if (e->state == ENT_IDLE)

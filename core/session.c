@@ -520,7 +520,8 @@ static void hs_fail(struct sl_session *s, enum sl_hs_fail why, const char *detai
 
 void sl_session_on_timer(struct sl_timerq_ent *e)
 {
-	struct sl_session *s = (struct sl_session *)((char *)e - offsetof(struct sl_session, tq));
+	struct sl_session *s =
+		(struct sl_session *)((char *)e - offsetof(struct sl_session, tq));
 	enum sl_timeout_kind kind;
 	uint64_t at;
 	char why[64];
