@@ -2,7 +2,7 @@
 # bench/bench.sh [--quick|--full] [run.py options]: what `make bench` and
 # `make bench-quick` run after building build/sluice. Installs the missing
 # benchmark peers (haproxy, nginx + stream module, wrk, h2load for the HTTP/2
-# scenarios and the syscall count, strace,
+# scenarios and the syscall count, strace, ss,
 # openssl for the TLS scenarios' certificate),
 # builds bench/idle_client, raises the fd limit and runs bench/run.py under a
 # time limit. A trap stops every process run.py started (pids in RUN/pids).
@@ -18,7 +18,7 @@ limit=3600
 [[ $mode = --quick ]] && limit=300
 
 # --- peers: install only what is missing
-pkgs="haproxy nginx libnginx-mod-stream wrk nghttp2-client strace openssl"
+pkgs="haproxy nginx libnginx-mod-stream wrk nghttp2-client strace openssl iproute2"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -25,6 +25,11 @@ SCENARIO_DOC = {
                      "(bench/tls_client.py: never offers a session), same frontend",
     "tls-resume": "a new TLS connection per request resuming the previous session "
                   "(TLS 1.3 ticket, bench/tls_client.py), same frontend",
+    "scale": "the pooled frontend (`reuse`) at 64, 4,000 and 8,000 concurrent keep-alive "
+             "clients (its own table below)",
+    "release": "how long each proxy keeps client connections open after their clients closed "
+               "them together: after the scale runs at 4,000 clients or more, and for the idle "
+               "test's clients (its own table below)",
 }
 
 
@@ -289,6 +294,77 @@ def h2_table(b, w, nw):
     if goals:
         L += [f"Targets of issue 18 (workers = {nw}):\n", "| target | sluice | goal | |",
               "|---|--:|--:|---|"] + goals + [""]
+def scale_table(b, w, nw):
+    """scale and release (issue 16): the pooled frontend at several client
+    counts, and how long closed client connections stay open."""
+    rows = [r for r in getattr(b, "scale", []) if r["workers"] == w]
+    idle = [r for r in b.idle if r["workers"] == w] if "release" in getattr(b, "extra", []) else []
+    if not rows and not idle:
+        return []
+    L = []
+    levels = sorted({r["conns"] for r in rows})
+    proxies = [p for p in ("sluice", "haproxy", "nginx") if any(r["proxy"] == p for r in rows)]
+    summ = {}
+    for c in levels:
+        for p in proxies:
+            runs = [r for r in rows if r["conns"] == c and r["proxy"] == p]
+            if runs:
+                summ[(c, p)] = dict(
+                    runs=len(runs), rps=med([r["rps"] for r in runs]),
+                    p50=med([r["p50_us"] / 1000 for r in runs]),
+                    p99=med([r["p99_us"] / 1000 for r in runs]),
+                    cpu=med([r["cpu_us_per_req"] for r in runs]),
+                    rel=[r["release_s"] for r in runs if r["measured_release"]],
+                    errs=sum(r[k] for r in runs for k in ("err_connect", "err_read", "err_write",
+                                                           "err_timeout", "err_status")))
+    if summ:
+        L.append(f"### Scale (workers = {nw})\n")
+        L.append(f"The `reuse` frontend (pooled server connections) at {', '.join(f'{c:,}' for c in levels)} "
+                 f"concurrent keep-alive clients: wrk -t{b.args.threads} -c N -d {b.scale_duration}s, "
+                 f"medians of {b.scale_rounds if 'scale' in b.extra else 1} interleaved round(s). "
+                 "'vs better peer': sluice's req/s (CPU µs/req) over the higher req/s (lower CPU) "
+                 "of HAProxy and nginx. Errors: wrk socket errors and non-2xx.\n")
+        L.append("| clients | proxy | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs better peer "
+                 "| CPU vs better peer | errors |")
+        L.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+        for c in levels:
+            peers = [summ[(c, p)] for p in ("haproxy", "nginx") if (c, p) in summ]
+            brps = max((x["rps"] for x in peers), default=None)
+            bcpu = min((x["cpu"] for x in peers), default=None)
+            for p in proxies:
+                r = summ.get((c, p))
+                if not r:
+                    continue
+                sl = p == "sluice"
+                L.append(f"| {c:,} | {'**sluice**' if sl else p} | {fmt(r['rps'], ',.0f')} | "
+                         f"{fmt(r['p50'], '.2f')} | {fmt(r['p99'], '.2f')} | {fmt(r['cpu'], '.1f')} | "
+                         f"{fmt(ratio(r['rps'], brps) if sl else None, '.2f')} | "
+                         f"{fmt(ratio(r['cpu'], bcpu) if sl else None, '.2f')} | {r['errs']} |")
+        L.append("")
+    rel = [(c, p, summ[(c, p)]["rel"]) for c in levels for p in proxies
+           if (c, p) in summ and summ[(c, p)]["rel"]]
+    if rel or idle:
+        L.append(f"### Release of connections closed together (workers = {nw})\n")
+        L.append("Seconds from the clients closing every connection at once until the proxy has "
+                 "closed all of them: its sockets on the listener's port, established or in "
+                 "CLOSE_WAIT, counted with `ss` every 10 ms (pooled server connections do not count, "
+                 "whatever a proxy's pool keeps). After a scale run: wrk exits at the end of the "
+                 "run (every value of every round). Idle: the clients of the idle test "
+                 "(bench/idle_client, one request each, then held idle) close together; "
+                 "'fds' is the idle table's measure, the proxy's fd count back at its "
+                 "baseline.\n")
+        L.append("| case | proxy | s until closed | s until fds released |")
+        L.append("|---|---|--:|--:|")
+
+        def s_(v):
+            return "> 15" if v is None else f"{v:.2f}"
+        for c, p, vals in rel:
+            L.append(f"| after {c:,} clients | {'**sluice**' if p == 'sluice' else p} | "
+                     f"{', '.join(s_(v) for v in vals)} | - |")
+        for r in idle:
+            L.append(f"| {r['opened']:,} idle | {'**sluice**' if r['proxy'] == 'sluice' else r['proxy']} | "
+                     f"{s_(r.get('release_sock_s'))} | {s_(r['release_s'])} |")
+        L.append("")
     return L
 
 
@@ -321,7 +397,7 @@ def report(b, path, command, versions):
     L.append("- **ratios**: req/s of the row's target divided by HAProxy's, nginx's, the direct "
              "origin's; CPU ratio = row's CPU/req divided by HAProxy's / nginx's.\n")
     L.append("Scenarios:\n")
-    for s in b.scenarios:
+    for s in b.scenarios + getattr(b, "extra", []):
         L.append(f"- `{s}`: {SCENARIO_DOC[s]}")
     L.append("- `direct`: the same traffic sent to the origin, the ceiling "
              "(tcp, close and reuse share one direct measurement per round; none for TLS: "
@@ -393,6 +469,7 @@ def report(b, path, command, versions):
                          f"{r['per_req']:.2f} | {top} |")
             L.append("")
         L.extend(h2_table(b, w, nw))
+        L.extend(scale_table(b, w, nw))
         L.extend(slow_table(b, w, nw))
     L.append("## Failures observed\n")
     if b.events:
@@ -413,7 +490,7 @@ def report(b, path, command, versions):
         f.write("\n".join(L))
     raw = dict(date=b.started.isoformat(), command=command, versions=versions,
                results=b.results, idle=b.idle, syscalls=b.syscalls, slow=b.slow, events=b.events,
-               tls=b.tls_params,
+               tls=b.tls_params, scale=getattr(b, "scale", []),
                h2=getattr(b, "h2", []), h2_tls=getattr(b, "h2_params", {}))
     with open(os.path.splitext(path)[0] + ".json", "w") as f:
         json.dump(raw, f, indent=1)

@@ -42,8 +42,9 @@ import tempfile
 import time
 
 from report import report
-from scenarios import (ALL_SCENARIOS, DIRECT_KEY, HS_SCENARIOS, LARGE_SIZE, MODES, PORT_OFFSETS,
-                       PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SLOW_PATH, SLOW_PERIOD,
+from scenarios import (ALL_SCENARIOS, DIRECT_KEY, EXTRA_SCENARIOS, HS_SCENARIOS, LARGE_SIZE,
+                       MODES, PORT_OFFSETS, PROXIES, PROXY_PORT_BASE, RELEASE_MIN_CONNS,
+                       SCALE_CONNS, SCALE_MIN_SECONDS, SCEN_PORTS, SLOW_PATH, SLOW_PERIOD,
                        SLOW_PROBE_CONNS, SLOW_SIZE, SMALL_BODY, STATS_OFFSET, TARGETS,
                        TLS13_SUITES, TLS_NAME, TLS_SCENARIOS)
 from scenarios import (H2_CLIENTS, H2_POOL, H2_PORT_OFFSETS, H2_SCEN_PORT, H2_SCENARIOS,
@@ -121,6 +122,32 @@ def fd_count(pids):
         except OSError:
             pass
     return total
+
+
+def client_sockets(port):
+    """TCP sockets of 127.0.0.1:port (a proxy's listener) still open on the
+    proxy's side: established or in CLOSE_WAIT (the client has closed, the
+    proxy has not yet). Pooled server connections are not counted, so this
+    is the same measure for every proxy whatever its pool keeps. Asked of
+    the kernel with a filter (ss, sock_diag): reading /proc/net/tcp took
+    0.5 s here with the bench's tens of thousands of TIME_WAIT sockets,
+    which made the measure coarser than what it measured."""
+    rc, out = run_cmd(["ss", "-Htn", "state", "established", "state", "close-wait",
+                       f"( sport = :{port} )"], 10)
+    if rc != 0:
+        raise BenchError(f"ss failed: {out[-300:]}")
+    return sum(1 for ln in out.splitlines() if ln.strip())
+
+
+def wait_released(port, limit=15.0):
+    """Seconds until no client connection of port is left open (None: more
+    than limit)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        if client_sockets(port) == 0:
+            return time.monotonic() - t0
+        time.sleep(0.01)
+    return None
 
 
 def wait_port(port, timeout=10.0):
@@ -305,14 +332,20 @@ class Bench:
         if args.scenarios == "none":
             self.scenarios = []
         else:
-            self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
+            self.scenarios = args.scenarios.split(",") if args.scenarios else \
+                list(m["scenarios"]) + list(m["extra"])
+        self.extra = [s for s in self.scenarios if s in EXTRA_SCENARIOS]
+        self.scenarios = [s for s in self.scenarios if s not in EXTRA_SCENARIOS]
+        self.scale = []        # one dict per scale run (scale, release)
+        self.scale_rounds = min(self.rounds, 2)
+        self.scale_duration = max(self.duration, SCALE_MIN_SECONDS)
         if args.tls:
             self.scenarios += [s for s in TLS_SCENARIOS if s not in self.scenarios]
         self.h2_setup(args)
         bad = [s for s in self.scenarios if s not in ALL_SCENARIOS]
         if bad:
             raise SystemExit(f"bench: unknown scenario(s) {bad}; known: "
-                             f"{','.join(ALL_SCENARIOS + H2_SCENARIOS)}")
+                             f"{','.join(ALL_SCENARIOS + H2_SCENARIOS + EXTRA_SCENARIOS)}")
         self.targets = args.targets.split(",") if args.targets else TARGETS
         self.run = args.run_dir or tempfile.mkdtemp(prefix="sluice-bench.")
         os.makedirs(self.run, exist_ok=True)
@@ -610,7 +643,8 @@ class Bench:
 
     def warm_up(self, workers):
         warmed = set()
-        for scenario in self.scenarios:
+        extra = ["reuse"] if self.extra and "reuse" not in self.scenarios else []
+        for scenario in self.scenarios + extra:
             if scenario == "churn":
                 continue
             for target in self.targets:
@@ -819,18 +853,24 @@ class Bench:
                 p.wait(timeout=5)
         # Closed client connections must be released at once: poll until the
         # fd count is back near its baseline and note how long that took.
-        t_close, release_s = time.monotonic(), None
+        t_close, release_s, sock_s = time.monotonic(), None, None
         while time.monotonic() - t_close < 15:
+            if sock_s is None and client_sockets(port) == 0:
+                sock_s = time.monotonic() - t_close
             if fd_count(srv.pids()) <= fd0 + 8:
                 release_s = time.monotonic() - t_close
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
+        if sock_s is None and wait_released(port, max(0.0, 15 - (time.monotonic() - t_close))) \
+                is not None:
+            sock_s = time.monotonic() - t_close
         time.sleep(0.5)
         pids = srv.pids()
         rss2, fd2 = rss_kib(pids), fd_count(pids)
         rec = dict(workers=workers, proxy=proxy, n=self.idle_n, opened=opened,
                    rss_before_kib=rss0, rss_idle_kib=rss1, rss_after_kib=rss2,
                    fds_before=fd0, fds_idle=fd1, fds_after=fd2, release_s=release_s,
+                   release_sock_s=sock_s,
                    bytes_per_conn=(rss1 - rss0) * 1024 / max(1, opened))
         self.idle.append(rec)
         log(f"workers={workers} idle {proxy}: {opened} conns, RSS {rss0}->{rss1} KiB "
@@ -845,6 +885,62 @@ class Bench:
         if not alive_during or not srv.alive():
             self.event(f"workers={workers} idle {proxy}: {proxy} died; last output:\n"
                        + srv.output_tail())
+
+    # -- scale and release (issue 16)
+
+    def scale_test(self, workers):
+        """The pooled frontend at every level of SCALE_CONNS (scale), or at
+        the high ones only, once (release alone); interleaved like the
+        rounds of the main table."""
+        if "scale" in self.extra:
+            levels, rounds = SCALE_CONNS, self.scale_rounds
+        else:
+            levels, rounds = [c for c in SCALE_CONNS if c >= RELEASE_MIN_CONNS], 1
+        jobs = [(c, p) for c in levels for p in PROXIES if p in self.targets]
+        for rnd in range(rounds):
+            for conns, proxy in (jobs if rnd % 2 == 0 else list(reversed(jobs))):
+                self.scale_run(workers, rnd, conns, proxy)
+
+    def scale_run(self, workers, rnd, conns, proxy):
+        """One wrk run of conns keep-alive clients, then the time until the
+        proxy has closed every client connection wrk's exit closed."""
+        srv = self.servers[proxy]
+        label = f"workers={workers} round {rnd} scale {conns} {proxy}"
+        if not self.ensure_alive(proxy, workers, label):
+            return
+        n = min(conns, self.maxconn - 200)
+        port = self.proxy_ports(proxy)["P_REUSE"]
+        argv = ["wrk", "-t", str(self.args.threads), "-c", str(n),
+                "-d", f"{self.scale_duration}s", "--timeout", "10s", "--latency",
+                "-s", os.path.join(BENCH, "report.lua"), "-H", "Host: bench",
+                f"http://127.0.0.1:{port}/"]
+        t0 = cpu_ticks(srv.pids())
+        rc, out = run_cmd(argv, self.scale_duration + 60)
+        t1 = cpu_ticks(srv.pids())
+        # wrk has exited: the kernel sent a FIN on every connection at once
+        release_s = wait_released(port) if n >= RELEASE_MIN_CONNS else None
+        m = re.search(r"^BENCHJSON (\{.*\})$", out, re.M)
+        if rc != 0 or not m:
+            self.event(f"{label}: wrk failed (rc {rc}):\n{out[-1500:]}")
+            return
+        r = json.loads(m.group(1))
+        r.update(workers=workers, round=rnd, proxy=proxy, conns=n,
+                 rps=r["requests"] * 1e6 / max(1, r["duration_us"]),
+                 cpu_us_per_req=(t1 - t0) * 1e6 / CLK_TCK / max(1, r["requests"]),
+                 release_s=release_s, measured_release=n >= RELEASE_MIN_CONNS)
+        self.scale.append(r)
+        errs = {k[4:]: r[k] for k in ("err_connect", "err_read", "err_write", "err_status",
+                                      "err_timeout") if r[k]}
+        if errs:
+            self.event(f"{label}: {r['requests']} responses, errors {errs}")
+        if r["measured_release"] and release_s is None:
+            self.event(f"{label}: client connections still open 15 s after wrk exited")
+        if not srv.alive():
+            self.event(f"{label}: {proxy} died; last output:\n" + srv.output_tail())
+        log(f"{label}: {r['rps']:.0f} req/s p99 {r['p99_us'] / 1000:.3f} ms "
+            f"cpu {r['cpu_us_per_req']:.1f} us/req"
+            + (f" released in {release_s:.2f} s" if release_s is not None else "")
+            + (f" errors {errs}" if errs else ""))
 
     # -- syscalls per request
 
@@ -1184,6 +1280,8 @@ class Bench:
                 for scenario, target in order:
                     self.wrk(workers, rnd, scenario, target)
             self.h2_rounds(workers)
+            if self.extra:
+                self.scale_test(workers)
             if self.idle_n > 0:
                 for proxy in PROXIES:
                     if proxy in self.targets:
@@ -1253,7 +1351,8 @@ def main():
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")
     ap.add_argument("--idle", type=int, help="idle client connections (0: skip)")
     ap.add_argument("--strace-n", type=int, help="requests under strace (0: skip)")
-    ap.add_argument("--scenarios", help="comma list of " + ",".join(ALL_SCENARIOS + H2_SCENARIOS)
+    ap.add_argument("--scenarios", help="comma list of "
+                    + ",".join(ALL_SCENARIOS + H2_SCENARIOS + EXTRA_SCENARIOS)
                     + " (default: all in --full, the plain ones in --quick; none: no wrk run)")
     ap.add_argument("--slow-readers", type=int,
                     help="slow readers of the slow-readers scenario (0: skip; default 1000 "

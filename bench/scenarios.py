@@ -11,6 +11,17 @@ TARGETS = PROXIES + ["direct"]
 SCENARIOS = ["tcp", "close", "reuse", "churn", "large"]
 TLS_SCENARIOS = ["tls-keepalive", "tls-handshake", "tls-resume"]
 ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
+# Scenarios that are not wrk rounds of the main table (issue 16):
+#   scale: the pooled (`reuse`) frontend at each of SCALE_CONNS concurrent
+#     keep-alive clients, one wrk -t1 run per proxy and level and round;
+#   release: how long each proxy holds client connections that their clients
+#     closed together: after the scale runs at RELEASE_MIN_CONNS or more
+#     (run once each when scale is not selected) and for the idle clients
+#     of the idle test (bench/idle_client, --idle).
+EXTRA_SCENARIOS = ["scale", "release"]
+SCALE_CONNS = [64, 4000, 8000]
+RELEASE_MIN_CONNS = 4000
+SCALE_MIN_SECONDS = 6  # 8,000 connections take a while to open: runs last at least this
 # scenarios driven by the handshake client (one request per TLS connection)
 HS_SCENARIOS = {"tls-handshake": "full", "tls-resume": "resume"}
 TLS_NAME = "bench.example.test"
@@ -54,10 +65,11 @@ SLOW_PHASES = ("unloaded", "ramp", "steady")
 MODES = {
     "quick": dict(rounds=2, duration=2, workers=["1"], idle=10000, strace_n=10000,
                   strace_scenarios=["reuse"], warm_n=2000, scenarios=SCENARIOS,
-                  slow_readers=0, slow_seconds=8, slow_workers=["1"]),
+                  slow_readers=0, slow_seconds=8, slow_workers=["1"], extra=[]),
     "full": dict(rounds=4, duration=6, workers=["1", "auto"], idle=10000, strace_n=20000,
                  strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS,
-                 slow_readers=1000, slow_seconds=8, slow_workers=["1"]),
+                 slow_readers=1000, slow_seconds=8, slow_workers=["1"],
+                 extra=EXTRA_SCENARIOS),
 }
 
 # HTTP/2 toward the proxies (issue 18), driven by h2load, their own rounds and

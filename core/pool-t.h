@@ -10,6 +10,7 @@
 #include <linux/time_types.h>
 
 #include "conf/conf-t.h"
+#include "core/timerq.h"
 
 struct sl_conn;
 struct sl_server;
@@ -24,6 +25,7 @@ struct sl_pool_conn {
 	uint64_t created_ms;
 	uint64_t idle_ms;    /* when it last became idle */
 	uint64_t expire_ms;  /* idle: pool_idle_timeout or pool_max_lifetime */
+	struct sl_timerq_ent tq; /* queued for expire_ms while idle */
 	struct sl_server *srv;
 	/* servers with send_proxy*: the client address its PROXY header named */
 	union sl_sockaddr src;
@@ -52,11 +54,6 @@ struct sl_pool {
 	uint32_t *nidle;
 	uint32_t *base;              /* per backend: global index of its first server */
 	uint32_t owned;              /* idle entries (they hold a connection) */
-	bool timer_armed;            /* the sweep timer */
-	uint32_t timer_inflight;     /* its requests (timeout, update, removal) */
-	uint64_t timer_at;
-	uint64_t slack;              /* ms: sweeps are at least this far apart */
-	struct __kernel_timespec ts;
 	uint32_t handing;            /* entries being handed to the successor */
 	uint32_t handed, dropped;    /* at the reload: handed over, closed */
 	/* Connections a predecessor handed to this worker, not yet adopted.

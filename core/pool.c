@@ -6,12 +6,15 @@
  * keeps its multishot recv armed the whole time, so a server that closes an
  * idle connection (or sends anything unasked) is seen at once: any event of
  * an idle connection retires it. Lending and taking back submit nothing.
- * pool_idle_timeout and pool_max_lifetime are enforced by one io_uring
- * timeout per worker, armed for the earliest expiry, that sweeps the idle
- * entries (an idle connection is closed at most POOL_SWEEP_SLACK late, and
- * never handed out once expired).
+ * pool_idle_timeout and pool_max_lifetime are enforced by the worker's
+ * deadline heap (core/timerq.c), under its one io_uring timeout: each idle
+ * entry is queued for its expiry when it becomes idle and taken out when it
+ * is lent or closed, O(log n) and no ring request either way, and an entry
+ * that comes due is closed by itself (no sweep over every entry). An
+ * expired entry is never handed out.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,11 +32,6 @@
 enum { ENT_FREE = 0, ENT_IDLE, ENT_HANDING };
 
 #define POOL_ENTRIES_MAX 65536u
-
-/* The sweep timer fires no sooner than this after its last sweep, so that
- * entries expiring one after another cost one scan, not one each. */
-#define POOL_SWEEP_SLACK_MIN 10u
-#define POOL_SWEEP_SLACK_MAX 1000u
 
 uint32_t sl_pool_max_idle(const struct sl_backend_conf *bc)
 {
@@ -74,18 +72,6 @@ int sl_pool_init(struct sl_worker *w)
 	}
 	p->base[c->nbackends] = nsrv; /* the total: sizes per-server arrays */
 	p->nconns = want > POOL_ENTRIES_MAX ? POOL_ENTRIES_MAX : (uint32_t)want;
-	p->slack = POOL_SWEEP_SLACK_MAX;
-	for (int i = 0; i < c->nbackends; i++) {
-		const struct sl_backend_conf *bc = &c->backends[i];
-		uint64_t t = sl_pool_idle_timeout(bc) / 32;
-
-		if (bc->mode != SL_BE_MODE_HTTP_KEEP_ALIVE)
-			continue;
-		if (sl_pool_max_lifetime(bc) / 32 < t)
-			t = sl_pool_max_lifetime(bc) / 32;
-		if (t < p->slack)
-			p->slack = t < POOL_SWEEP_SLACK_MIN ? POOL_SWEEP_SLACK_MIN : t;
-	}
 	p->idle = calloc(nsrv ? nsrv : 1, sizeof(*p->idle));
 	p->nidle = calloc(nsrv ? nsrv : 1, sizeof(*p->nidle));
 	p->conns = p->nconns ? calloc(p->nconns, sizeof(*p->conns)) : NULL;
@@ -116,11 +102,12 @@ static uint32_t server_index(struct sl_worker *w, const struct sl_server *srv)
 	return w->pool.base[be - w->px->backends] + (uint32_t)(srv - be->servers);
 }
 
-#define UD_TIMER     sl_ud_make(0, 0, SL_OP_POOL_TIMER, 0)
-#define UD_TIMER_CTL sl_ud_make(0, 0, SL_OP_POOL_TIMER, 1)
-
-static void unlink_idle(struct sl_pool *p, struct sl_pool_conn *e)
+/* Out of its server's idle list and out of the deadline heap. */
+static void unlink_idle(struct sl_worker *w, struct sl_pool_conn *e)
 {
+	struct sl_pool *p = &w->pool;
+
+	sl_worker_timer_del(w, &e->tq);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -142,53 +129,20 @@ static void release(struct sl_pool *p, struct sl_pool_conn *e)
 /* Leave the pool because the connection is no longer reusable. */
 static void retire(struct sl_worker *w, struct sl_pool_conn *e)
 {
-	unlink_idle(&w->pool, e);
+	unlink_idle(w, e);
 	sl_conn_close(e->conn, false);
 	e->conn = NULL;
 	release(&w->pool, e);
 }
 
-/* The sweep timer fires at `at` or earlier (never later). */
-static void timer_set(struct sl_worker *w, uint64_t at)
+void sl_pool_on_timer(struct sl_worker *w, struct sl_timerq_ent *t)
 {
-	struct sl_pool *p = &w->pool;
+	struct sl_pool_conn *e =
+		(struct sl_pool_conn *)((char *)t - offsetof(struct sl_pool_conn, tq));
 
-	if (p->timer_armed && p->timer_at <= at)
-		return;
-	sl_ring_ts(&p->ts, at > w->now_ms ? at - w->now_ms : 1);
-	if (p->timer_armed) {
-		sl_ring_timeout_update(&w->ring, &p->ts, UD_TIMER, UD_TIMER_CTL);
-	} else {
-		sl_ring_timeout(&w->ring, &p->ts, UD_TIMER);
-		p->timer_armed = true;
-	}
-	p->timer_inflight++;
-	p->timer_at = at;
-}
-
-/* Retire every expired idle entry and arm the timer for the earliest of the
- * others, but no sooner than p->slack from now: a connection may be closed
- * that much late, never early. */
-static void sweep(struct sl_worker *w)
-{
-	struct sl_pool *p = &w->pool;
-	uint64_t next = UINT64_MAX;
-
-	for (uint32_t i = 0; i < p->hwm; i++) {
-		struct sl_pool_conn *e = &p->conns[i];
-
-		if (e->state != ENT_IDLE)
-			continue;
-		if (e->expire_ms <= w->now_ms)
-			retire(w, e);
-		else if (e->expire_ms < next)
-			next = e->expire_ms;
-	}
-	if (next == UINT64_MAX || w->stopping)
-		return;
-	if (next < w->now_ms + p->slack)
-		next = w->now_ms + p->slack;
-	timer_set(w, next);
+	/* only idle entries are queued, for their expiry */
+	if (e->state == ENT_IDLE)
+		retire(w, e);
 }
 
 void sl_pool_drop_drained(struct sl_worker *w)
@@ -214,7 +168,7 @@ struct sl_conn *sl_pool_get(struct sl_worker *w, struct sl_server *srv,
 	if (!p->nconns)
 		return NULL;
 	while ((e = p->idle[server_index(w, srv)]) && e->expire_ms <= w->now_ms)
-		retire(w, e); /* the sweep has not come by yet */
+		retire(w, e); /* due in this very millisecond: the timer is coming */
 	if (srv->conf->send_proxy) {
 		/* the server was told who the client is when the connection
 		 * opened: only the same client address may use it. At most
@@ -222,11 +176,11 @@ struct sl_conn *sl_pool_get(struct sl_worker *w, struct sl_server *srv,
 		while (e && !sl_proxy_same_ip(&e->src, peer))
 			e = e->next;
 		if (e && e->expire_ms <= w->now_ms)
-			e = NULL; /* expired: the sweep closes it */
+			e = NULL; /* expired: its deadline closes it */
 	}
 	if (!e)
 		return NULL;
-	unlink_idle(p, e);
+	unlink_idle(w, e);
 	c = e->conn;
 	meta->created_ms = e->created_ms;
 	meta->requests = e->requests;
@@ -245,6 +199,7 @@ static struct sl_pool_conn *entry_alloc(struct sl_pool *p)
 		e = &p->conns[p->hwm++];
 	if (e) {
 		memset(e, 0, sizeof(*e));
+		e->tq.kind = SL_TQ_POOL;
 	}
 	return e;
 }
@@ -304,7 +259,7 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 	link_idle(w, e, srv, sidx, c);
 	e->expire_ms = expiry(bc, e->idle_ms, e->created_ms);
 	sl_conn_recv_start(c);
-	timer_set(w, e->expire_ms);
+	sl_worker_timer_set(w, &e->tq, e->expire_ms);
 }
 
 /* Any event of an idle connection: the server closed it, failed, or spoke
@@ -355,29 +310,6 @@ static const struct sl_conn_cb pool_cb = {
 	.on_quiet = ev_quiet,
 };
 
-void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
-{
-	struct sl_pool *p = &w->pool;
-
-	p->timer_inflight--;
-	if (!sl_ud_dir(cqe->user_data)) {
-		p->timer_armed = false;
-		if (cqe->res == -ETIME)
-			sweep(w);
-	}
-}
-
-static void stop_timer(struct sl_worker *w)
-{
-	struct sl_pool *p = &w->pool;
-
-	if (p->timer_armed) {
-		sl_ring_timeout_remove(&w->ring, UD_TIMER, UD_TIMER_CTL);
-		p->timer_inflight++;
-		p->timer_armed = false; /* once: this runs on every loop while stopping */
-	}
-}
-
 void sl_pool_close_all(struct sl_worker *w)
 {
 	struct sl_pool *p = &w->pool;
@@ -385,7 +317,6 @@ void sl_pool_close_all(struct sl_worker *w)
 	for (uint32_t i = 0; i < p->hwm; i++)
 		if (p->conns[i].state == ENT_IDLE)
 			retire(w, &p->conns[i]);
-	stop_timer(w);
 }
 
 uint32_t sl_pool_count(const struct sl_worker *w)
@@ -395,7 +326,7 @@ uint32_t sl_pool_count(const struct sl_worker *w)
 
 uint32_t sl_pool_active(const struct sl_worker *w)
 {
-	return w->pool.owned + w->pool.handing + w->pool.timer_inflight;
+	return w->pool.owned + w->pool.handing;
 }
 
 /* ---- reload: idle connections move to the successor's pool ----------- */
@@ -502,13 +433,12 @@ void sl_pool_hand_over(struct sl_worker *w)
 			p->dropped++;
 			continue;
 		}
-		unlink_idle(p, e);
+		unlink_idle(w, e);
 		e->state = ENT_HANDING;
 		e->spoiled = false;
 		p->handing++;
 		sl_conn_quiesce(e->conn); /* hand_done once nothing of it is in our ring */
 	}
-	stop_timer(w);
 	if (--p->handing == 0)
 		tell(w);
 }
@@ -542,7 +472,7 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	e->idle_ms = x->idle_ms;
 	e->expire_ms = at;
 	sl_conn_recv_start(c);
-	timer_set(w, at);
+	sl_worker_timer_set(w, &e->tq, at);
 	return true;
 }
 

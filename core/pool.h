@@ -45,8 +45,8 @@ struct sl_conn *sl_pool_get(struct sl_worker *w, struct sl_server *srv,
  * client with the same IP address. */
 void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 		 const struct sl_pool_meta *meta, const union sl_sockaddr *src);
-/* Route a completion of the sweep timer (SL_OP_POOL_TIMER). */
-void sl_pool_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
+/* An idle entry's expiry came due in the worker's heap: close it. */
+void sl_pool_on_timer(struct sl_worker *w, struct sl_timerq_ent *t);
 /* Close every idle connection (worker stopping). */
 void sl_pool_close_all(struct sl_worker *w);
 /* Reload (the worker retires): each idle connection whose server is the

@@ -57,6 +57,13 @@ void sl_worker_fd_exhausted(struct sl_worker *w, int err);
 /* A client connection of frontend fe_idx ended: start a pending one or
  * resume accepting if a limit had paused it. */
 void sl_worker_conn_closed(struct sl_worker *w, int fe_idx);
+/* Deadlines (core/timerq.h): queue or move e for `at`, ms on the worker's
+ * clock; the worker's one io_uring timeout is moved earlier if `at` comes
+ * first. When e is due, the worker calls its owner (e->kind) from its
+ * completion batch: sl_session_on_timer or sl_pool_on_timer. Deleting
+ * submits nothing: the timeout may then fire early and re-arm. O(log n). */
+void sl_worker_timer_set(struct sl_worker *w, struct sl_timerq_ent *e, uint64_t at);
+void sl_worker_timer_del(struct sl_worker *w, struct sl_timerq_ent *e);
 
 /* A session enters or leaves the idle state (http keep-alive between
  * requests, gauge SL_GS_IDLE): keep the worker's idle lists, oldest first. */

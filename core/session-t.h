@@ -2,7 +2,7 @@
  * Session types (core/ layer). A session is the stream between a client
  * connection and, while it has one, a server connection (core/conn-t.h):
  * it decides what goes where (through its protocol module, proto/), picks
- * servers, owns the inactivity timer and follows an explicit lifecycle
+ * servers, owns its deadline (an entry in the worker's heap) and follows an explicit lifecycle
  * (enum sl_sess_state, transitions in core/session_state.c).
  */
 #ifndef SL_CORE_SESSION_T_H
@@ -14,6 +14,7 @@
 
 #include "conf/conf-t.h"
 #include "core/conn-t.h"
+#include "core/timerq.h"
 
 enum { SL_SIDE_CLI = 0, SL_SIDE_SRV = 1 };
 
@@ -28,7 +29,7 @@ enum sl_sess_state {
 	SL_SESS_CONNECTING,  /* a server connection is being opened */
 	SL_SESS_FORWARD,     /* exchanging with a server, or answering itself */
 	SL_SESS_LINGER,      /* http: last response sent, draining the client */
-	SL_SESS_CLOSING,     /* connections given up, waiting for the timer's end */
+	SL_SESS_CLOSING,     /* connections given up, waiting for the run list */
 	SL_SESS_NSTATES
 };
 
@@ -93,7 +94,6 @@ struct sl_session {
 	uint8_t cause;       /* enum sl_close_cause */
 	uint8_t to_kind;     /* enum sl_timeout_kind, when cause is TIMEOUT */
 	uint8_t retries;
-	bool timer_armed;
 	bool raw;            /* queued bytes are relayed as they are (tcp, tunnel) */
 	bool srv_held;       /* s->srv counts this session in its slots */
 	bool src_counted;    /* counted in the per-source limits */
@@ -118,8 +118,8 @@ struct sl_session {
 	 * first (core/worker.c: reclaimed at maxconn) */
 	struct sl_session *iprev, *inext;
 	struct sl_session *run_next; /* the worker's run list */
-	uint32_t inflight;   /* timer requests whose CQE has not arrived yet */
-	uint64_t timer_at;   /* when the armed timer fires, ms */
+	/* its deadline in the worker's heap (tq.at: when it comes due, ms) */
+	struct sl_timerq_ent tq;
 	uint64_t start_ms;
 	/* the client connection, and the server one while there is one */
 	struct sl_conn *c[2];
@@ -142,7 +142,6 @@ struct sl_session {
 	void *proto;         /* protocol state, owned by the protocol module */
 	const struct sl_xprt_bind *xb; /* the listener's transport (ssl binds), or NULL */
 	struct sl_session_pp *pp; /* accept_proxy binds (core/session_pp.h), or NULL */
-	struct __kernel_timespec ts_timer;
 };
 
 #endif

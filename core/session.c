@@ -11,15 +11,17 @@
  *   the other connection and sends; on_sent -> pump again, on_drained
  *   FIN (on_eof) -> the protocol decides (drain, shutdown, close)
  *   sl_session_close: both connections given up (they close themselves),
- *   the timer removed; the slot is released when the timer's last
- *   completion is in, from the worker's run list (never in the middle of a
- *   callback chain).
- * The session's own requests are its timer's; s->inflight counts them.
+ *   the deadline taken out of the worker's heap; the slot is released from
+ *   the worker's run list (never in the middle of a callback chain).
+ * A session submits no ring request of its own: its timeouts are a
+ * deadline in the worker's heap (core/timerq.c) under the worker's one
+ * io_uring timeout, which calls sl_session_on_timer when it is due.
  * Wakeups between sessions (a server slot freed for a queued session) are
  * deferred to the worker's run list as well.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,6 @@
 #include "core/stats.h"
 #include "proto/http.h"
 #include "proto/tcp.h"
-#include "ring/udata.h"
 
 static const char *const cause_names[] = {
 	[SL_CLOSE_NORMAL] = "normal",
@@ -54,11 +55,6 @@ static const char *const cause_names[] = {
 };
 
 static const struct sl_conn_cb sess_cb;
-
-static inline uint64_t sud(const struct sl_session *s, unsigned op)
-{
-	return sl_ud_make(s->slot, s->gen, op, 0);
-}
 
 /* srv's index in the worker's per-server arrays (the pool's global index). */
 static inline uint32_t srv_gidx(const struct sl_worker *w, const struct sl_server *srv)
@@ -472,28 +468,18 @@ static uint64_t timer_horizon(const struct sl_session *s)
 	return h;
 }
 
-/* The timer never waits longer than the horizon, even when the deadline is
- * further away. A deadline that moves earlier (keep-alive idle -> awaiting a
- * response) then almost never finds the timer too late, so it is not updated
- * on every request: the timer fires early now and then and re-arms instead.
- * Measured (reuse, wrk -c50): one TIMEOUT_REMOVE per request was ~5% of the
- * proxy's CPU. */
+/* The entry in the worker's heap never waits longer than the horizon, even
+ * when the deadline is further away. A deadline that moves earlier
+ * (keep-alive idle -> awaiting a response) then almost never finds the
+ * entry too late, so it is not moved on every request: it comes due early
+ * now and then and is queued again instead. (When each session had its own
+ * io_uring timeout, one TIMEOUT_REMOVE per request was ~5% of the proxy's
+ * CPU in reuse, wrk -c50; a heap move costs far less, no move less still.) */
 static void timer_arm(struct sl_session *s, uint64_t at)
 {
-	uint64_t now = s->w->now_ms, horizon = now + timer_horizon(s);
+	uint64_t horizon = s->w->now_ms + timer_horizon(s);
 
-	if (at > horizon)
-		at = horizon;
-	sl_ring_ts(&s->ts_timer, at > now ? at - now : 1);
-	if (s->timer_armed) {
-		sl_ring_timeout_update(&s->w->ring, &s->ts_timer, sud(s, SL_OP_TIMER),
-				       sud(s, SL_OP_TIMER_CTL));
-	} else {
-		sl_ring_timeout(&s->w->ring, &s->ts_timer, sud(s, SL_OP_TIMER));
-		s->timer_armed = true;
-	}
-	s->inflight++;
-	s->timer_at = at;
+	sl_worker_timer_set(s->w, &s->tq, at > horizon ? horizon : at);
 }
 
 void sl_session_timer_kick(struct sl_session *s)
@@ -504,8 +490,9 @@ void sl_session_timer_kick(struct sl_session *s)
 	if (sl_session_closing(s))
 		return;
 	at = deadline(s, &kind);
-	/* A later deadline needs nothing: the timer fires early and re-arms. */
-	if (!s->timer_armed || at < s->timer_at)
+	/* A later deadline needs nothing: the entry comes due early and is
+	 * queued again. */
+	if (!sl_timerq_queued(&s->tq) || at < s->tq.at)
 		timer_arm(s, at);
 }
 
@@ -531,15 +518,16 @@ static void hs_fail(struct sl_session *s, enum sl_hs_fail why, const char *detai
 	sl_session_close(s, why == SL_HS_FAIL_TIMEOUT ? SL_CLOSE_TIMEOUT : SL_CLOSE_CLIENT_ERR);
 }
 
-static void on_timer(struct sl_session *s, int res)
+void sl_session_on_timer(struct sl_timerq_ent *e)
 {
+	struct sl_session *s =
+		(struct sl_session *)((char *)e - offsetof(struct sl_session, tq));
 	enum sl_timeout_kind kind;
 	uint64_t at;
 	char why[64];
 
-	s->timer_armed = false;
-	if (sl_session_closing(s) || res == -ECANCELED)
-		return;
+	if (sl_session_closing(s))
+		return; /* cannot happen: a closing session is out of the heap */
 	at = deadline(s, &kind);
 	if (s->w->now_ms < at) {
 		timer_arm(s, at);
@@ -561,18 +549,22 @@ static void on_timer(struct sl_session *s, int res)
 			sl_session_unqueue(s);
 		s->ops->on_timeout(s, kind);
 	}
-	if (!sl_session_closing(s) && !s->timer_armed)
+	if (!sl_session_closing(s) && !sl_timerq_queued(&s->tq))
 		timer_arm(s, deadline(s, &kind));
+	if (!sl_session_closing(s))
+		sl_stats_gauge(s);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
-/* Release the slot once nothing of the kernel's refers to it any more. */
+/* Release the slot (from the run list: nothing of the session is on the
+ * stack any more, and the kernel holds nothing of it: its connections
+ * were given up, its deadline left the heap at the close). */
 static void maybe_release(struct sl_session *s)
 {
 	struct sl_worker *w = s->w;
 
-	if (s->state != SL_SESS_CLOSING || s->inflight)
+	if (s->state != SL_SESS_CLOSING)
 		return;
 	if (!s->stream)
 		sl_stats_session_end(s);
@@ -643,10 +635,7 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 					(cause == SL_CLOSE_TIMEOUT && was_idle)));
 	sl_session_drop_server(s);
 	s->c[SL_SIDE_CLI] = NULL;
-	if (s->timer_armed) {
-		sl_ring_timeout_remove(&s->w->ring, sud(s, SL_OP_TIMER), sud(s, SL_OP_TIMER_CTL));
-		s->inflight++;
-	}
+	sl_worker_timer_del(s->w, &s->tq); /* no ring request: O(log n) */
 	run_later(s); /* released from the run list, outside every callback */
 }
 
@@ -889,25 +878,6 @@ static const struct sl_conn_cb sess_cb = {
 	.on_hs_fail = ev_hs_fail,
 	.on_recv_bytes = ev_recv_bytes,
 };
-
-void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
-{
-	uint64_t u = cqe->user_data;
-	uint32_t slot = sl_ud_slot(u);
-	struct sl_session *s;
-
-	if (slot >= w->hwm || w->sessions[slot].gen != sl_ud_gen(u) ||
-	    w->sessions[slot].state == SL_SESS_FREE)
-		return;
-	s = &w->sessions[slot];
-	s->inflight--;
-	if (sl_ud_op(u) == SL_OP_TIMER)
-		on_timer(s, cqe->res);
-	if (s->state == SL_SESS_CLOSING)
-		run_later(s); /* released from the run list only */
-	else
-		sl_stats_gauge(s);
-}
 
 /* ---- start -------------------------------------------------------------------- */
 

@@ -22,8 +22,9 @@ struct sl_listener;
  * On failure the fd is closed here and NULL returned. */
 struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l);
 
-/* Route one session completion (ops SL_OP_TIMER, SL_OP_TIMER_CTL). */
-void sl_session_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe);
+/* The session's deadline (s->tq) came due in the worker's heap: enforce
+ * the timeout that applies now, or queue the entry again for it. */
+void sl_session_on_timer(struct sl_timerq_ent *e);
 
 /* Run what completions deferred (queue wakeups, releases): the worker
  * calls it after each completion batch. */

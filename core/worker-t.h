@@ -17,6 +17,7 @@
 #include "core/conn-t.h"
 #include "core/log.h"
 #include "core/pool-t.h"
+#include "core/timerq.h"
 #include "ring/ring.h"
 
 /* Provided buffers: per worker pool and per-connection quota. */
@@ -45,10 +46,8 @@ enum sl_op {
 	SL_OP_CANCEL,
 	SL_OP_CLOSE,
 	SL_OP_RECV_CANCEL,   /* pause of the multishot recv */
-	/* a session's (core/session.c): slot = session */
-	SL_OP_TIMER,         /* the session's inactivity timer */
+	SL_OP_TIMER,         /* the worker's deadline timer (w->tq) */
 	SL_OP_TIMER_CTL,     /* update/remove of that timer */
-	SL_OP_POOL_TIMER,    /* the worker's pool sweep timer (dir 1: its control) */
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 	SL_OP_ALOG,          /* access log buffer write */
 	SL_OP_COUNT          /* must stay within SL_UD_OP_BITS (6 bits) */
@@ -129,6 +128,13 @@ struct sl_worker {
 	 * closed: we touch it no more (core/pool.c) */
 	atomic_bool pool_told;
 	bool grace_over;
+	/* Every deadline of the worker's sessions and pooled connections, under
+	 * one io_uring timeout armed for the earliest (sl_worker_timer_set) */
+	struct sl_timerq tq;
+	bool tq_armed;
+	uint64_t tq_at;           /* when the armed timeout fires, ms */
+	uint32_t tq_inflight;     /* its requests (timeout, update, removal) */
+	struct __kernel_timespec ts_tq;
 	uint32_t misc_inflight;   /* listener, wake and grace requests */
 	struct sl_pool pool;
 	struct sl_wstats *st;     /* counters (core/stats.h) */

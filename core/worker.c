@@ -6,6 +6,8 @@
  * buffers, feed starved recvs. Stopping: the main thread writes the worker's
  * eventfd; the worker closes its listeners, lets sessions finish for `grace`,
  * then closes what is left and returns once its last session is released.
+ * Every deadline of the worker (sessions, pooled connections) waits in one
+ * heap (core/timerq.c) under one io_uring timeout armed for the earliest.
  */
 #include <errno.h>
 #include <signal.h>
@@ -46,6 +48,82 @@ static void clock_tick(struct sl_worker *w)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w->now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	w->now_ms = w->now_us / 1000;
+}
+
+/* ---- deadlines: one io_uring timeout over the worker's heap -------------- */
+
+#define UD_TQ     sl_ud_make(0, 0, SL_OP_TIMER, 0)
+#define UD_TQ_CTL sl_ud_make(0, 0, SL_OP_TIMER_CTL, 0)
+
+/* The timeout fires at `at` or earlier, never later: moved earlier with a
+ * TIMEOUT_UPDATE, which finds it among the ring's few armed timeouts (this
+ * one, the accept retries, the grace period), not among one per session. */
+static void tq_arm(struct sl_worker *w, uint64_t at)
+{
+	if (w->tq_armed && w->tq_at <= at)
+		return;
+	sl_ring_ts(&w->ts_tq, at > w->now_ms ? at - w->now_ms : 1);
+	if (w->tq_armed) {
+		sl_ring_timeout_update(&w->ring, &w->ts_tq, UD_TQ, UD_TQ_CTL);
+	} else {
+		sl_ring_timeout(&w->ring, &w->ts_tq, UD_TQ);
+		w->tq_armed = true;
+	}
+	w->tq_inflight++;
+	w->tq_at = at;
+}
+
+void sl_worker_timer_set(struct sl_worker *w, struct sl_timerq_ent *e, uint64_t at)
+{
+	sl_timerq_set(&w->tq, e, at);
+	tq_arm(w, at);
+}
+
+void sl_worker_timer_del(struct sl_worker *w, struct sl_timerq_ent *e)
+{
+	/* the timeout stays: if it fires for nothing, it re-arms or ends */
+	sl_timerq_del(&w->tq, e);
+}
+
+/* The timeout fired: call the owner of every due entry, then re-arm for
+ * the earliest left. An owner may queue its entry again; one due again at
+ * once waits for the next millisecond rather than looping here. */
+static void tq_fire(struct sl_worker *w)
+{
+	uint32_t budget = sl_timerq_count(&w->tq);
+	struct sl_timerq_ent *e;
+
+	while (budget-- && (e = sl_timerq_pop_due(&w->tq, w->now_ms))) {
+		if (e->kind == SL_TQ_POOL)
+			sl_pool_on_timer(w, e);
+		else
+			sl_session_on_timer(e);
+	}
+	if (sl_timerq_count(&w->tq)) {
+		uint64_t next = sl_timerq_next(&w->tq);
+
+		tq_arm(w, next > w->now_ms ? next : w->now_ms + 1);
+	}
+}
+
+static void tq_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
+{
+	w->tq_inflight--;
+	if (sl_ud_op(cqe->user_data) != SL_OP_TIMER)
+		return; /* an update or the removal: -ENOENT when it had fired */
+	w->tq_armed = false;
+	if (cqe->res == -ETIME)
+		tq_fire(w);
+}
+
+/* The worker is leaving and its heap is empty: no timeout may outlive it. */
+static void tq_stop(struct sl_worker *w)
+{
+	if (!w->tq_armed)
+		return;
+	sl_ring_timeout_remove(&w->ring, UD_TQ, UD_TQ_CTL);
+	w->tq_inflight++;
+	w->tq_armed = false; /* once: this runs on every loop while leaving */
 }
 
 static void arm_accept(struct sl_worker *w, int i)
@@ -507,12 +585,9 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_FD_CLOSED: /* counted above */
 		break;
-	case SL_OP_POOL_TIMER:
-		sl_pool_on_cqe(w, cqe);
-		break;
 	case SL_OP_TIMER:
 	case SL_OP_TIMER_CTL:
-		sl_session_on_cqe(w, cqe);
+		tq_on_cqe(w, cqe);
 		break;
 	default: /* a connection's (SL_OP_RECV .. SL_OP_RECV_CANCEL) */
 		sl_conn_on_cqe(w, cqe);
@@ -533,7 +608,10 @@ static void loop(struct sl_worker *w)
 		    !w->npending) {
 			sl_pool_close_all(w); /* connections pooled during the grace period */
 			sl_alog_flush(w);
-			if (!sl_pool_active(w) && !w->conns.live && sl_alog_idle(w))
+			if (!sl_timerq_count(&w->tq))
+				tq_stop(w);
+			if (!sl_pool_active(w) && !w->conns.live && sl_alog_idle(w) &&
+			    !w->tq_inflight)
 				break;
 		}
 		/* a quiescent point: every completion dispatched, none waiting */
@@ -597,7 +675,7 @@ static int worker_init(struct sl_worker *w)
 	w->pending_cap = 1024;
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
-	    sl_pool_init(w) < 0 ||
+	    sl_pool_init(w) < 0 || sl_timerq_init(&w->tq, w->nslots + w->pool.nconns) < 0 ||
 	    sl_conn_table_init(w, 2 * w->nslots + w->pool.nconns) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
 	    !w->fe_conn || !w->idle_head || !w->idle_tail ||
@@ -646,6 +724,7 @@ static void worker_cleanup(struct sl_worker *w)
 	}
 	sl_pool_xfer_close(w); /* handed to us too late: closed, none accepted after */
 	sl_pool_free(w);
+	sl_timerq_free(&w->tq);
 	sl_conn_table_free(w);
 	/* w->st stays: a reload folds and the stats pages read it until the
 	 * world is freed (core/world.c) */
