@@ -30,6 +30,11 @@
 /* The connection's receive window (the streams' is the default 64 KiB). */
 #define SL_H2_CONN_WINDOW (1u << 20)
 
+/* Freed streams an h2 connection keeps, buffers and all, while it has
+ * streams (a stream costs four buffers and its struct otherwise); an idle
+ * connection keeps none. */
+#define SL_H2_SPARE 8
+
 struct h2_conn;
 
 struct h2_stream {
@@ -84,12 +89,17 @@ struct h2_conn {
 	bool fatal;               /* the session failed: flush, then close */
 	uint64_t close_at;        /* fatal/goaway with no streams: close by then */
 	int32_t last_rst_id;
+	/* freed streams kept with their buffers, for the next ones */
+	struct h2_stream *spare[SL_H2_SPARE];
+	uint32_t nspare;
 };
 
 /* proto/h2_stream.c */
 extern const struct sl_xprt_ops sl_h2s_xprt_plain, sl_h2s_xprt_tls;
 struct h2_stream *sl_h2s_new(struct h2_conn *h, int32_t id);
 void sl_h2s_free(struct h2_stream *st);
+/* Free the spare streams (the connection ends). */
+void sl_h2s_spares_free(struct h2_conn *h);
 /* Collect one request header field; false when it was not kept. */
 void sl_h2s_field(struct h2_stream *st, const uint8_t *name, size_t nlen,
 		  const uint8_t *value, size_t vlen);

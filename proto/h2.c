@@ -423,6 +423,7 @@ static void h2_run(struct sl_session *s)
 		return;
 	sweep(h);
 	if (!h->nstreams && s->state == SL_SESS_FORWARD) {
+		sl_h2s_spares_free(h); /* an idle connection keeps no memory */
 		h->idle_since_ms = s->w->now_ms;
 		sl_session_set_state(s, SL_SESS_IDLE);
 		sl_session_timer_kick(s);
@@ -556,6 +557,7 @@ static void h2_free(struct sl_session *s)
 	nghttp2_session_del(h->ng);
 	while (h->streams)
 		sl_h2s_free(h->streams);
+	sl_h2s_spares_free(h);
 	SL_ST_ADD(fst(h)->h2.conns_cur, (uint64_t)-1);
 	free(h);
 	s->proto = NULL;

@@ -212,10 +212,27 @@ const struct sl_xprt_ops sl_h2s_xprt_tls = VS_OPS("h2 stream", true);
 
 struct h2_stream *sl_h2s_new(struct h2_conn *h, int32_t id)
 {
-	struct h2_stream *st = calloc(1, sizeof(*st));
+	struct h2_stream *st;
 
-	if (!st)
+	if (h->nspare) {
+		/* a spare: its buffers are kept, emptied */
+		struct sl_obuf keep[4];
+
+		st = h->spare[--h->nspare];
+		keep[0] = st->hdr;
+		keep[1] = st->req;
+		keep[2] = st->rh;
+		keep[3] = st->body;
+		memset(st, 0, sizeof(*st));
+		st->hdr = keep[0];
+		st->req = keep[1];
+		st->rh = keep[2];
+		st->body = keep[3];
+		st->hdr.len = st->hdr.off = st->req.len = st->req.off = 0;
+		st->rh.len = st->rh.off = st->body.len = st->body.off = 0;
+	} else if (!(st = calloc(1, sizeof(*st)))) {
 		return NULL;
+	}
 	st->id = id;
 	st->h = h;
 	llhttp_init(&st->rp, HTTP_RESPONSE, &rsp_settings);
@@ -225,6 +242,15 @@ struct h2_stream *sl_h2s_new(struct h2_conn *h, int32_t id)
 		h->streams->prev = st;
 	h->streams = st;
 	return st;
+}
+
+static void stream_release(struct h2_stream *st)
+{
+	free(st->hdr.p);
+	free(st->req.p);
+	free(st->rh.p);
+	free(st->body.p);
+	free(st);
 }
 
 void sl_h2s_free(struct h2_stream *st)
@@ -237,11 +263,18 @@ void sl_h2s_free(struct h2_stream *st)
 		h->streams = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
-	free(st->hdr.p);
-	free(st->req.p);
-	free(st->rh.p);
-	free(st->body.p);
-	free(st);
+	/* kept unless a buffer grew (a body or a large head) */
+	if (h->nspare < SL_H2_SPARE && st->body.cap <= 8192 && st->req.cap <= 8192 &&
+	    st->hdr.cap <= 8192 && st->rh.cap <= 8192)
+		h->spare[h->nspare++] = st;
+	else
+		stream_release(st);
+}
+
+void sl_h2s_spares_free(struct h2_conn *h)
+{
+	while (h->nspare)
+		stream_release(h->spare[--h->nspare]);
 }
 
 void sl_h2s_field(struct h2_stream *st, const uint8_t *name, size_t nlen,
@@ -343,8 +376,7 @@ int sl_h2s_build_request(struct h2_stream *st, bool end_stream)
 	if (st->chunked)
 		rc |= append_str(r, "transfer-encoding: chunked\r\n");
 	rc |= append(r, "\r\n", 2);
-	free(st->hdr.p);
-	memset(&st->hdr, 0, sizeof(st->hdr));
+	st->hdr.len = st->hdr.off = 0; /* (its memory serves the next stream) */
 	return rc ? -ENOMEM : 0;
 }
 
@@ -482,8 +514,7 @@ int sl_h2s_submit(struct h2_stream *st)
 	rc = nghttp2_submit_response(st->h->ng, st->id, nv, n,
 				     st->rsp_end && st->body.len == st->body.off ? NULL : &prd);
 	free(nv);
-	free(st->rh.p);
-	memset(&st->rh, 0, sizeof(st->rh));
+	st->rh.len = st->rh.off = 0;
 	st->rsp_submitted = rc == 0;
 	return rc;
 }
