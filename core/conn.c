@@ -393,7 +393,7 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 	int res = cqe->res;
 
 	if (has_buf) {
-		sl_ring_buf_taken(&w->ring);
+		sl_ring_buf_taken(&w->ring, bid);
 		if (c->bulk_cap) {
 			c->bulk_cap--;
 			w->conns.bulk_armed--;
@@ -427,6 +427,7 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 		c->rd_eof = true;
 		c->xprt->input_eof(c);
 	} else if (res == -ENOBUFS) {
+		sl_ring_buf_starved(&w->ring); /* parked buffers go back to the ring */
 		if (!c->starved) {
 			c->starved = true;
 			c->next = NULL;
@@ -1094,8 +1095,10 @@ void sl_conn_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	    w->conns.v[slot].st == SL_CONN_FREE) {
 		/* cannot happen (freed at inflight 0), but a buffer must go back */
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			sl_ring_buf_taken(&w->ring);
-			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+			sl_ring_buf_taken(&w->ring, bid);
+			sl_ring_buf_recycle(&w->ring, bid);
 		}
 		return;
 	}

@@ -8,6 +8,7 @@
  * then closes what is left and returns once its last session is released.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -465,6 +466,38 @@ int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
 	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
 }
 
+/* The buffer pool review: armed only while the pool has something to give
+ * back or adapt, so an idle worker is not woken for nothing. */
+static void arm_mem(struct sl_worker *w)
+{
+	sl_ring_ts(&w->ts_mem, w->px->conf->buffer_release_ms);
+	sl_ring_timeout(&w->ring, &w->ts_mem, sl_ud_make(0, 0, SL_OP_MEM_TIMER, 0));
+	w->mem_armed = true;
+}
+
+static void on_mem_timer(struct sl_worker *w)
+{
+	struct sl_ring *r = &w->ring;
+
+	w->mem_armed = false;
+	sl_ring_buf_tick(r);
+	/* little in flight: what the heap freed since can go back too (once a
+	 * period at most, and only while the pool was still settling) */
+	if (r->buf_out <= r->target_min)
+		malloc_trim(0);
+}
+
+/* Shrink the ring at a quiescent point (no completion left unread: every
+ * buffer the kernel took has been reported). */
+static void mem_shrink(struct sl_worker *w)
+{
+	int ret = sl_ring_buf_shrink(&w->ring);
+
+	if (ret < 0)
+		sl_log("worker %d: cannot register the buffer ring again: %s", w->id,
+		       strerror(-ret));
+}
+
 static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
@@ -508,6 +541,9 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	case SL_OP_POOL_TIMER:
 		sl_pool_on_cqe(w, cqe);
 		break;
+	case SL_OP_MEM_TIMER:
+		on_mem_timer(w);
+		break;
 	case SL_OP_TIMER:
 	case SL_OP_TIMER_CTL:
 		sl_session_on_cqe(w, cqe);
@@ -535,6 +571,12 @@ static void loop(struct sl_worker *w)
 				break;
 		}
 		/* a quiescent point: every completion dispatched, none waiting */
+		if (w->ring.shrink_wanted && !io_uring_cq_ready(ring) &&
+		    !io_uring_cq_has_overflow(ring))
+			mem_shrink(w);
+		if (!w->mem_armed && !w->stopping && !w->retired &&
+		    !sl_ring_buf_settled(&w->ring))
+			arm_mem(w);
 		if (__atomic_load_n(&sl_fdaudit_want, __ATOMIC_ACQUIRE) &&
 		    __atomic_load_n(&sl_fdaudit_want, __ATOMIC_RELAXED) != w->audit_gen &&
 		    !io_uring_cq_ready(ring) && !io_uring_cq_has_overflow(ring))
