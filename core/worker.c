@@ -466,6 +466,20 @@ int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
 	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
 }
 
+/* The pool's figures for /metrics (written here only, read by the stats). */
+static void mem_publish(struct sl_worker *w)
+{
+	const struct sl_ring *r = &w->ring;
+	uint32_t clean = 0;
+
+	for (uint32_t i = 0; i < r->nparked; i++)
+		clean += r->bstate[r->park[i]] == SL_RING_B_CLEAN;
+	__atomic_store_n(&w->st->buf_resident, (uint64_t)(r->buf_count - clean),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_released, r->released, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_renewals, r->shrinks, __ATOMIC_RELAXED);
+}
+
 /* The buffer pool review: armed only while the pool has something to give
  * back or adapt, so an idle worker is not woken for nothing. */
 static void arm_mem(struct sl_worker *w)
@@ -481,6 +495,7 @@ static void on_mem_timer(struct sl_worker *w)
 
 	w->mem_armed = false;
 	sl_ring_buf_tick(r);
+	mem_publish(w);
 	/* little in flight: what the heap freed since can go back too (once a
 	 * period at most, and only while the pool was still settling) */
 	if (r->buf_out <= r->target_min)
@@ -493,6 +508,7 @@ static void mem_shrink(struct sl_worker *w)
 {
 	int ret = sl_ring_buf_shrink(&w->ring);
 
+	mem_publish(w);
 	if (ret < 0)
 		sl_log("worker %d: cannot register the buffer ring again: %s", w->id,
 		       strerror(-ret));
@@ -644,6 +660,7 @@ static int worker_init(struct sl_worker *w)
 		return -ENOMEM;
 	}
 	clock_tick(w);
+	mem_publish(w);
 	arm_wake(w);
 	for (int i = 0; i < w->nlisteners; i++)
 		arm_accept(w, i);
