@@ -36,6 +36,7 @@
 
 #define BULK_HOLD_TIGHT 2u
 #define ARM_BUDGET      32u
+#define OUT_KEEP        (64u << 10) /* largest out buffer kept once empty */
 
 _Static_assert(SL_OP_COUNT <= SL_UD_OP_MAX + 1, "ops must fit the user_data op field");
 
@@ -695,8 +696,15 @@ static void out_advance(struct sl_conn *c, uint32_t n)
 	c->out.off += n;
 	if (c->txq.count)
 		c->out_pre = n < c->out_pre ? c->out_pre - n : 0;
-	if (c->out.off >= c->out.len && !(c->tx_busy && c->tx_out_n))
+	if (c->out.off >= c->out.len && !(c->tx_busy && c->tx_out_n)) {
 		c->out.off = c->out.len = 0;
+		/* grown for a burst (copied bodies, many heads): a connection
+		 * that goes on does not keep it */
+		if (c->out.cap > OUT_KEEP) {
+			free(c->out.p);
+			memset(&c->out, 0, sizeof(c->out));
+		}
+	}
 }
 
 void sl_conn_chunk_done(struct sl_conn *c, uint32_t n)
