@@ -13,7 +13,10 @@ Prints one line per proxy: start, peak, after (MiB), and after / start.
 
     python3 bench/memory.py --sluice build/sluice [--transfers 20]
         [--size 50M] [--rate 8M] [--settle 60] [--proxies sluice,haproxy,nginx]
-        [--json FILE]
+        [--json FILE] [--md FILE]
+
+`make bench` runs it after the other scenarios and writes results/memory.md;
+`make bench-memory` runs it alone (about 5 minutes).
 """
 import argparse
 import asyncio
@@ -272,6 +275,23 @@ def measure(name, args, origin_port):
                 samples=samples)
 
 
+def write_md(args, rows):
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with open(args.md, "w") as f:
+        f.write(f"# Memory that comes back ({when})\n\n")
+        f.write(f"`bench/memory.py`: {args.transfers} concurrent GETs of {args.size >> 20} MiB "
+                f"through each proxy (workers = {args.workers}), each client reading at about "
+                f"{args.rate >> 20} MiB/s with a 64 KiB receive buffer; VmRSS of all the "
+                f"proxy's processes, summed, before the load, its peak (sampled every 0.2 s), "
+                f"and {args.settle:.0f} s after the last transfer ended.\n\n")
+        f.write("| proxy | start MiB | peak MiB | after MiB | after / start | transfers | load s |\n")
+        f.write("|---|--:|--:|--:|--:|--:|--:|\n")
+        for r in rows:
+            f.write(f"| {r['proxy']} | {r['start_kib'] / 1024:.1f} | {r['peak_kib'] / 1024:.1f} | "
+                    f"{r['after_kib'] / 1024:.1f} | {r['after_kib'] / max(1, r['start_kib']):.2f} | "
+                    f"{r['transfers']}/{args.transfers} | {r['load_s']} |\n")
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--readers-child":
         readers_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
@@ -286,7 +306,10 @@ def main():
     ap.add_argument("--settle", type=float, default=60.0)
     ap.add_argument("--limit", type=float, default=300.0, help="longest load phase (s)")
     ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--md", help="write a markdown report here")
     args = ap.parse_args()
+    # a TERM (bench.sh's time limit) still stops the proxy being measured
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.sluice = os.path.abspath(args.sluice)
 
     origin_port = free_port()
@@ -308,6 +331,8 @@ def main():
         print(f"{name:8} {r['start_kib'] / 1024:9.1f} {r['peak_kib'] / 1024:9.1f} "
               f"{r['after_kib'] / 1024:9.1f} {r['after_kib'] / max(1, r['start_kib']):11.2f}"
               f"  {r['transfers']}/{args.transfers} in {r['load_s']} s", flush=True)
+    if args.md:
+        write_md(args, rows)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(workers=args.workers, transfers=args.transfers, size=args.size,
