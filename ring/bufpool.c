@@ -161,8 +161,9 @@ uint32_t sl_ring_buf_tick(struct sl_ring *r)
 	n = release(r, B_RELEASING);
 	r->ndirty -= n;
 	r->released += n;
-	/* the ring holds more than the period needed and nothing took it */
-	if (r->posted > r->target + r->target_min && r->posted_low + r->target_min >= r->posted)
+	/* the ring holds more than the period needed and little of it was
+	 * taken: renew it (two syscalls, at most once a period) */
+	if (r->posted > r->target && r->posted_low + r->target_min >= r->posted)
 		r->shrink_wanted = true;
 	period_reset(r);
 	return n;
@@ -170,8 +171,7 @@ uint32_t sl_ring_buf_tick(struct sl_ring *r)
 
 bool sl_ring_buf_settled(const struct sl_ring *r)
 {
-	return !r->ndirty && r->target == r->target_min &&
-	       r->posted <= r->target + r->target_min;
+	return !r->ndirty && r->target == r->target_min && r->posted <= r->target;
 }
 
 static int register_ring(struct sl_ring *r)
