@@ -14,7 +14,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -I. -isystem /usr/share/include/llhttp -MMD -MP
-LDLIBS   := -luring -linih -lwolfssl -lpthread
+LDLIBS   := -luring -linih -lwolfssl -lnghttp2 -lpthread
 
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
@@ -41,11 +41,13 @@ TEST_OBJ := $(UNIT_BIN:=.o) $(INTEG_BIN:=.o) $(INTEG_OBJ)
 # RUN_PKGS (the demo origins are Python; curl is what the demo tells you to
 # try it with); `make test` and `make asan` add TEST_PKGS. `make bench`
 # installs its peers itself (bench/bench.sh).
-BUILD_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev node-llhttp
+BUILD_PKGS := build-essential pkg-config liburing-dev libwolfssl-dev libinih-dev node-llhttp \
+              libnghttp2-dev
 RUN_PKGS   := python3 curl
 # python3-prometheus-client: the Prometheus client's own parser checks
 # /metrics (tests/integration/check_obs.py, run with Debian's /usr/bin/python3).
-TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl python3-prometheus-client
+TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl python3-prometheus-client \
+              nghttp2-client
 
 .PHONY: all deps deps-test test unit integration asan run clean bench bench-quick bench-memory
 

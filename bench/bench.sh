@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/bench.sh [--quick|--full] [run.py options]: what `make bench` and
 # `make bench-quick` run after building build/sluice. Installs the missing
-# benchmark peers (haproxy, nginx + stream module, wrk, h2load, strace,
+# benchmark peers (haproxy, nginx + stream module, wrk, h2load for the HTTP/2
+# scenarios and the syscall count, strace,
 # openssl for the TLS scenarios' certificate),
 # builds bench/idle_client, raises the fd limit and runs bench/run.py under a
 # time limit. A trap stops every process run.py started (pids in RUN/pids).

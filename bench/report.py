@@ -9,6 +9,7 @@ import re
 import statistics
 
 from scenarios import DIRECT_KEY, HS_SCENARIOS, SCENARIOS, TLS_NAME, TLS_SCENARIOS
+from scenarios import H2_POOL
 
 SCENARIO_DOC = {
     "tcp": "L4 forwarding of keep-alive HTTP (sluice mode=tcp, HAProxy mode tcp, nginx stream)",
@@ -214,6 +215,83 @@ def slow_table(b, w, nw):
     return L
 
 
+def h2_table(b, w, nw):
+    """HTTP/2 (issue 18): h2load against the h2c and h2tls frontends of
+    every proxy, medians over rounds, and the issue's targets."""
+    runs = [r for r in getattr(b, "h2", []) if r["workers"] == w]
+    if not runs:
+        return []
+    keys = []
+    for r in runs:
+        if (r["scenario"], r["clients"]) not in keys:
+            keys.append((r["scenario"], r["clients"]))
+    summ = {}
+    for s, c in keys:
+        for p in ("sluice", "haproxy", "nginx"):
+            rr = [r for r in runs if (r["scenario"], r["clients"], r["target"]) == (s, c, p)]
+            if rr:
+                summ[(s, c, p)] = dict(
+                    rps=med([r["rps"] for r in rr]), p50=med([r["p50_us"] / 1000 for r in rr]),
+                    p99=med([r["p99_us"] / 1000 for r in rr]),
+                    cpu=med([r["cpu_us_per_req"] for r in rr]),
+                    requests=sum(r["succeeded"] for r in rr),
+                    bad=sum(r.get(k, 0) for r in rr for k in ("failed", "errored", "timeout",
+                                                             "c3xx", "c4xx", "c5xx")))
+    neg = "; ".join(f"{p}: {v['protocol']} {v['suite']}, ALPN {v['alpn']}"
+                    for p, v in getattr(b, "h2_params", {}).items())
+    L = [f"### HTTP/2 (workers = {nw})\n",
+         "h2load (nghttp2) `-c N -m {m} -t 1 -D {d}` (N clients, each one connection with up to "
+         "{m} concurrent streams), per proxy, scenario and N, in {r} interleaved rounds (the job "
+         "list, then reversed); medians over rounds. `h2c`: h2 with prior knowledge on a plain "
+         "listener (sluice detects the preface, HAProxy `bind ... proto h2`, nginx `listen ... "
+         "http2`); `h2tls`: TLS with ALPN h2,http/1.1 (sluice `ssl crt=`, HAProxy `ssl crt ... "
+         "alpn h2,http/1.1`, nginx `listen ... ssl http2`), the same certificate as the TLS "
+         "scenarios; negotiated (Python ssl client, OpenSSL 3): {neg}. Both: pooled HTTP/1.1 "
+         "connections to the small origin, up to {pool:,} idle (sluice `pool_max_idle`, HAProxy "
+         "`pool-max-conn`, nginx `keepalive`: the 64 of the `reuse` backends made sluice and "
+         "nginx reconnect all the time with 640-2,560 requests in flight), every proxy's default h2 "
+         "settings (100 concurrent streams for sluice and HAProxy, 128 for nginx). req/s: "
+         "succeeded requests over h2load's elapsed time, connection set-up (and for h2tls the "
+         "N handshakes) included; p50 and p99: from h2load's per-request log (`--log-file`, "
+         "request start to response end; its summary has no percentiles); CPU µs/req: the "
+         "proxy's utime+stime over the run divided by succeeded requests. 'vs better peer': "
+         "sluice's req/s over the higher of HAProxy's and nginx's, its CPU µs/req and p99 over "
+         "the lower. Errors: failed, errored and timed-out requests and non-2xx statuses.\n"
+         .format(m=b.h2_streams, d=b.duration, r=b.rounds, neg=neg or "not probed", pool=H2_POOL),
+         "| scenario | clients | proxy | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs better "
+         "peer | CPU vs better peer | p99 vs better peer | requests | errors |",
+         "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    goals = []
+    for s, c in keys:
+        peers = [summ[(s, c, p)] for p in ("haproxy", "nginx") if (s, c, p) in summ]
+        brps = max((x["rps"] for x in peers), default=None)
+        bcpu = min((x["cpu"] for x in peers), default=None)
+        bp99 = min((x["p99"] for x in peers), default=None)
+        for p in ("sluice", "haproxy", "nginx"):
+            r = summ.get((s, c, p))
+            if not r:
+                continue
+            sl = p == "sluice"
+            L.append(f"| {s} | {c:,} | {'**sluice**' if sl else p} | {fmt(r['rps'], ',.0f')} | "
+                     f"{fmt(r['p50'], '.2f')} | {fmt(r['p99'], '.2f')} | {fmt(r['cpu'], '.1f')} | "
+                     f"{fmt(ratio(r['rps'], brps) if sl else None, '.2f')} | "
+                     f"{fmt(ratio(r['cpu'], bcpu) if sl else None, '.2f')} | "
+                     f"{fmt(ratio(r['p99'], bp99) if sl else None, '.2f')} | "
+                     f"{r['requests']:,} | {r['bad']} |")
+        r = summ.get((s, c, "sluice"))
+        if r and peers:
+            for name, v, goal, le in (("req/s vs the better peer", ratio(r["rps"], brps), 1.3, False),
+                                      ("CPU/req vs the better peer", ratio(r["cpu"], bcpu), 0.7, True)):
+                met = v is not None and (v <= goal if le else v >= goal)
+                goals.append(f"| {s} -c {c:,}: {name} | {fmt(v, '.3f')} | {'<=' if le else '>='} "
+                             f"{goal} | {'met' if met else '**not met**'} |")
+    L.append("")
+    if goals:
+        L += [f"Targets of issue 18 (workers = {nw}):\n", "| target | sluice | goal | |",
+              "|---|--:|--:|---|"] + goals + [""]
+    return L
+
+
 def report(b, path, command, versions):
     """Writes the markdown report to path and every run to path with .json."""
     summ = summarize(b)
@@ -314,6 +392,7 @@ def report(b, path, command, versions):
                 L.append(f"| {r['scenario']} | {r['proxy']} | {r['requests']:,} | {r['syscalls']:,} | "
                          f"{r['per_req']:.2f} | {top} |")
             L.append("")
+        L.extend(h2_table(b, w, nw))
         L.extend(slow_table(b, w, nw))
     L.append("## Failures observed\n")
     if b.events:
@@ -334,6 +413,7 @@ def report(b, path, command, versions):
         f.write("\n".join(L))
     raw = dict(date=b.started.isoformat(), command=command, versions=versions,
                results=b.results, idle=b.idle, syscalls=b.syscalls, slow=b.slow, events=b.events,
-               tls=b.tls_params)
+               tls=b.tls_params,
+               h2=getattr(b, "h2", []), h2_tls=getattr(b, "h2_params", {}))
     with open(os.path.splitext(path)[0] + ".json", "w") as f:
         json.dump(raw, f, indent=1)

@@ -46,6 +46,8 @@ from scenarios import (ALL_SCENARIOS, DIRECT_KEY, HS_SCENARIOS, LARGE_SIZE, MODE
                        PROXIES, PROXY_PORT_BASE, SCEN_PORTS, SLOW_PATH, SLOW_PERIOD,
                        SLOW_PROBE_CONNS, SLOW_SIZE, SMALL_BODY, STATS_OFFSET, TARGETS,
                        TLS13_SUITES, TLS_NAME, TLS_SCENARIOS)
+from scenarios import (H2_CLIENTS, H2_POOL, H2_PORT_OFFSETS, H2_SCEN_PORT, H2_SCENARIOS,
+                       H2_STREAMS)
 from slow_readers import probe as slow_probe
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -306,9 +308,11 @@ class Bench:
             self.scenarios = args.scenarios.split(",") if args.scenarios else list(m["scenarios"])
         if args.tls:
             self.scenarios += [s for s in TLS_SCENARIOS if s not in self.scenarios]
+        self.h2_setup(args)
         bad = [s for s in self.scenarios if s not in ALL_SCENARIOS]
         if bad:
-            raise SystemExit(f"bench: unknown scenario(s) {bad}; known: {','.join(ALL_SCENARIOS)}")
+            raise SystemExit(f"bench: unknown scenario(s) {bad}; known: "
+                             f"{','.join(ALL_SCENARIOS + H2_SCENARIOS)}")
         self.targets = args.targets.split(",") if args.targets else TARGETS
         self.run = args.run_dir or tempfile.mkdtemp(prefix="sluice-bench.")
         os.makedirs(self.run, exist_ok=True)
@@ -343,7 +347,7 @@ class Bench:
 
     def proxy_ports(self, proxy):
         b = self.base + PROXY_PORT_BASE[proxy]
-        return {k: b + off for k, off in PORT_OFFSETS.items()}
+        return {k: b + off for k, off in list(PORT_OFFSETS.items()) + list(H2_PORT_OFFSETS.items())}
 
     def stats_port(self):
         return self.base + PROXY_PORT_BASE["sluice"] + STATS_OFFSET
@@ -450,9 +454,17 @@ class Bench:
 
     # -- configuration
 
-    def render(self, template, out_name, values):
-        with open(os.path.join(BENCH, "conf", template)) as f:
-            text = f.read()
+    def render(self, template, out_name, values, append=None):
+        """Fills in template (and the template append, added after it: the
+        HTTP/2 frontends of sluice) into out_name in the run directory;
+        template None: an empty file."""
+        text = ""
+        if template:
+            with open(os.path.join(BENCH, "conf", template)) as f:
+                text = f.read()
+        if append:
+            with open(os.path.join(BENCH, "conf", append)) as f:
+                text += "\n" + f.read()
         for k, v in values.items():
             text = text.replace(f"@{k}@", str(v))
         left = re.findall(r"@[A-Z_]+@", text)
@@ -503,11 +515,19 @@ class Bench:
                       WORKER_CONNECTIONS=self.nofile - 100, CERT=self.cert,
                       TLS13_SUITES=self.args.tls_suites,
                       P_STATS=self.stats_port(), **self.proxy_ports(proxy))
-        ports = list(self.proxy_ports(proxy).values())
+        # the HTTP/2 frontends and their backends (conf/*h2*) are there only
+        # when the h2 scenarios run: their pools take fds from maxconn
+        h2 = bool(self.h2_scenarios)
+        ports = [p for k, p in self.proxy_ports(proxy).items() if h2 or k not in H2_PORT_OFFSETS]
         nw = str(os.cpu_count() or 1) if workers == "auto" else workers
+        # the h2 backends' idle pool, H2_POOL in all: sluice's pool_max_idle
+        # and nginx's keepalive are per worker, HAProxy's pool-max-conn per
+        # server (and the fds maxconn leaves for it are H2_POOL in all)
+        values["H2_POOL"] = H2_POOL if proxy == "haproxy" else max(1, H2_POOL // int(nw))
         if proxy == "sluice":
             values["WORKERS"] = workers
-            conf = self.render("sluice.ini", f"sluice-w{workers}.ini", values)
+            conf = self.render("sluice.ini", f"sluice-w{workers}.ini", values,
+                               append="sluice-h2.ini" if h2 else None)
             rc, out = run_cmd([self.sluice_bin, "-c", "-f", conf], 10)
             if rc != 0:
                 raise BenchError(f"sluice -c -f {conf} failed:\n{out}")
@@ -516,14 +536,22 @@ class Bench:
         elif proxy == "haproxy":
             values["WORKERS"] = nw
             conf = self.render("haproxy.cfg", f"haproxy-w{workers}.cfg", values)
-            rc, out = run_cmd(["haproxy", "-c", "-f", conf], 10)
+            # the HTTP/2 frontends: a second file, after the first one's defaults and backends
+            files = ["-f", conf]
+            if h2:
+                files += ["-f", self.render("haproxy-h2.cfg", f"haproxy-h2-w{workers}.cfg", values)]
+            rc, out = run_cmd(["haproxy", "-c"] + files, 10)
             if rc != 0:
-                raise BenchError(f"haproxy -c -f {conf} failed:\n{out}")
-            argv = ["haproxy", "-db", "-f", conf]
+                raise BenchError(f"haproxy -c {' '.join(files)} failed:\n{out}")
+            argv = ["haproxy", "-db"] + files
         else:
             values["WORKERS"] = nw
             for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
                 os.makedirs(os.path.join(self.run, "nginx-proxy-tmp", d), exist_ok=True)
+            # the HTTP/2 servers: their own file, included in the http block
+            # (an empty one without the h2 scenarios)
+            values["NGINX_H2"] = self.render("nginx-h2.conf" if h2 else None,
+                                             f"nginx-h2-w{workers}.conf", values)
             conf = self.render("nginx-proxy.conf", f"nginx-proxy-w{workers}.conf", values)
             err = os.path.join(self.run, "nginx-proxy.err")
             rc, out = run_cmd(["nginx", "-t", "-p", self.run, "-c", conf, "-e", err], 10)
@@ -966,6 +994,179 @@ class Bench:
         if not srv.alive():
             self.event(f"{label}: {proxy} died; last output:\n" + srv.output_tail())
 
+    # -- HTTP/2 (issue 18): h2load against the h2c and h2tls frontends
+
+    def h2_setup(self, args):
+        """Takes the HTTP/2 scenarios out of the wrk list: they have their own
+        rounds (h2_rounds) and table (report.h2_table)."""
+        if args.scenarios is None:
+            self.h2_scenarios = list(H2_SCENARIOS) if args.mode == "full" else []
+        else:
+            self.h2_scenarios = [s for s in self.scenarios if s in H2_SCENARIOS]
+        if args.h2:
+            self.h2_scenarios += [s for s in H2_SCENARIOS if s not in self.h2_scenarios]
+        self.scenarios = [s for s in self.scenarios if s not in H2_SCENARIOS]
+        self.h2_clients = [int(c) for c in args.h2_clients.split(",")]
+        self.h2_streams = args.h2_streams
+        self.h2 = []           # one dict per h2load run
+        if self.h2_scenarios:
+            # the h2 backends' idle pools need fds too (sluice refuses a
+            # configuration whose maxconn and pools exceed RLIMIT_NOFILE)
+            self.maxconn = min(self.maxconn, (self.nofile - 512 - H2_POOL) // 2)
+            if self.idle_n > self.maxconn - 200:
+                self.idle_capped = self.idle_capped or self.idle_n
+                self.idle_n = max(0, (self.maxconn - 200) // 500 * 500)
+        self.h2_params = {}    # proxy -> what h2tls negotiated (protocol, suite, ALPN)
+
+    def h2_url(self, proxy, scenario):
+        scheme = "https" if scenario == "h2tls" else "http"
+        return f"{scheme}://127.0.0.1:{self.proxy_ports(proxy)[H2_SCEN_PORT[scenario]]}/"
+
+    @staticmethod
+    def h2_parse(out):
+        """h2load's summary: request counts, status classes, protocol, bytes
+        of response bodies, and its own elapsed time."""
+        res = {}
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                      r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+        if m:
+            res.update(zip(("total", "started", "done", "succeeded", "failed", "errored",
+                            "timeout"), map(int, m.groups())))
+        m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+        if m:
+            res.update(zip(("c2xx", "c3xx", "c4xx", "c5xx"), map(int, m.groups())))
+        m = re.search(r"finished in ([\d.]+)(us|ms|s),", out)
+        if m:
+            res["seconds"] = float(m.group(1)) / {"us": 1e6, "ms": 1e3, "s": 1.0}[m.group(2)]
+        m = re.search(r"traffic: .*?\((\d+)\) total, .*?\((\d+)\) headers.*?\((\d+)\) data", out)
+        if m:
+            res["data_bytes"] = int(m.group(3))
+        m = re.search(r"Application protocol: (\S+)", out)
+        res["protocol"] = m.group(1) if m else None
+        return res
+
+    def h2_alpn(self, proxy, scenario):
+        """h2tls: a verified chain with the run's very certificate, ALPN h2
+        chosen from h2,http/1.1, and the same TLS as the other proxies."""
+        import ssl
+        port = self.proxy_ports(proxy)[H2_SCEN_PORT[scenario]]
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname=TLS_NAME) as s:
+                    got = dict(protocol=s.version(), suite=s.cipher()[0],
+                               alpn=s.selected_alpn_protocol())
+                    der = s.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError) as e:
+            return f"{proxy} {scenario}: TLS handshake failed: {e!r}"
+        self.h2_params[proxy] = got
+        if der != self.leaf_der:
+            return f"{proxy} {scenario}: served another certificate than {self.cert}"
+        if got["alpn"] != "h2":
+            return f"{proxy} {scenario}: ALPN {got['alpn']} offered h2,http/1.1, want h2"
+        for other, v in self.h2_params.items():
+            if other != proxy and (v["protocol"], v["suite"]) != (got["protocol"], got["suite"]):
+                return (f"{proxy} {scenario}: negotiated {got} but {other} {v}: not the same "
+                        "TLS for every proxy")
+        return None
+
+    def h2_check(self, workers, proxy, scenario):
+        """Before the rounds (and as their warm-up): the proxy speaks h2 on the
+        scenario's port and h2load -n warm_n gets only 200s with the small
+        origin's body."""
+        label = f"workers={workers}: h2 check {proxy} {scenario}"
+        if not self.ensure_alive(proxy, workers, f"h2 check {scenario}"):
+            return
+        if scenario == "h2tls":
+            err = self.h2_alpn(proxy, scenario)
+            if err:
+                self.event(f"{label}: {err}")
+                return
+        n = self.warm_n
+        rc, out = run_cmd(["h2load", "-n", str(n), "-c", "10", "-m", str(self.h2_streams),
+                           "-t", "1", "-T", "30", "-N", "10", self.h2_url(proxy, scenario)], 120)
+        r = self.h2_parse(out)
+        want_proto = "h2" if scenario == "h2tls" else "h2c"
+        if (r.get("succeeded") != n or r.get("c2xx") != n or r.get("protocol") != want_proto
+                or r.get("data_bytes") != n * len(SMALL_BODY)):
+            self.event(f"{label}: h2load -n {n} -c 10 -m {self.h2_streams}: protocol "
+                       f"{r.get('protocol')} (want {want_proto}), succeeded {r.get('succeeded')}, "
+                       f"2xx {r.get('c2xx')}, 4xx {r.get('c4xx')}, 5xx {r.get('c5xx')}, errored "
+                       f"{r.get('errored')}, body bytes {r.get('data_bytes')} (want "
+                       f"{n * len(SMALL_BODY)})\n" + out[-1500:])
+
+    def h2_run(self, workers, rnd, scenario, clients, target):
+        """One h2load run: -c clients -m streams for the round's duration; the
+        proxy's CPU over the run; p50 and p99 from h2load's per-request log
+        (its summary has no percentiles)."""
+        srv = self.servers.get(target)
+        label = f"workers={workers} round {rnd} {scenario} -c{clients} {target}"
+        if not srv or not self.ensure_alive(target, workers, f"{scenario} round {rnd}"):
+            return
+        logf = os.path.join(self.run, f"h2load-{target}-{scenario}-c{clients}.log")
+        # -N: after the run, h2load waits for its connections to close, and
+        # twice (nginx and HAProxy over TLS) it sat there until our timeout;
+        # a connection idle for 5 s is closed (a stall in the run counts as
+        # a timeout in its summary)
+        argv = ["h2load", "-c", str(clients), "-m", str(self.h2_streams), "-t", "1",
+                "-D", str(self.duration), "-N", "5s", "--log-file", logf,
+                self.h2_url(target, scenario)]
+        t0 = cpu_ticks(srv.pids())
+        rc, out = run_cmd(argv, self.duration + 30)
+        t1 = cpu_ticks(srv.pids())
+        r = self.h2_parse(out)
+        lat = []
+        try:
+            with open(logf) as f:
+                for line in f:
+                    parts = line.split("\t")
+                    if len(parts) >= 3:
+                        lat.append(int(parts[2]))
+            os.unlink(logf)
+        except (OSError, ValueError):
+            pass
+        if rc != 0 or "succeeded" not in r or not r.get("seconds") or not lat:
+            self.event(f"{label}: h2load failed (rc {rc}, {len(lat)} logged requests):\n"
+                       + out[-1500:])
+            return
+        lat.sort()
+        ok = r["succeeded"]
+        r.update(workers=workers, round=rnd, scenario=scenario, clients=clients, target=target,
+                 streams=self.h2_streams, rps=ok / r["seconds"],
+                 p50_us=lat[(len(lat) - 1) // 2], p99_us=lat[max(0, -(-len(lat) * 99 // 100) - 1)],
+                 max_us=lat[-1], logged=len(lat),
+                 cpu_us_per_req=(t1 - t0) * 1e6 / CLK_TCK / max(1, ok),
+                 unfinished=r.get("started", 0) - r.get("done", 0))
+        bad = {k: r.get(k) for k in ("failed", "errored", "timeout", "c3xx", "c4xx", "c5xx")
+               if r.get(k)}
+        if bad or r.get("protocol") not in ("h2", "h2c"):
+            self.event(f"{label}: {ok} succeeded, protocol {r.get('protocol')}, {bad}\n"
+                       + out[-1500:])
+        if not srv.alive():
+            self.event(f"{label}: {target} died during the run (exit status "
+                       f"{srv.proc.returncode}); last output:\n{srv.output_tail()}")
+        self.h2.append(r)
+        log(f"{label}: {r['rps']:.0f} req/s p50 {r['p50_us'] / 1000:.3f} ms "
+            f"p99 {r['p99_us'] / 1000:.3f} ms cpu {r['cpu_us_per_req']:.1f} us/req"
+            + (f" {bad}" if bad else ""))
+
+    def h2_rounds(self, workers):
+        """The HTTP/2 scenarios, after the wrk rounds: every proxy checked, then
+        interleaved rounds of (scenario, clients, proxy) jobs like wrk's."""
+        jobs = [(s, c, t) for s in self.h2_scenarios for c in self.h2_clients
+                for t in PROXIES if t in self.targets]
+        if not jobs:
+            return
+        for s in self.h2_scenarios:
+            for t in PROXIES:
+                if t in self.targets:
+                    self.h2_check(workers, t, s)
+        for rnd in range(self.rounds):
+            order = jobs if rnd % 2 == 0 else list(reversed(jobs))
+            for job in order:
+                self.h2_run(workers, rnd, *job)
+
     # -- main sequence
 
     def run_workers(self, workers):
@@ -982,6 +1183,7 @@ class Bench:
                 order = jobs if rnd % 2 == 0 else list(reversed(jobs))
                 for scenario, target in order:
                     self.wrk(workers, rnd, scenario, target)
+            self.h2_rounds(workers)
             if self.idle_n > 0:
                 for proxy in PROXIES:
                     if proxy in self.targets:
@@ -1051,7 +1253,7 @@ def main():
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")
     ap.add_argument("--idle", type=int, help="idle client connections (0: skip)")
     ap.add_argument("--strace-n", type=int, help="requests under strace (0: skip)")
-    ap.add_argument("--scenarios", help="comma list of " + ",".join(ALL_SCENARIOS)
+    ap.add_argument("--scenarios", help="comma list of " + ",".join(ALL_SCENARIOS + H2_SCENARIOS)
                     + " (default: all in --full, the plain ones in --quick; none: no wrk run)")
     ap.add_argument("--slow-readers", type=int,
                     help="slow readers of the slow-readers scenario (0: skip; default 1000 "
@@ -1065,6 +1267,13 @@ def main():
     ap.add_argument("--tls-clients", type=int, default=8,
                     help="processes of the handshake client, bench/tls_client.py "
                     "(tls-handshake, tls-resume)")
+    ap.add_argument("--h2", action="store_true",
+                    help="add the HTTP/2 scenarios (" + ",".join(H2_SCENARIOS) + ") to the list "
+                    "(in --full by default)")
+    ap.add_argument("--h2-clients", default=",".join(str(c) for c in H2_CLIENTS),
+                    help="comma list of h2load client counts (-c) of the HTTP/2 scenarios")
+    ap.add_argument("--h2-streams", type=int, default=H2_STREAMS,
+                    help="h2load -m: concurrent streams per client connection")
     ap.add_argument("--targets", help="comma list of " + ",".join(TARGETS))
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", 18000)))
     ap.add_argument("--run-dir")

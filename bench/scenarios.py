@@ -59,3 +59,22 @@ MODES = {
                  strace_scenarios=["tcp", "close", "reuse"], warm_n=5000, scenarios=ALL_SCENARIOS,
                  slow_readers=1000, slow_seconds=8, slow_workers=["1"]),
 }
+
+# HTTP/2 toward the proxies (issue 18), driven by h2load, their own rounds and
+# table: `h2c` (prior knowledge on a plain listener) and `h2tls` (TLS, ALPN
+# h2), both with pooled HTTP/1.1 connections to the small origin. Each round
+# runs every proxy at each client count of H2_CLIENTS (h2load -c N -m
+# H2_STREAMS -t 1 -D duration). In the full mode by default; in the quick
+# mode with --h2 or --scenarios. Their frontends are in their own files,
+# bench/conf/{sluice-h2.ini,haproxy-h2.cfg,nginx-h2.conf}, on ports base+15
+# (h2c) and base+16 (h2tls) of each proxy.
+H2_SCENARIOS = ["h2c", "h2tls"]
+H2_PORT_OFFSETS = {"P_H2C": 5, "P_H2TLS": 6}
+H2_SCEN_PORT = {"h2c": "P_H2C", "h2tls": "P_H2TLS"}
+H2_CLIENTS = [64, 256]
+H2_STREAMS = 10
+# idle server connections each proxy's h2 backend keeps (sluice pool_max_idle,
+# HAProxy pool-max-conn, nginx keepalive; @H2_POOL@ in the conf files): more
+# than the requests in flight at 256 clients. The fds for it are taken from
+# every proxy's maxconn when the h2 scenarios run.
+H2_POOL = 4096

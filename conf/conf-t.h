@@ -136,6 +136,10 @@ struct sl_frontend_conf {
 	char request_id[SL_CONF_NAME_MAX];
 	bool path_normalize_off;      /* path_normalize = off (default on) */
 	bool stats;                   /* the built-in stats service (global `stats`) */
+	bool h2_off;                  /* h2 = off: no HTTP/2 (default on, http mode) */
+	uint32_t h2_max_streams;      /* h2_max_concurrent_streams (0: the default, 100) */
+	uint32_t h2_window;           /* h2_initial_window_size (0: 65535) */
+	uint32_t h2_conn_window;      /* h2_connection_window_size (0: 1 MiB) */
 	uint8_t ssl_min_version;      /* ssl binds: 12 (TLS 1.2, default) or 13 */
 	struct sl_route_conf *routes; /* checked in order before `backend` */
 	int nroutes;

@@ -25,6 +25,7 @@
 #define HEADER_SIZE_MIN 1024
 #define HEADER_SIZE_MAX (1024 * 1024)
 #define HEADERS_MAX 1000
+#define H2_STREAMS_MAX 10000
 #define POOL_IDLE_MAX 100000
 #define POOL_REQUESTS_MAX 100000000
 
@@ -281,6 +282,38 @@ static int set_path_normalize(struct loader *ld, const char *key, const char *va
 	if (rc == 0)
 		cur_fe(ld)->path_normalize_off = v == 1;
 	return rc;
+}
+
+static int set_h2(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "on", "off", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "on or off", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->h2_off = v == 1;
+	return rc;
+}
+
+static int set_h2_max_streams(struct loader *ld, const char *key, const char *value)
+{
+	return set_u32(ld, key, value, 1, H2_STREAMS_MAX, &cur_fe(ld)->h2_max_streams);
+}
+
+/* HTTP/2 receive windows: 1 KiB to 16 MiB (the protocol's limit is 2^31-1;
+ * what a window lets in, sluice buffers: keep it bounded). */
+static int set_h2_window(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t n;
+
+	if (sl_conf_parse_size(value, 1024, 16u << 20, &n) < 0)
+		return sl_conf_bad_value(ld, key, "a size from 1k to 16384k (bytes, or k suffix)",
+					 value);
+	if (!strcmp(key, "h2_initial_window_size"))
+		cur_fe(ld)->h2_window = (uint32_t)n;
+	else
+		cur_fe(ld)->h2_conn_window = (uint32_t)n;
+	return 0;
 }
 
 static int set_max_header_size(struct loader *ld, const char *key, const char *value)
@@ -690,6 +723,12 @@ static const struct key_def frontend_keys[] = {
 	{ "request_id", K_REQUEST_ID, false, NEED_HTTP_FRONTEND, set_request_id },
 	{ "path_normalize", K_PATH_NORMALIZE, false, NEED_HTTP_FRONTEND, set_path_normalize },
 	{ "ssl_min_version", K_SSL_MIN_VERSION, false, NEED_SSL_BIND, set_ssl_min_version },
+	{ "h2", K_H2, false, NEED_HTTP_FRONTEND, set_h2 },
+	{ "h2_max_concurrent_streams", K_H2_MAX_STREAMS, false, NEED_HTTP_FRONTEND,
+	  set_h2_max_streams },
+	{ "h2_initial_window_size", K_H2_WINDOW, false, NEED_HTTP_FRONTEND, set_h2_window },
+	{ "h2_connection_window_size", K_H2_CONN_WINDOW, false, NEED_HTTP_FRONTEND,
+	  set_h2_window },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

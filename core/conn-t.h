@@ -102,6 +102,20 @@ struct sl_xprt_ops {
 	uint32_t (*held)(const struct sl_conn *c);
 	/* was the handshake a resumption? */
 	bool (*resumed)(const struct sl_conn *c);
+	/* did the client pick h2 by ALPN? (NULL: never) */
+	bool (*alpn_h2)(const struct sl_conn *c);
+	/* A transport with no socket (an HTTP/2 stream, proto/h2_stream.c):
+	 * take the owner's bytes now (sl_conn_next_chunk/chunk_done) and
+	 * return how many were taken (0: none, nothing is in flight). The
+	 * "send" stays in flight until the transport calls sl_conn_push_done
+	 * (from outside every callback of the owner). NULL: a socket. */
+	uint32_t (*push)(struct sl_conn *c);
+	/* socketless: the owner's end of stream (what sl_conn_shutdown asks) */
+	void (*push_end)(struct sl_conn *c);
+	/* socketless: the owner gave the connection up (sl_conn_close) */
+	void (*detach)(struct sl_conn *c);
+	/* socketless: c->q became empty (its bytes were read or sent on) */
+	void (*q_empty)(struct sl_conn *c);
 	/* the connection is being freed: release the transport's state */
 	void (*free)(struct sl_conn *c);
 };

@@ -168,6 +168,16 @@ struct sl_conn *sl_conn_new(struct sl_worker *w, int fd, const struct sl_conn_cb
 	return c;
 }
 
+struct sl_conn *sl_conn_new_socketless(struct sl_worker *w, const struct sl_conn_cb *cb,
+				       void *owner, const struct sl_xprt_ops *x, void *ctx)
+{
+	struct sl_conn *c = sl_conn_new(w, -1, cb, owner);
+
+	if (c)
+		sl_conn_set_xprt(c, x, ctx);
+	return c;
+}
+
 int sl_conn_connect(struct sl_worker *w, const struct sl_addr *a, uint64_t timeout_ms,
 		    const struct sl_conn_cb *cb, void *owner, struct sl_conn **out)
 {
@@ -331,8 +341,8 @@ static void arm_recv(struct sl_conn *c)
 	uint32_t h, cap = LIGHT_CAP;
 
 	if (c->st != SL_CONN_OPEN || !c->want_rx || c->rx != SL_RX_OFF || c->rd_eof ||
-	    c->starved)
-		return;
+	    c->starved || c->xprt->push)
+		return; /* (socketless: its transport queues what arrives) */
 	h = held(c);
 	if (c->waiting) {
 		if (h)
@@ -491,6 +501,8 @@ void sl_conn_consume(struct sl_conn *c, uint32_t n)
 	c->q.off += n;
 	if (c->q.count && c->q.off >= w->buf_len[c->q.head])
 		sl_bufq_pop(w, &c->q);
+	if (!c->q.count && c->xprt->q_empty)
+		c->xprt->q_empty(c);
 	arm_recv(c);
 }
 
@@ -818,11 +830,17 @@ static void take(struct sl_conn *c, struct sl_conn *src, uint64_t *relay)
 	}
 	if (relay)
 		*relay = lim;
+	if (!src->q.count && src->xprt->q_empty)
+		src->xprt->q_empty(src);
 }
 
 static void shut_now(struct sl_conn *c)
 {
 	c->shut_wanted = false;
+	if (c->xprt->push_end) {
+		c->xprt->push_end(c);
+		return;
+	}
 	/* A plain syscall: IORING_OP_SHUTDOWN always runs on an io-wq thread
 	 * (a wakeup and two context switches for one FIN), which was 16% of
 	 * the proxy's CPU in the churn bench, where every client gets one.
@@ -842,6 +860,18 @@ void sl_conn_flush(struct sl_conn *c, struct sl_conn *src, uint64_t *relay)
 	if (src && sl_conn_ready(c))
 		take(c, src, relay);
 	c->tx_out_n = 0;
+	if (c->xprt->push) {
+		/* socketless: the transport takes the bytes; the "send"
+		 * completes with sl_conn_push_done */
+		uint32_t k = c->xprt->push(c);
+
+		if (k) {
+			c->tx_n = k;
+			c->tx_busy = true;
+			c->inflight++;
+		}
+		return;
+	}
 	n = c->xprt->prep(c, iov, SL_TXV_MAX);
 	if (n < 0) {
 		sl_conn_notify_error(c, -ENOMEM);
@@ -945,6 +975,18 @@ static void on_send(struct sl_conn *c, int res)
 	shut_step(c);
 }
 
+static void check_quiet(struct sl_conn *c);
+
+void sl_conn_push_done(struct sl_conn *c)
+{
+	if (!c->tx_busy)
+		return;
+	c->inflight--;
+	on_send(c, (int)c->tx_n);
+	check_quiet(c);
+	maybe_free(c);
+}
+
 /* ---- the raw transport ---------------------------------------------------------- */
 
 static void raw_input(struct sl_conn *c, uint16_t bid, uint32_t len)
@@ -1019,6 +1061,18 @@ void sl_conn_close(struct sl_conn *c, bool orderly)
 		sl_conn_link(c, NULL);
 	starved_remove(c);
 	wait_remove(c);
+	if (c->xprt->detach) {
+		/* socketless: nothing of it is in the ring; a "send" the
+		 * transport holds is dropped with it */
+		c->xprt->detach(c);
+		if (c->tx_busy) {
+			c->tx_busy = false;
+			c->inflight--;
+		}
+		c->st = SL_CONN_CLOSING;
+		maybe_free(c);
+		return;
+	}
 	if (c->rx == SL_RX_ARMED) {
 		sl_ring_cancel_ud(r, cud(c, SL_OP_RECV), cud(c, SL_OP_CANCEL));
 		c->inflight++;

@@ -60,6 +60,14 @@ void sl_conn_table_free(struct sl_worker *w);
  * cb/owner. NULL when the table is full (fd is left to the caller). */
 struct sl_conn *sl_conn_new(struct sl_worker *w, int fd, const struct sl_conn_cb *cb,
 			    void *owner);
+/* A connection with no socket: its transport x (with push) carries the
+ * bytes to and from another layer (an HTTP/2 stream). Open, owned by
+ * cb/owner; NULL when the table is full. */
+struct sl_conn *sl_conn_new_socketless(struct sl_worker *w, const struct sl_conn_cb *cb,
+				       void *owner, const struct sl_xprt_ops *x, void *ctx);
+/* Socketless: the bytes taken by x->push are gone; the owner hears of the
+ * send's completion now. Called from outside every callback of the owner. */
+void sl_conn_push_done(struct sl_conn *c);
 /* Open a socket to a and connect it within timeout_ms; cb->on_connect
  * reports the result. -errno when no socket could be made (nothing left). */
 int sl_conn_connect(struct sl_worker *w, const struct sl_addr *a, uint64_t timeout_ms,

@@ -65,6 +65,12 @@ struct sl_proto_ops {
 	void (*on_dequeued)(struct sl_session *s);
 	/* the session is being released: write its access log line(s) */
 	void (*on_log)(struct sl_session *s);
+	/* work the protocol deferred with sl_session_defer (from the worker's
+	 * run list, outside every callback chain). May be NULL. */
+	void (*on_run)(struct sl_session *s);
+	/* the process stops or reloads: finish what is in progress, take no
+	 * more (h2: GOAWAY). May be NULL. */
+	void (*on_stop)(struct sl_session *s);
 };
 
 struct sl_worker;
@@ -97,6 +103,8 @@ struct sl_session {
 	bool hs_failed;      /* a failed handshake was counted */
 	bool started;        /* the protocol started (its on_log/on_free apply) */
 	bool run_queued;     /* in the worker's run list */
+	bool stream;         /* an HTTP/2 stream (proto/h2.c): its client side is a
+			      * socketless connection; not a client connection */
 	uint8_t gauge;       /* enum sl_gauge this session is counted in */
 	uint32_t nreq;       /* http requests received */
 	uint64_t wall_ms;    /* accept time, epoch ms (for the access log) */

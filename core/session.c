@@ -574,7 +574,8 @@ static void maybe_release(struct sl_session *s)
 
 	if (s->state != SL_SESS_CLOSING || s->inflight)
 		return;
-	sl_stats_session_end(s);
+	if (!s->stream)
+		sl_stats_session_end(s);
 	if (s->started && s->ops->on_log)
 		s->ops->on_log(s);
 	if (s->started && s->ops->on_free)
@@ -587,8 +588,10 @@ static void maybe_release(struct sl_session *s)
 	server_release(s);
 	if (s->src_counted)
 		sl_limits_source_put(s->fe_idx, &s->peer);
-	if (!s->fe->stats)
+	if (!s->fe->stats && !s->stream)
 		atomic_fetch_sub(&w->px->sessions, 1);
+	if (s->stream)
+		w->nstreams--;
 	sl_session_set_state(s, SL_SESS_FREE);
 	s->next = w->free;
 	w->free = s;
@@ -617,7 +620,9 @@ void sl_session_close(struct sl_session *s, enum sl_close_cause cause)
 		/* the handshake's failure is the log line */
 		if (cause == SL_CLOSE_CLIENT_ERR)
 			hs_log(s, SL_HS_FAIL_CLOSED, "connection error");
-	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE) {
+	} else if (cause != SL_CLOSE_NORMAL && cause != SL_CLOSE_RESOURCE &&
+		   !(s->stream && cause == SL_CLOSE_CLIENT_ERR)) {
+		/* (an h2 stream the client reset: its access log line says so) */
 		const char *srv = s->srv ? s->srv->conf->name : "-";
 
 		if (cause == SL_CLOSE_TIMEOUT)
@@ -655,6 +660,17 @@ void sl_session_close_all(struct sl_worker *w)
 	}
 }
 
+void sl_session_stop_notify(struct sl_worker *w)
+{
+	for (uint32_t i = 0; i < w->hwm; i++) {
+		struct sl_session *s = &w->sessions[i];
+
+		if (s->state != SL_SESS_FREE && !sl_session_closing(s) && s->started &&
+		    s->ops->on_stop)
+			s->ops->on_stop(s);
+	}
+}
+
 void sl_session_run_deferred(struct sl_worker *w)
 {
 	struct sl_session *s;
@@ -668,9 +684,32 @@ void sl_session_run_deferred(struct sl_worker *w)
 			maybe_release(s);
 		else if (s->state == SL_SESS_QUEUED)
 			try_dequeue(s);
+		else if (s->started && s->ops->on_run)
+			s->ops->on_run(s);
 		if (s->state != SL_SESS_FREE && !sl_session_closing(s))
 			sl_stats_gauge(s);
 	}
+}
+
+void sl_session_defer(struct sl_session *s)
+{
+	if (!sl_session_closing(s))
+		run_later(s);
+}
+
+void sl_session_set_proto(struct sl_session *s, const struct sl_proto_ops *ops)
+{
+	if (s->ops->on_free)
+		s->ops->on_free(s);
+	s->ops = ops;
+	ops->start(s);
+}
+
+bool sl_session_alpn_h2(const struct sl_session *s)
+{
+	const struct sl_conn *c = s->c[SL_SIDE_CLI];
+
+	return c && c->xprt->alpn_h2 && c->xprt->alpn_h2(c);
 }
 
 /* ---- connection events --------------------------------------------------------- */
@@ -697,6 +736,8 @@ static void count_bytes(struct sl_session *s, int side, bool in, uint32_t n)
 	else
 		a->bytes_out += n;
 	if (side == SL_SIDE_CLI) {
+		if (s->stream)
+			return; /* the h2 connection counts the frontend's bytes */
 		if (in)
 			SL_ST_ADD(st->fe[s->fe_idx].bytes_in, n);
 		else
@@ -926,6 +967,47 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 	} else {
 		sl_session_begin(s);
 	}
+	if (!sl_session_closing(s))
+		sl_stats_gauge(s);
+	return s;
+}
+
+struct sl_session *sl_session_new_stream(struct sl_session *parent, const struct sl_xprt_ops *x,
+					 void *ctx)
+{
+	struct sl_worker *w = parent->w;
+	struct sl_session *s = w->nstreams < w->stream_slots ? slot_alloc(w) : NULL;
+	struct sl_conn *c = s ? sl_conn_new_socketless(w, &sess_cb, s, x, ctx) : NULL;
+
+	if (!c) {
+		if (s) {
+			s->next = w->free;
+			w->free = s;
+			w->nsessions--;
+		}
+		return NULL;
+	}
+	s->stream = true;
+	w->nstreams++;
+	s->fe = parent->fe;
+	s->fe_idx = parent->fe_idx;
+	s->gauge = SL_GS_NONE;
+	s->be = &w->px->backends[parent->fe->backend];
+	s->c[SL_SIDE_CLI] = c;
+	s->acct[SL_SIDE_CLI].last_ms = w->now_ms;
+	s->acct[SL_SIDE_SRV].last_ms = w->now_ms;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	}
+	s->peer = parent->peer;
+	s->start_ms = w->now_ms;
+	s->start_us = w->now_us;
+	s->ops = &sl_http_ops;
+	s->started = true;
+	s->ops->start(s);
 	if (!sl_session_closing(s))
 		sl_stats_gauge(s);
 	return s;

@@ -111,6 +111,22 @@ bool sl_session_take_pooled(struct sl_session *s, struct sl_server *srv,
  * it); the session has no server side afterwards. */
 void sl_session_pool_server(struct sl_session *s, const struct sl_pool_meta *meta);
 
+/* HTTP/2 (proto/h2.c): */
+/* A session for one stream of parent (an h2 connection): its client side is
+ * a socketless connection with transport x (ctx), its protocol http. It
+ * does not count as a client connection. NULL when the tables are full. */
+struct sl_session *sl_session_new_stream(struct sl_session *parent, const struct sl_xprt_ops *x,
+					 void *ctx);
+/* Run ops->on_run from the worker's run list (after this batch). */
+void sl_session_defer(struct sl_session *s);
+/* Switch the protocol (http -> h2): the old one's state is freed, the new
+ * one starts; bytes already received wait in the client connection. */
+void sl_session_set_proto(struct sl_session *s, const struct sl_proto_ops *ops);
+/* Did the client pick h2 by ALPN? */
+bool sl_session_alpn_h2(const struct sl_session *s);
+
+/* The worker stops or retires: tell every session's protocol (on_stop). */
+void sl_session_stop_notify(struct sl_worker *w);
 /* Close every session of the worker (grace period over). */
 void sl_session_close_all(struct sl_worker *w);
 

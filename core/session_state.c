@@ -12,7 +12,8 @@
  *   HEAD -> QUEUED | CONNECTING | FORWARD | IDLE | LINGER | CLOSING
  *     (FORWARD: a pooled connection taken at once, or an answer of ours;
  *     IDLE: only empty lines came, RFC 9112 2.2)
- *   IDLE -> HEAD | CLOSING
+ *   IDLE -> HEAD | FORWARD | CLOSING
+ *     (FORWARD: an h2 connection's next stream)
  *   QUEUED -> CONNECTING | FORWARD | CLOSING
  *   CONNECTING -> FORWARD | CONNECTING | QUEUED | CLOSING
  *     (CONNECTING again: another server after a failed connect)
@@ -39,7 +40,7 @@ static const unsigned allowed[SL_SESS_NSTATES] = {
 			      B(SL_SESS_CLOSING),
 	[SL_SESS_HEAD] = B(SL_SESS_QUEUED) | B(SL_SESS_CONNECTING) | B(SL_SESS_FORWARD) |
 			 B(SL_SESS_IDLE) | B(SL_SESS_LINGER) | B(SL_SESS_CLOSING),
-	[SL_SESS_IDLE] = B(SL_SESS_HEAD) | B(SL_SESS_CLOSING),
+	[SL_SESS_IDLE] = B(SL_SESS_HEAD) | B(SL_SESS_FORWARD) | B(SL_SESS_CLOSING),
 	[SL_SESS_QUEUED] = B(SL_SESS_CONNECTING) | B(SL_SESS_FORWARD) | B(SL_SESS_CLOSING),
 	[SL_SESS_CONNECTING] = B(SL_SESS_FORWARD) | B(SL_SESS_CONNECTING) | B(SL_SESS_QUEUED) |
 			       B(SL_SESS_CLOSING),

@@ -173,6 +173,12 @@ void sl_stats_handshake_done(struct sl_session *s)
 	hist_add(&s->w->st->fe[s->fe_idx].lat[SL_LAT_HANDSHAKE], since(s, s->start_us));
 }
 
+const char *const sl_stats_h2_code_names[SL_H2_CODES] = {
+	"no_error", "protocol_error", "internal_error", "flow_control_error", "settings_timeout",
+	"stream_closed", "frame_size_error", "refused_stream", "cancel", "compression_error",
+	"connect_error", "enhance_your_calm", "inadequate_security", "http_1_1_required", "other",
+};
+
 void sl_stats_session_end(struct sl_session *s)
 {
 	struct sl_fe_stats *fe = &s->w->st->fe[s->fe_idx];

@@ -53,6 +53,10 @@ enum sl_lat {
 #define SL_LIFE_BUCKETS 8     /* connection lifetime, seconds */
 #define SL_REQS_BUCKETS 7     /* requests per connection */
 
+/* HTTP/2 error codes 0..13 (RFC 9113 7), then "other". */
+#define SL_H2_CODES 15
+extern const char *const sl_stats_h2_code_names[SL_H2_CODES];
+
 struct sl_fe_stats {
 	uint64_t sess_total, bytes_in, bytes_out, req_total;
 	uint64_t rsp[6];                  /* 1xx..5xx, other */
@@ -71,6 +75,12 @@ struct sl_fe_stats {
 	uint64_t accepts;                 /* connections accepted on its binds */
 	struct sl_hist lat[SL_LAT_COUNT];
 	uint64_t idle_reclaimed;          /* idle keep-alive clients closed at maxconn */
+	struct {                          /* HTTP/2 (proto/h2.c) */
+		uint64_t conns, conns_cur, streams, refused;
+		uint64_t rst_rx[SL_H2_CODES], rst_tx[SL_H2_CODES]; /* RST_STREAM, by code */
+		uint64_t goaway_rx, goaway_tx;
+		uint64_t floods;              /* connections closed for a flood */
+	} h2;
 };
 
 struct sl_be_stats {

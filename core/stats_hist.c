@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "checks/check_http.h"
 #include "core/log.h"
 #include "core/stats-i.h"
 
@@ -203,10 +204,21 @@ static int history_alloc(struct sl_proxy *px)
 	for (int i = 0; i < c->nbackends; i++)
 		for (int j = 0; j < px->backends[i].nservers; j++) {
 			struct sl_server *s = &px->backends[i].servers[j];
-			int st = sl_server_status(s);
+			int st = sl_server_status(s), last = atomic_load(&s->last_check);
+			char why[96] = "at start";
 
-			record(H.base[i] + (uint32_t)j, st, st,
-			       st == SL_SRV_MAINT ? "disabled in the configuration" : "at start");
+			if (st == SL_SRV_MAINT) {
+				snprintf(why, sizeof(why), "disabled in the configuration");
+			} else if (st == SL_SRV_DOWN && last > 0) {
+				/* its checker got there first: say why (the
+				 * transition itself came before the history) */
+				struct sl_check_verdict v = { .reason = last - 1 };
+				char r[64];
+
+				snprintf(why, sizeof(why), "at start: %s",
+					 sl_check_verdict_str(&v, r, sizeof(r)));
+			}
+			record(H.base[i] + (uint32_t)j, st, st, why);
 		}
 	return 0;
 }

@@ -257,6 +257,22 @@ static const struct {
 	{ "sluice_frontend_idle_reclaimed_total", "counter",
 	  "Idle keep-alive clients closed at maxconn to admit new connections",
 	  offsetof(struct sl_fe_stats, idle_reclaimed) },
+	{ "sluice_frontend_h2_connections_current", "gauge", "HTTP/2 client connections open now",
+	  offsetof(struct sl_fe_stats, h2.conns_cur) },
+	{ "sluice_frontend_h2_connections_total", "counter", "HTTP/2 client connections started",
+	  offsetof(struct sl_fe_stats, h2.conns) },
+	{ "sluice_frontend_h2_streams_total", "counter", "HTTP/2 streams opened by clients",
+	  offsetof(struct sl_fe_stats, h2.streams) },
+	{ "sluice_frontend_h2_streams_refused_total", "counter",
+	  "HTTP/2 streams refused for want of a session slot",
+	  offsetof(struct sl_fe_stats, h2.refused) },
+	{ "sluice_frontend_h2_goaways_received_total", "counter", "HTTP/2 GOAWAY frames received",
+	  offsetof(struct sl_fe_stats, h2.goaway_rx) },
+	{ "sluice_frontend_h2_goaways_sent_total", "counter", "HTTP/2 GOAWAY frames sent",
+	  offsetof(struct sl_fe_stats, h2.goaway_tx) },
+	{ "sluice_frontend_h2_flood_closes_total", "counter",
+	  "HTTP/2 connections closed for a flood (rapid reset, control frames, ACK backlog)",
+	  offsetof(struct sl_fe_stats, h2.floods) },
 };
 
 #define FE_NAME(i) (px->conf->frontends[i].name)
@@ -368,6 +384,12 @@ static void prom_frontends(struct sbuf *b, struct sl_proxy *px, const struct tot
 	fe_labelled(b, px, "sluice_frontend_connections", "gauge",
 		    "Client connections open now, by state", "state", sl_stats_gauge_names,
 		    SL_GS_COUNT, t->fe[0].gauge, st);
+	fe_labelled(b, px, "sluice_frontend_h2_resets_received_total", "counter",
+		    "HTTP/2 RST_STREAM frames received, by error code", "code",
+		    sl_stats_h2_code_names, SL_H2_CODES, t->fe[0].h2.rst_rx, st);
+	fe_labelled(b, px, "sluice_frontend_h2_resets_sent_total", "counter",
+		    "HTTP/2 RST_STREAM frames sent, by error code", "code",
+		    sl_stats_h2_code_names, SL_H2_CODES, t->fe[0].h2.rst_tx, st);
 	fe_labelled(b, px, "sluice_frontend_timeouts_total", "counter", "Timeouts fired, by kind",
 		    "kind", to_names, SL_TO_COUNT, t->fe[0].to, st);
 	fe_labelled(b, px, "sluice_frontend_sessions_ended_total", "counter",

@@ -272,6 +272,21 @@ static void json_frontend(struct sbuf *b, struct sl_proxy *px, const struct tota
 		out(b, "%s\"%s\":%llu", k ? "," : "", sl_stats_req_err_names[k], U(f->req_err[k]));
 	out(b, "},\"refused_per_source\":%llu,\"idle_reclaimed\":%llu", U(f->refused_source),
 	    U(f->idle_reclaimed));
+	if (px->conf->frontends[i].mode == SL_FE_MODE_HTTP) {
+		out(b, ",\"h2\":{\"connections\":%llu,\"connections_total\":%llu,"
+		    "\"streams\":%llu,\"refused\":%llu,\"goaways_received\":%llu,"
+		    "\"goaways_sent\":%llu,\"flood_closes\":%llu,\"resets_received\":{",
+		    U(f->h2.conns_cur), U(f->h2.conns), U(f->h2.streams), U(f->h2.refused),
+		    U(f->h2.goaway_rx), U(f->h2.goaway_tx), U(f->h2.floods));
+		for (int k = 0; k < SL_H2_CODES; k++)
+			out(b, "%s\"%s\":%llu", k ? "," : "", sl_stats_h2_code_names[k],
+			    U(f->h2.rst_rx[k]));
+		out(b, "},\"resets_sent\":{");
+		for (int k = 0; k < SL_H2_CODES; k++)
+			out(b, "%s\"%s\":%llu", k ? "," : "", sl_stats_h2_code_names[k],
+			    U(f->h2.rst_tx[k]));
+		out(b, "}}");
+	}
 	if (has_ssl(&px->conf->frontends[i])) {
 		out(b, ",\"tls\":{\"handshakes\":%llu,\"resumed\":%llu,\"failures\":{",
 		    U(f->hs_done), U(f->hs_resumed));

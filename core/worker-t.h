@@ -103,6 +103,7 @@ struct sl_worker {
 	uint32_t hwm;             /* slots below this have been used once */
 	struct sl_session *free;  /* free list */
 	uint32_t nsessions;
+	uint32_t nstreams, stream_slots; /* h2 stream sessions; their share of nslots */
 	struct sl_conn_table conns; /* client and server connections (core/conn.c) */
 	/* sessions woken by another one (a server slot freed), run after the
 	 * current completion batch, never nested in the waker (core/session.c) */

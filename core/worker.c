@@ -401,6 +401,7 @@ static void retire(struct sl_worker *w)
 {
 	w->retired = true;
 	stop_listening(w);
+	sl_session_stop_notify(w); /* h2 connections say GOAWAY */
 	sl_pool_hand_over(w); /* idle server connections go on in the successor */
 	handover_check(w);
 }
@@ -427,6 +428,7 @@ static void on_wake(struct sl_worker *w, int res)
 		return;
 	w->stopping = true;
 	stop_listening(w);
+	sl_session_stop_notify(w);
 	sl_pool_close_all(w);
 	for (uint32_t j = 0; j < w->npending; j++)
 		close_now(w, w->pending[j].fd); /* accepted, never served: like the backlog */
@@ -629,6 +631,10 @@ static int worker_init(struct sl_worker *w)
 	 * for stats connections, which count toward no limit (slots are only
 	 * touched when used) */
 	w->nslots = sl_limits_share(w->px->conf->maxconn, w->px->nworkers) + 256;
+	/* HTTP/2 streams are sessions too: they get as many slots again, of
+	 * their own, so that streams never take a client connection's slot */
+	w->stream_slots = w->nslots - 256;
+	w->nslots += w->stream_slots;
 	if (w->nslots > SL_UD_SLOT_MAX)
 		w->nslots = SL_UD_SLOT_MAX;
 	w->sessions = calloc(w->nslots, sizeof(*w->sessions));

@@ -54,6 +54,7 @@ struct http_sess {
 			     * pooled (what it makes of the rest is unknown) */
 	bool rsp_delivered; /* the response of the current request went out */
 	bool got_100;       /* a 100 Continue was relayed for this request */
+	bool h2_checked;    /* the first bytes are not the HTTP/2 preface */
 	uint64_t drained;   /* request body bytes discarded (REQ_DRAIN) */
 	struct sl_pool_meta srv_meta;
 	char *retry_head;   /* copy of a bodiless idempotent request, for one retry */

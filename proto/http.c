@@ -26,11 +26,13 @@
 
 #include "conf/conf.h"
 #include "core/backend.h"
+#include "core/conn.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/session.h"
 #include "core/stats.h"
+#include "proto/h2.h"
 #include "proto/http.h"
 #include "proto/http-i.h"
 #include "proto/http_msg.h"
@@ -228,6 +230,8 @@ static int client_keeps(const struct sl_session *s, const struct sl_http_parser 
 
 	if (r->major == 1 && r->minor == 0 ? !r->conn_keep_alive : r->conn_close)
 		return 0;
+	if (s->stream)
+		return 0; /* an HTTP/2 stream carries one request */
 	if (limit && hs->requests >= limit)
 		return 0;
 	/* a stop or a reload: answer this one, then close */
@@ -254,6 +258,9 @@ static int on_request_head(struct sl_session *s)
 	hs->t_head = s->w->now_ms;
 	hs->us_head = s->w->now_us;
 	sl_http_keep_line(hs, r->buf, r->line_len);
+	if (s->stream && hs->m->line_len >= 8 &&
+	    !memcmp(hs->m->line + hs->m->line_len - 8, "HTTP/1.1", 8))
+		memcpy(hs->m->line + hs->m->line_len - 3, "2.0", 3); /* as the client spoke */
 	if (s->fe->request_id[0])
 		sl_http_reqid_take(s->fe, hs->m, r); /* before any error page */
 	if (r->method == HTTP_CONNECT) {
@@ -465,11 +472,42 @@ static void client_eof(struct sl_session *s)
 	sl_session_timer_kick(s);
 }
 
+/* A plain bind's client may speak HTTP/2 from its first byte (prior
+ * knowledge): 1 when it does (the session is h2 now), -1 while its first
+ * bytes could still be the preface, 0 when it speaks HTTP/1. */
+static int h2_preface(struct sl_session *s)
+{
+	struct http_sess *hs = hs_of(s);
+	char first[24];
+	uint32_t n;
+	int m;
+
+	if (hs->h2_checked)
+		return 0;
+	if (hs->requests || s->stream || s->fe->h2_off || s->fe->stats ||
+	    hs->req_st != REQ_IDLE || !s->c[SL_SIDE_CLI]) {
+		hs->h2_checked = true;
+		return 0;
+	}
+	n = sl_conn_gather(s->c[SL_SIDE_CLI], first, sizeof(first));
+	m = n ? sl_h2_preface(first, n) : -1;
+	if (m < 0 && !sl_session_rd_eof(s, SL_SIDE_CLI))
+		return -1;
+	hs->h2_checked = true;
+	if (m <= 0)
+		return 0;
+	sl_session_set_proto(s, &sl_h2_ops); /* hs is freed */
+	return 1;
+}
+
 void sl_http_feed_request(struct sl_session *s)
 {
 	struct http_sess *hs = hs_of(s);
 	const char *data;
 	uint32_t len;
+
+	if (!hs->h2_checked && h2_preface(s))
+		return; /* h2 now, or not yet known */
 
 	if (hs->lingering || hs->req_st == REQ_ERROR) {
 		while (sl_session_peek(s, SL_SIDE_CLI, &data, &len))
@@ -660,8 +698,19 @@ static void client_ip(const struct sl_session *s, char *buf, size_t len)
 
 static void http_start(struct sl_session *s)
 {
-	struct http_sess *hs = calloc(1, sizeof(*hs));
+	struct http_sess *hs;
 
+	if (!s->stream && !s->fe->h2_off && sl_session_alpn_h2(s)) {
+		if (s->over_source) {
+			/* (an HTTP/1.1 429 would mean nothing to an h2 client) */
+			sl_session_close(s, SL_CLOSE_LIMIT);
+			return;
+		}
+		s->ops = &sl_h2_ops; /* the client chose h2 in its TLS handshake */
+		s->ops->start(s);
+		return;
+	}
+	hs = calloc(1, sizeof(*hs));
 	if (!hs) {
 		sl_session_close(s, SL_CLOSE_RESOURCE);
 		return;

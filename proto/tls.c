@@ -59,6 +59,7 @@ struct sl_tls_bind {
 	const struct sl_frontend_conf *fe;
 	char fe_name[SL_CONF_NAME_MAX];
 	bool http;               /* an http frontend: ALPN http/1.1 */
+	bool h2;                 /* ... and h2 is on: ALPN h2 first */
 	struct tls_cert *certs;
 	int ncerts;
 };
@@ -427,6 +428,7 @@ static int load_bind(const struct sl_config *conf, const struct sl_frontend_conf
 	tb->fe = fe;
 	snprintf(tb->fe_name, sizeof(tb->fe_name), "%s", fe->name);
 	tb->http = fe->mode == SL_FE_MODE_HTTP;
+	tb->h2 = tb->http && !fe->h2_off && !fe->stats;
 	for (const char *p = b->crt; *p; p++)
 		n += *p == ',';
 	tb->certs = calloc((size_t)n, sizeof(*tb->certs));
@@ -759,6 +761,18 @@ static void tls_free(struct sl_conn *c)
 	c->xctx = NULL;
 }
 
+/* Did the client pick h2 by ALPN? */
+static bool tls_alpn_h2(const struct sl_conn *c)
+{
+	const struct tls_conn *t = c->xctx;
+	char *name = NULL;
+	unsigned short n = 0;
+
+	if (!t->tb->h2 || wolfSSL_ALPN_GetProtocol(t->ssl, &name, &n) != WOLFSSL_SUCCESS)
+		return false;
+	return n == 2 && name && memcmp(name, "h2", 2) == 0;
+}
+
 static const struct sl_xprt_ops tls_xprt = {
 	.name = "TLS",
 	.secure = true,
@@ -770,13 +784,14 @@ static const struct sl_xprt_ops tls_xprt = {
 	.notify_close = tls_notify_close,
 	.held = tls_held,
 	.resumed = tls_resumed,
+	.alpn_h2 = tls_alpn_h2,
 	.free = tls_free,
 };
 
 static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
 		      const union sl_sockaddr *peer)
 {
-	static char alpn[] = "http/1.1";
+	static char alpn[] = "http/1.1", alpn2[] = "h2,http/1.1";
 	const struct sl_tls_bind *tb = (const struct sl_tls_bind *)xb;
 	struct tls_conn *t = calloc(1, sizeof(*t));
 	WOLFSSL *ssl;
@@ -795,8 +810,8 @@ static int tls_attach(const struct sl_xprt_bind *xb, struct sl_conn *c,
 	wolfSSL_SetIOReadCtx(ssl, t);
 	wolfSSL_SetIOWriteCtx(ssl, t);
 	if (tb->http &&
-	    wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
-	    WOLFSSL_SUCCESS) {
+	    wolfSSL_UseALPN(ssl, tb->h2 ? alpn2 : alpn, tb->h2 ? sizeof(alpn2) - 1 :
+			    sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS) {
 		wolfSSL_free(ssl);
 		free(t);
 		return -ENOMEM;

@@ -101,11 +101,13 @@ static void expect_failures(struct h_proxy *p, const char *reason, double min)
 	cr_assert(v >= min, "%s = %g, expected >= %g", s, v, min);
 }
 
+/* (with h2 on, the default, curl picks h2: tests/integration/test_h2.c) */
 Test(tls_basic, curl_gets_origin_response_over_https_with_http11_alpn)
 {
 	const struct tu_certs *t = tu_certs();
 	struct hu_origin *o;
-	struct h_proxy *p = start(NULL, &o);
+	struct tu_conf tc = { .h2 = "off" };
+	struct h_proxy *p = start(&tc, &o);
 	char url[128], resolve[128], out[700], *text;
 	const char *argv[] = { "curl", "-sS", "--cacert", t->ca, "--resolve", resolve,
 			       "--max-time", "10", "-w", "\n%{http_version}\n", url, NULL };
@@ -228,7 +230,7 @@ Test(tls_basic, min_version_13_refuses_a_tls12_client)
 	h_proxy_finish(p);
 }
 
-Test(tls_basic, alpn_offers_http11_only)
+Test(tls_basic, alpn_offers_http11_only_with_h2_off)
 {
 	static const struct {
 		const char *offer;
@@ -240,7 +242,8 @@ Test(tls_basic, alpn_offers_http11_only)
 		{ NULL, "" },
 	};
 	struct hu_origin *o;
-	struct h_proxy *p = start(NULL, &o);
+	struct tu_conf tc = { .h2 = "off" };
+	struct h_proxy *p = start(&tc, &o);
 
 	for (int v = 12; v <= 13; v++) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

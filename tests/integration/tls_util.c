@@ -840,8 +840,12 @@ struct h_proxy *tu_proxy_start(const struct tu_conf *c)
 
 	if (c->ssl_ticket_rotate)
 		snprintf(rot, sizeof(rot), "ssl_ticket_rotate = %s\n", c->ssl_ticket_rotate);
-	if (c->ssl_min_version)
-		snprintf(minv, sizeof(minv), "ssl_min_version = %s\n", c->ssl_min_version);
+	if (c->ssl_min_version || c->h2)
+		snprintf(minv, sizeof(minv), "%s%s%s%s%s", c->ssl_min_version ? "ssl_min_version = " : "",
+			 c->ssl_min_version ? c->ssl_min_version : "", c->ssl_min_version ? "\n" : "",
+			 c->h2 ? "h2 = " : "", c->h2 ? c->h2 : "");
+	if (c->h2)
+		strncat(minv, "\n", sizeof(minv) - strlen(minv) - 1);
 	/* the http keys are not for tcp-only configs */
 	if (!c->tcp)
 		snprintf(http, sizeof(http), "timeout_http_request = %s\n"

@@ -149,6 +149,7 @@ struct tu_conf {
 	const char *fe_name;         /* NULL: "web" */
 	const char *crt;             /* crt= list; NULL: the a certificate */
 	const char *ssl_min_version; /* NULL: not set */
+	const char *h2;              /* "off": h2 = off (http); NULL: not set */
 	const char *ssl_ticket_rotate; /* NULL: not set */
 	const char *timeout_client;  /* NULL: 10s */
 	const char *timeout_http_request; /* NULL: 5s */

@@ -377,7 +377,9 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(FE "keepalive = 1\n" BE, "x.ini:4: key 'keepalive': ",
 		     "unknown key in [frontend web]; expected bind, mode, backend, maxconn, "
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
-		     "max_headers, route, request_id, path_normalize, ssl_min_version or timeout_*");
+		     "max_headers, route, request_id, path_normalize, ssl_min_version, h2, "
+		     "h2_max_concurrent_streams, h2_initial_window_size, "
+		     "h2_connection_window_size or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
@@ -1474,4 +1476,23 @@ Test(conf, timeout_tunnel_is_a_timeout_like_the_others)
 	cr_assert_eq(conf->frontends[0].timeouts.ms[SL_TO_TUNNEL], 5000);
 	cr_assert_eq(conf->backends[0].timeouts.ms[SL_TO_TUNNEL], 3600000);
 	expect_error("[defaults]\ntimeout_tunnel = 0\n" MINIMAL, "x.ini:2: ", "timeout_tunnel");
+}
+
+Test(conf, loads_and_checks_the_h2_keys)
+{
+	const struct sl_frontend_conf *fe;
+
+	load_ok(HFE "h2 = off\nh2_max_concurrent_streams = 250\nh2_initial_window_size = 256k\n"
+		"h2_connection_window_size = 4096k\n" HBE);
+	fe = &conf->frontends[0];
+	cr_assert(fe->h2_off);
+	cr_assert_eq(fe->h2_max_streams, 250);
+	cr_assert_eq(fe->h2_window, 256 * 1024);
+	cr_assert_eq(fe->h2_conn_window, 4096 * 1024);
+	expect_error(HFE "h2 = maybe\n" HBE, "x.ini:5: key 'h2': ", "on or off");
+	expect_error(HFE "h2_max_concurrent_streams = 0\n" HBE,
+		     "x.ini:5: key 'h2_max_concurrent_streams': ", "");
+	expect_error(HFE "h2_initial_window_size = 32m\n" HBE,
+		     "x.ini:5: key 'h2_initial_window_size': ", "1k to 16384k");
+	expect_error(FE "h2 = on\n" BE, "x.ini:4: key 'h2': ", "");
 }

@@ -72,10 +72,11 @@ Test(session_state, linger_goes_only_to_closing)
 	only(LI, CL);
 }
 
-Test(session_state, idle_goes_only_to_head_or_closing)
+/* FORWARD: an h2 connection's next stream (proto/h2.c) */
+Test(session_state, idle_goes_only_to_head_forward_or_closing)
 {
 	for (int s = 0; s < SL_SESS_NSTATES; s++)
-		cr_assert_eq(sl_sess_may(ID, (enum sl_sess_state)s), s == HD || s == CL,
+		cr_assert_eq(sl_sess_may(ID, (enum sl_sess_state)s), s == HD || s == FW || s == CL,
 			     "idle -> %s", sl_sess_state_name((enum sl_sess_state)s));
 }
 
@@ -131,7 +132,7 @@ Test(session_state, proxy_header_then_tls)
 Test(session_state, forbidden_sample_is_refused)
 {
 	static const enum sl_sess_state bad[][2] = {
-		{ ID, FW }, { LI, HD }, { CL, HD }, { HS, FW }, { F, ID },
+		{ ID, LI }, { LI, HD }, { CL, HD }, { HS, FW }, { F, ID },
 		{ F, FW }, { F, LI }, { F, F }, { CL, CL },
 		{ QU, HD }, { QU, ID }, { CO, HD }, { CO, ID }, { FW, HS }, { FW, PH },
 		{ PH, PH }, { HS, PH }, { LI, FW }, { ID, QU }, { ID, CO }, { HD, HS },
@@ -147,12 +148,12 @@ Test(session_state, a_forbidden_move_is_counted_and_taken)
 	unsigned long bad = sl_sess_bad_transitions;
 	uint8_t st = ID;
 
-	sl_sess_transition(&st, FW);
-	cr_assert_eq(st, FW, "the move is still taken");
+	sl_sess_transition(&st, LI);
+	cr_assert_eq(st, LI, "the move is still taken");
 	cr_assert_eq(sl_sess_bad_transitions, bad + 1);
 	/* logged once per pair, but counted every time */
 	st = ID;
-	sl_sess_transition(&st, FW);
+	sl_sess_transition(&st, LI);
 	cr_assert_eq(sl_sess_bad_transitions, bad + 2);
 	st = CL;
 	sl_sess_transition(&st, HD);
