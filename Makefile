@@ -49,7 +49,7 @@ RUN_PKGS   := python3 curl
 TEST_PKGS  := libcriterion-dev procps util-linux chromium openssl python3-prometheus-client \
               nghttp2-client
 
-.PHONY: all deps deps-test test unit integration asan run clean bench bench-quick
+.PHONY: all deps deps-test test unit integration asan run clean bench bench-quick bench-memory
 
 all: $(BUILD)/sluice
 
@@ -145,6 +145,13 @@ bench: deps
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
 	@BUILD=$(BUILD) bench/bench.sh --quick
+
+# Memory after a burst of large transfers to slow readers (issue 16), alone:
+# sluice, HAProxy and nginx (those installed), writes bench/results/memory.md.
+bench-memory: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sluice
+	@timeout -s TERM -k 20 900 python3 bench/memory.py --sluice $(BUILD)/sluice \
+		--md bench/results/memory.md
 # Bounded mixed-traffic soak of the real binary (tests/soak/soak.py, issue 14):
 # SOAK_SECONDS (default 600) of load, origins killed and restarted, RSS, fds
 # and the fd audit sampled; fails on a growth trend or an audit difference.

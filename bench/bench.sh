@@ -79,6 +79,11 @@ rc=0
 timeout -s TERM -k 20 "$limit" python3 "$here/run.py" "$mode" --run-dir "$run" \
 	--sluice "$build/sluice" --idle-client "$build/bench/idle_client" \
 	--command "$cmd${*:+ (bench/bench.sh $mode $*)}" "$@" || rc=$?
+# memory that comes back (issue 16): full runs only; `make bench-memory` alone
+if [[ $mode = --full && $rc -eq 0 ]]; then
+	timeout -s TERM -k 20 900 python3 "$here/memory.py" --sluice "$build/sluice" \
+		--md "$here/results/memory.md" || rc=$?
+fi
 # keep the logs when something failed (run.py lists the failures in the report)
 if [[ $rc -ne 0 || -e $run/failures ]]; then
 	keep=1

@@ -528,6 +528,7 @@ static int load(struct loader *ld, const char *name, struct sl_config **out)
 	conf->grace_ms = 5000;
 	conf->ssl_ticket_rotate_ms = 3600 * 1000;
 	conf->stats_interval_ms = 10000;
+	conf->buffer_release_ms = 10000;
 	line = ini_parse_stream(read_line, ld, on_key, ld);
 	/* inih keeps going after its own syntax errors and returns the first one's
 	 * line: it wins when it comes before ours. */

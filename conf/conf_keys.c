@@ -186,6 +186,18 @@ static int set_stats_interval(struct loader *ld, const char *key, const char *va
 	return 0;
 }
 
+/* How often each worker reviews its receive-buffer pool and gives the
+ * memory of buffers unused for that long back to the kernel (ring/bufpool.c). */
+static int set_buffer_release(struct loader *ld, const char *key, const char *value)
+{
+	uint64_t ms;
+
+	if (sl_conf_parse_duration(value, &ms) < 0 || ms < 100 || ms > 3600 * 1000)
+		return sl_conf_bad_value(ld, key, "a duration from 100ms to 1h, like 10s", value);
+	ld->conf->buffer_release_ms = ms;
+	return 0;
+}
+
 static int set_grace(struct loader *ld, const char *key, const char *value)
 {
 	/* 0 is allowed here: it means stop at once, without draining. */
@@ -688,6 +700,7 @@ static const struct key_def global_keys[] = {
 	{ "ssl_ticket_rotate", K_SSL_TICKET_ROTATE, false, NEED_ANY, set_ssl_ticket_rotate },
 	{ "admin", K_ADMIN, false, NEED_ANY, set_admin },
 	{ "stats_interval", K_STATS_INTERVAL, false, NEED_ANY, set_stats_interval },
+	{ "buffer_release", K_BUFFER_RELEASE, false, NEED_ANY, set_buffer_release },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

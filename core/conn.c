@@ -36,6 +36,7 @@
 
 #define BULK_HOLD_TIGHT 2u
 #define ARM_BUDGET      32u
+#define OUT_KEEP        (64u << 10) /* largest out buffer kept once empty */
 
 _Static_assert(SL_OP_COUNT <= SL_UD_OP_MAX + 1, "ops must fit the user_data op field");
 
@@ -403,7 +404,7 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 	int res = cqe->res;
 
 	if (has_buf) {
-		sl_ring_buf_taken(&w->ring);
+		sl_ring_buf_taken(&w->ring, bid);
 		if (c->bulk_cap) {
 			c->bulk_cap--;
 			w->conns.bulk_armed--;
@@ -437,6 +438,7 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 		c->rd_eof = true;
 		c->xprt->input_eof(c);
 	} else if (res == -ENOBUFS) {
+		sl_ring_buf_starved(&w->ring); /* parked buffers go back to the ring */
 		if (!c->starved) {
 			c->starved = true;
 			c->next = NULL;
@@ -706,8 +708,15 @@ static void out_advance(struct sl_conn *c, uint32_t n)
 	c->out.off += n;
 	if (c->txq.count)
 		c->out_pre = n < c->out_pre ? c->out_pre - n : 0;
-	if (c->out.off >= c->out.len && !(c->tx_busy && c->tx_out_n))
+	if (c->out.off >= c->out.len && !(c->tx_busy && c->tx_out_n)) {
 		c->out.off = c->out.len = 0;
+		/* grown for a burst (copied bodies, many heads): a connection
+		 * that goes on does not keep it */
+		if (c->out.cap > OUT_KEEP) {
+			free(c->out.p);
+			memset(&c->out, 0, sizeof(c->out));
+		}
+	}
 }
 
 void sl_conn_chunk_done(struct sl_conn *c, uint32_t n)
@@ -1148,8 +1157,10 @@ void sl_conn_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	    w->conns.v[slot].st == SL_CONN_FREE) {
 		/* cannot happen (freed at inflight 0), but a buffer must go back */
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			sl_ring_buf_taken(&w->ring);
-			sl_ring_buf_recycle(&w->ring, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+			sl_ring_buf_taken(&w->ring, bid);
+			sl_ring_buf_recycle(&w->ring, bid);
 		}
 		return;
 	}

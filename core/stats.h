@@ -106,6 +106,10 @@ struct sl_wstats {
 	uint64_t pause_maxconn, pause_emfile;
 	uint64_t log_lines, log_dropped;
 	uint64_t fds;                     /* sockets owned by sessions, pool, pending */
+	/* the receive-buffer pool (ring/bufpool.c), as of its last review */
+	uint64_t buf_resident;            /* buffers whose pages may be resident */
+	uint64_t buf_released;            /* buffers whose pages went back */
+	uint64_t buf_renewals;            /* buffer ring registered anew */
 };
 
 /* Single-writer counter update, readable from other threads. */

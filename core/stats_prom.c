@@ -205,6 +205,36 @@ static void prom_workers(struct sbuf *b, struct sl_proxy *px)
 	}
 }
 
+/* The receive-buffer pool of each worker (ring/bufpool.c), as of its last
+ * review (every buffer_release while it settles). */
+static void prom_worker_buffers(struct sbuf *b, struct sl_proxy *px)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fams[] = {
+		{ "sluice_worker_buffers_resident", "gauge",
+		  "Receive buffers of this worker whose memory may be resident (16 KiB each)",
+		  offsetof(struct sl_wstats, buf_resident) },
+		{ "sluice_worker_buffers_released_total", "counter",
+		  "Receive buffers whose memory this worker gave back to the kernel",
+		  offsetof(struct sl_wstats, buf_released) },
+		{ "sluice_worker_buffer_ring_renewals_total", "counter",
+		  "Times this worker took its idle buffers back from the kernel's ring",
+		  offsetof(struct sl_wstats, buf_renewals) },
+	};
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		for (int w = 0; w < px->nworkers; w++) {
+			const char *p = (const char *)px->workers[w].st + fams[f].off;
+
+			out(b, "%s{worker=\"%d\"} %llu\n", fams[f].name, w,
+			    U(__atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED)));
+		}
+	}
+}
+
 /* ---- frontends ---- */
 
 static const struct {
@@ -524,6 +554,7 @@ void sl_stats_render_prom(struct sbuf *b, struct sl_proxy *px, const struct tota
 	pthread_once(&bounds_once, init_bounds);
 	prom_process(b, px, t);
 	prom_workers(b, px);
+	prom_worker_buffers(b, px);
 	prom_frontends(b, px, t);
 	prom_backends(b, px, t);
 	prom_latency(b, px, t);

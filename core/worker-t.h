@@ -50,6 +50,7 @@ enum sl_op {
 	SL_OP_TIMER_CTL,     /* update/remove of that timer */
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 	SL_OP_ALOG,          /* access log buffer write */
+	SL_OP_MEM_TIMER,     /* the worker's buffer pool review (buffer_release) */
 	SL_OP_COUNT          /* must stay within SL_UD_OP_BITS (6 bits) */
 };
 
@@ -163,6 +164,8 @@ struct sl_worker {
 	bool audit_live;          /* takes part in samples (under the audit lock) */
 	unsigned cq_next;         /* CQ index of the next completion to dispatch */
 	struct __kernel_timespec ts_grace;
+	struct __kernel_timespec ts_mem;
+	bool mem_armed;           /* the buffer pool review timer is pending */
 	struct __kernel_timespec ts_retry;
 	/* start-up handshake with the main thread */
 	int init_rc;

@@ -10,6 +10,7 @@
  * heap (core/timerq.c) under one io_uring timeout armed for the earliest.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -545,6 +546,54 @@ int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
 	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
 }
 
+/* The pool's figures for /metrics (written here only, read by the stats). */
+static void mem_publish(struct sl_worker *w)
+{
+	const struct sl_ring *r = &w->ring;
+	uint32_t clean = 0;
+
+	for (uint32_t i = 0; i < r->nparked; i++)
+		clean += r->bstate[r->park[i]] == SL_RING_B_CLEAN;
+	__atomic_store_n(&w->st->buf_resident, (uint64_t)(r->buf_count - clean),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_released, r->released, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_renewals, r->shrinks, __ATOMIC_RELAXED);
+}
+
+/* The buffer pool review: armed only while the pool has something to give
+ * back or adapt, so an idle worker is not woken for nothing. */
+static void arm_mem(struct sl_worker *w)
+{
+	sl_ring_ts(&w->ts_mem, w->px->conf->buffer_release_ms);
+	sl_ring_timeout(&w->ring, &w->ts_mem, sl_ud_make(0, 0, SL_OP_MEM_TIMER, 0));
+	w->mem_armed = true;
+}
+
+static void on_mem_timer(struct sl_worker *w)
+{
+	struct sl_ring *r = &w->ring;
+
+	w->mem_armed = false;
+	sl_ring_buf_tick(r);
+	mem_publish(w);
+	/* little in flight: what the heap freed since can go back too (once a
+	 * period at most, and only while the pool was still settling) */
+	if (r->buf_out <= r->target_min)
+		malloc_trim(0);
+}
+
+/* Shrink the ring at a quiescent point (no completion left unread: every
+ * buffer the kernel took has been reported). */
+static void mem_shrink(struct sl_worker *w)
+{
+	int ret = sl_ring_buf_shrink(&w->ring);
+
+	mem_publish(w);
+	if (ret < 0)
+		sl_log("worker %d: cannot register the buffer ring again: %s", w->id,
+		       strerror(-ret));
+}
+
 static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 {
 	uint64_t u = cqe->user_data;
@@ -585,6 +634,9 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 		break;
 	case SL_OP_FD_CLOSED: /* counted above */
 		break;
+	case SL_OP_MEM_TIMER:
+		on_mem_timer(w);
+		break;
 	case SL_OP_TIMER:
 	case SL_OP_TIMER_CTL:
 		tq_on_cqe(w, cqe);
@@ -615,6 +667,12 @@ static void loop(struct sl_worker *w)
 				break;
 		}
 		/* a quiescent point: every completion dispatched, none waiting */
+		if (w->ring.shrink_wanted && !io_uring_cq_ready(ring) &&
+		    !io_uring_cq_has_overflow(ring))
+			mem_shrink(w);
+		if (!w->mem_armed && !w->stopping && !w->retired &&
+		    !sl_ring_buf_settled(&w->ring))
+			arm_mem(w);
 		if (__atomic_load_n(&sl_fdaudit_want, __ATOMIC_ACQUIRE) &&
 		    __atomic_load_n(&sl_fdaudit_want, __ATOMIC_RELAXED) != w->audit_gen &&
 		    !io_uring_cq_ready(ring) && !io_uring_cq_has_overflow(ring))
@@ -686,6 +744,7 @@ static int worker_init(struct sl_worker *w)
 		return -ENOMEM;
 	}
 	clock_tick(w);
+	mem_publish(w);
 	arm_wake(w);
 	for (int i = 0; i < w->nlisteners; i++)
 		arm_accept(w, i);

@@ -84,11 +84,19 @@ static int setup_bufs(struct sl_ring *r, uint32_t buf_size, uint32_t buf_count,
 		return ret;
 	}
 	io_uring_buf_ring_init(r->br);
-	for (uint32_t i = 0; i < buf_count; i++)
-		io_uring_buf_ring_add(r->br, sl_ring_buf(r, (uint16_t)i), buf_size, (uint16_t)i,
-				      io_uring_buf_ring_mask(buf_count), (int)i);
-	io_uring_buf_ring_advance(r->br, (int)buf_count);
-	return 0;
+	ret = sl_ring_buf_pool_init(r);
+	if (ret < 0)
+		snprintf(why, whylen, "out of memory for the buffer pool");
+	return ret;
+}
+
+/* A probe's recv took a buffer: straight back to the pool. */
+static void probe_buf_back(struct sl_ring *r, const struct io_uring_cqe *cqe)
+{
+	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+	sl_ring_buf_taken(r, bid);
+	sl_ring_buf_recycle(r, bid);
 }
 
 /* Multishot recv (Linux 6.0) is not visible in the opcode probe: try it on a
@@ -109,8 +117,7 @@ static int probe_recv_multishot(struct sl_ring *r, char *why, size_t whylen)
 		if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_MORE))
 			more = 1;
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			sl_ring_buf_taken(r);
-			sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+			probe_buf_back(r, cqe);
 		}
 		done = !(cqe->flags & IORING_CQE_F_MORE);
 		io_uring_cqe_seen(&r->uring, cqe);
@@ -155,8 +162,7 @@ static void probe_mshot_cap(struct sl_ring *r)
 			n++;
 			ended = !(cqe->flags & IORING_CQE_F_MORE);
 			if (cqe->flags & IORING_CQE_F_BUFFER) {
-				sl_ring_buf_taken(r);
-				sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+				probe_buf_back(r, cqe);
 			}
 			io_uring_cqe_seen(&r->uring, cqe);
 		}
@@ -173,9 +179,7 @@ static void probe_mshot_cap(struct sl_ring *r)
 				if (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts))
 					break;
 				if (cqe->flags & IORING_CQE_F_BUFFER) {
-					sl_ring_buf_taken(r);
-					sl_ring_buf_recycle(r, (uint16_t)(cqe->flags >>
-									  IORING_CQE_BUFFER_SHIFT));
+					probe_buf_back(r, cqe);
 				}
 				ended = cqe->user_data == 1 && !(cqe->flags & IORING_CQE_F_MORE);
 				io_uring_cqe_seen(&r->uring, cqe);
@@ -236,6 +240,8 @@ void sl_ring_exit(struct sl_ring *r)
 		munmap(r->br, r->br_bytes);
 	if (r->bufs)
 		munmap(r->bufs, (size_t)r->buf_size * r->buf_count);
+	free(r->bstate);
+	free(r->park);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -255,22 +261,6 @@ static void reserve(struct sl_ring *r, unsigned n)
 {
 	if (io_uring_sq_space_left(&r->uring) < n)
 		io_uring_submit(&r->uring);
-}
-
-void sl_ring_buf_recycle(struct sl_ring *r, uint16_t bid)
-{
-	io_uring_buf_ring_add(r->br, sl_ring_buf(r, bid), r->buf_size, bid,
-			      io_uring_buf_ring_mask(r->buf_count), (int)r->br_pending);
-	r->br_pending++;
-	r->buf_out--;
-}
-
-void sl_ring_buf_publish(struct sl_ring *r)
-{
-	if (r->br_pending) {
-		io_uring_buf_ring_advance(r->br, (int)r->br_pending);
-		r->br_pending = 0;
-	}
 }
 
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud)

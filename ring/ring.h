@@ -34,6 +34,25 @@ struct sl_ring {
 	uint32_t buf_count;
 	uint32_t buf_out;      /* buffers currently handed to us by the kernel */
 	uint32_t br_pending;   /* recycled into the ring but not yet published */
+	/* The working set (ring/bufpool.c). A free buffer is either posted (in
+	 * the kernel's ring, which may write into it at any time) or parked
+	 * (ours, outside the ring, its pages releasable). buf_count = posted +
+	 * buf_out + nparked; sl_ring_buf_free() counts both kinds of free. */
+	uint8_t *bstate;       /* by buffer id: SL_RING_B_* */
+	uint16_t *park;        /* parked ids, a stack: the top is the most recent */
+	uint32_t nparked;
+	uint32_t ndirty;       /* parked buffers whose pages may be resident */
+	uint32_t posted;       /* in the ring (published or pending) */
+	uint32_t target;       /* posted buffers wanted: grows on -ENOBUFS */
+	uint32_t target_min;
+	uint32_t posted_low;   /* lowest posted count since the last tick */
+	uint32_t park_low;     /* lowest stack depth since the last tick */
+	bool nobufs;           /* a recv met -ENOBUFS since the last tick */
+	bool grown;            /* the target grew since the last publish */
+	bool shrink_wanted;    /* take posted buffers back (sl_ring_buf_shrink) */
+	bool br_lost;          /* unregistered, not registered again yet */
+	uint64_t released;     /* buffers whose pages went back to the kernel */
+	uint64_t shrinks;
 	int ready;
 	bool mshot_cap;        /* a multishot recv can be capped (Linux 6.17+) */
 };
@@ -59,15 +78,50 @@ static inline unsigned char *sl_ring_buf(struct sl_ring *r, uint16_t bid)
 	return r->bufs + (size_t)bid * r->buf_size;
 }
 
-/* Note a buffer the kernel handed us in a completion. */
-static inline void sl_ring_buf_taken(struct sl_ring *r)
+/* Buffer states (sl_ring.bstate). */
+enum { SL_RING_B_POSTED = 0, SL_RING_B_OUT, SL_RING_B_PARKED, SL_RING_B_CLEAN };
+
+/* Working-set bounds, in buffers. */
+#define SL_RING_WS_MIN 64u
+
+void sl_ring_buf_refill(struct sl_ring *r);
+/* Set up the working set of a registered, empty buffer ring (ring.c). */
+int sl_ring_buf_pool_init(struct sl_ring *r);
+
+/* Note buffer bid, which the kernel handed us in a completion. When the
+ * ring runs low, parked buffers are posted again (no syscall: they reach
+ * the kernel with the next sl_ring_buf_publish()). */
+static inline void sl_ring_buf_taken(struct sl_ring *r, uint16_t bid)
 {
 	r->buf_out++;
+	r->posted--;
+	r->bstate[bid] = SL_RING_B_OUT;
+	if (r->posted < r->posted_low)
+		r->posted_low = r->posted;
+	if (r->posted < r->target / 2 && r->nparked)
+		sl_ring_buf_refill(r);
 }
 
-/* Give buffer bid back to the kernel; visible after sl_ring_buf_publish(). */
+/* Give buffer bid back: posted when the ring holds fewer than its target,
+ * else parked; the kernel sees it after sl_ring_buf_publish(). */
 void sl_ring_buf_recycle(struct sl_ring *r, uint16_t bid);
 void sl_ring_buf_publish(struct sl_ring *r);
+/* A recv met -ENOBUFS: if buffers are parked, the working set was too
+ * small: double it and post them now. */
+void sl_ring_buf_starved(struct sl_ring *r);
+/* The periodic look at the pool (every buffer_release, from a worker's
+ * io_uring timeout, never from the data path): adapt the target to what
+ * the last period used, release the pages of buffers parked the whole
+ * period, and ask for a shrink (shrink_wanted) when the ring holds more
+ * than the target. Returns the buffers released. */
+uint32_t sl_ring_buf_tick(struct sl_ring *r);
+/* Does the pool have anything a tick could release or adapt? */
+bool sl_ring_buf_settled(const struct sl_ring *r);
+/* Take back every posted buffer and post `target` again, by registering
+ * the buffer ring anew, then release the pages of the rest. Only at a
+ * quiescent point: no completion waiting in the CQ (a buffer the kernel
+ * consumed must have been reported, sl_ring_buf_taken()). 0 or -errno. */
+int sl_ring_buf_shrink(struct sl_ring *r);
 
 static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
 {

@@ -386,7 +386,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
 		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate, "
-		     "admin or stats_interval");
+		     "admin, stats_interval or buffer_release");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
@@ -397,6 +397,18 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "unknown key in [frontend web]");
 	expect_error("[defaults]\nmax_headers = 10\n" MINIMAL, "x.ini:2: key 'max_headers': ",
 		     "unknown key in [defaults]");
+}
+
+Test(conf, buffer_release_default_and_bounds)
+{
+	load_ok(MINIMAL);
+	cr_assert_eq(conf->buffer_release_ms, 10000);
+	load_ok("[global]\nbuffer_release = 200ms\n" MINIMAL);
+	cr_assert_eq(conf->buffer_release_ms, 200);
+	expect_error("[global]\nbuffer_release = 50ms\n" MINIMAL, "x.ini:2: key 'buffer_release': ",
+		     "a duration from 100ms to 1h");
+	expect_error("[global]\nbuffer_release = 2h\n" MINIMAL, "x.ini:2: key 'buffer_release': ",
+		     "a duration from 100ms to 1h");
 }
 
 Test(conf, stats_interval_default_and_bounds)
