@@ -89,6 +89,14 @@ static struct sl_session *slot_alloc(struct sl_worker *w)
 	return s;
 }
 
+/* A slot taken by slot_alloc that no session came to use. */
+static void slot_unused(struct sl_worker *w, struct sl_session *s)
+{
+	s->next = w->free;
+	w->free = s;
+	w->nsessions--;
+}
+
 /* ---- the run list ---------------------------------------------------------- */
 
 static void run_later(struct sl_session *s)
@@ -881,6 +889,27 @@ static const struct sl_conn_cb sess_cb = {
 
 /* ---- start -------------------------------------------------------------------- */
 
+/* What every session starts with: its frontend, default backend, client
+ * connection c, the times of its start. */
+static void init_client_side(struct sl_session *s, const struct sl_frontend_conf *fe, int fe_idx,
+			     struct sl_conn *c)
+{
+	struct sl_worker *w = s->w;
+	struct timespec ts;
+
+	s->fe = fe;
+	s->fe_idx = fe_idx;
+	s->gauge = SL_GS_NONE;
+	s->be = &w->px->backends[fe->backend];
+	s->c[SL_SIDE_CLI] = c;
+	s->acct[SL_SIDE_CLI].last_ms = w->now_ms;
+	s->acct[SL_SIDE_SRV].last_ms = w->now_ms;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->start_ms = w->now_ms;
+	s->start_us = w->now_us;
+}
+
 struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_listener *l)
 {
 	struct sl_session *s = slot_alloc(w);
@@ -894,37 +923,20 @@ struct sl_session *sl_session_new(struct sl_worker *w, int cfd, const struct sl_
 		if (!l->fe->stats)
 			atomic_fetch_sub(&w->px->sessions, 1);
 		sl_worker_conn_closed(w, l->fe_idx);
-		if (s) {
-			s->next = w->free;
-			w->free = s;
-			w->nsessions--;
-		}
+		if (s)
+			slot_unused(w, s);
 		return NULL;
 	}
-	s->fe = l->fe;
-	s->fe_idx = l->fe_idx;
-	s->gauge = SL_GS_NONE;
+	init_client_side(s, l->fe, l->fe_idx, c);
 	SL_ST_INC(w->st->fe[l->fe_idx].sess_total);
 	SL_ST_INC(w->st->fe[l->fe_idx].sess_cur);
 	s->conn_counted = true;
-	s->be = &w->px->backends[l->fe->backend];
-	s->c[SL_SIDE_CLI] = c;
-	s->acct[SL_SIDE_CLI].last_ms = w->now_ms;
-	s->acct[SL_SIDE_SRV].last_ms = w->now_ms;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	}
 	{
 		socklen_t len = sizeof(s->peer);
 
 		if (getpeername(cfd, &s->peer.sa, &len) < 0)
 			s->peer.sa.sa_family = 0;
 	}
-	s->start_ms = w->now_ms;
-	s->start_us = w->now_us;
 	s->ops = l->fe->mode == SL_FE_MODE_HTTP ? &sl_http_ops : &sl_tcp_ops;
 	s->xb = l->xb;
 	if (l->bind && l->bind->accept_proxy) {
@@ -950,31 +962,14 @@ struct sl_session *sl_session_new_stream(struct sl_session *parent, const struct
 	struct sl_conn *c = s ? sl_conn_new_socketless(w, &sess_cb, s, x, ctx) : NULL;
 
 	if (!c) {
-		if (s) {
-			s->next = w->free;
-			w->free = s;
-			w->nsessions--;
-		}
+		if (s)
+			slot_unused(w, s);
 		return NULL;
 	}
 	s->stream = true;
 	w->nstreams++;
-	s->fe = parent->fe;
-	s->fe_idx = parent->fe_idx;
-	s->gauge = SL_GS_NONE;
-	s->be = &w->px->backends[parent->fe->backend];
-	s->c[SL_SIDE_CLI] = c;
-	s->acct[SL_SIDE_CLI].last_ms = w->now_ms;
-	s->acct[SL_SIDE_SRV].last_ms = w->now_ms;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	}
+	init_client_side(s, parent->fe, parent->fe_idx, c);
 	s->peer = parent->peer;
-	s->start_ms = w->now_ms;
-	s->start_us = w->now_us;
 	s->ops = &sl_http_ops;
 	s->started = true;
 	s->ops->start(s);
