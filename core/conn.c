@@ -30,6 +30,7 @@
 
 #include "core/buf.h"
 #include "core/conn.h"
+#include "core/table.h"
 #include "core/stats.h"
 #include "ring/ring.h"
 #include "ring/udata.h"
@@ -57,7 +58,7 @@ int sl_conn_table_init(struct sl_worker *w, uint32_t n)
 
 	if (n > SL_UD_SLOT_MAX)
 		n = SL_UD_SLOT_MAX;
-	t->v = calloc(n, sizeof(*t->v));
+	t->v = sl_table_alloc(n, sizeof(*t->v));
 	if (!t->v)
 		return -ENOMEM;
 	t->n = n;
@@ -81,7 +82,7 @@ void sl_conn_table_free(struct sl_worker *w)
 		free(c->out.p);
 		free(c->txv);
 	}
-	free(t->v);
+	sl_table_free(t->v, t->n, sizeof(*t->v));
 	memset(t, 0, sizeof(*t));
 }
 

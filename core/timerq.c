@@ -6,20 +6,21 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/table.h"
 #include "core/timerq.h"
 
 int sl_timerq_init(struct sl_timerq *q, uint32_t cap)
 {
 	q->n = 0;
 	q->cap = cap;
-	/* calloc: pages of the table are only touched as the heap grows */
-	q->h = cap ? calloc(cap, sizeof(*q->h)) : NULL;
+	/* pages of the table are only touched as the heap grows */
+	q->h = cap ? sl_table_alloc(cap, sizeof(*q->h)) : NULL;
 	return cap && !q->h ? -ENOMEM : 0;
 }
 
 void sl_timerq_free(struct sl_timerq *q)
 {
-	free(q->h);
+	sl_table_free(q->h, q->cap, sizeof(*q->h));
 	q->h = NULL;
 	q->n = q->cap = 0;
 }

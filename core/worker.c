@@ -27,6 +27,7 @@
 #include "core/proxy.h"
 #include "core/conn.h"
 #include "core/session.h"
+#include "core/table.h"
 #include "core/conn.h"
 #include "core/stats.h"
 #include "ring/udata.h"
@@ -715,7 +716,7 @@ static int worker_init(struct sl_worker *w)
 	w->nslots += w->stream_slots;
 	if (w->nslots > SL_UD_SLOT_MAX)
 		w->nslots = SL_UD_SLOT_MAX;
-	w->sessions = calloc(w->nslots, sizeof(*w->sessions));
+	w->sessions = sl_table_alloc(w->nslots, sizeof(*w->sessions));
 	w->buf_next = calloc(SL_BUF_COUNT + SL_PBUF_COUNT, sizeof(*w->buf_next));
 	w->buf_len = calloc(SL_BUF_COUNT + SL_PBUF_COUNT, sizeof(*w->buf_len));
 	w->pbuf = calloc(SL_PBUF_COUNT, sizeof(*w->pbuf));
@@ -795,7 +796,7 @@ static void worker_cleanup(struct sl_worker *w)
 	free(w->q_tail);
 	free(w->pending);
 	free(w->srv_active);
-	free(w->sessions);
+	sl_table_free(w->sessions, w->nslots, sizeof(*w->sessions));
 	free(w->buf_next);
 	free(w->buf_len);
 	if (w->pbuf)
