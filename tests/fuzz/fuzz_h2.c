@@ -595,6 +595,7 @@ static void conn_close(struct fz_conn *fc)
 		free(r);
 	}
 	FZ_CHECK(!fc->h.streams, "streams left after every one was freed");
+	sl_h2s_spares_free(&fc->h); /* freed streams are kept for reuse */
 	nghttp2_session_del(fc->h.ng);
 }
 
