@@ -95,7 +95,7 @@ int h_slow(void)
 	return slow;
 }
 
-int h_free_port(void)
+static int free_port_once(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
@@ -109,6 +109,30 @@ int h_free_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	cr_assert(port > 0, "no free port: %s", strerror(errno));
+	return port;
+}
+
+/* A port handed out a moment ago is not bound yet (the proxy binds it
+ * later): the kernel may offer it again, and two listeners of one sluice on
+ * the same port (SO_REUSEPORT) share its connections. Seen once: a
+ * frontend and the stats listener on one port, the test's client served
+ * by the stats service. So no port is handed out twice in a row of 64. */
+int h_free_port(void)
+{
+	static int recent[64];
+	static unsigned next;
+	int port;
+
+	for (int tries = 0;; tries++) {
+		bool seen = false;
+
+		port = free_port_once();
+		for (unsigned i = 0; i < 64; i++)
+			seen |= recent[i] == port;
+		if (!seen || tries > 100)
+			break;
+	}
+	recent[next++ % 64] = port;
 	return port;
 }
 
