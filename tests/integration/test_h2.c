@@ -57,6 +57,19 @@ static struct h_proxy *proxy(const char *be_mode, int n, const int *ports, const
 	return h_proxy_start_text(b.s, port);
 }
 
+/* One keep-alive origin (lu, tag 'A', answering after delay_ms) as the
+ * only server of proxy()'s default backend. */
+static struct h_proxy *origin_proxy(const char *be_mode, int delay_ms, const char *fe_extra,
+				    struct lu_origin **o)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = delay_ms };
+	int port;
+
+	*o = lu_origin_start(&oo);
+	port = lu_origin_port(*o);
+	return proxy(be_mode, 1, &port, fe_extra, NULL, NULL);
+}
+
 /* The log lines of a request are written once its session is released. */
 static bool log_has(struct h_proxy *p, const char *s)
 {
@@ -155,10 +168,9 @@ Test(h2, prior_knowledge_streams_are_balanced_and_http11_still_works)
 
 Test(h2, curl_and_h2load_over_prior_knowledge)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o), st;
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	int st;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 0, NULL, &o);
 	char cmd[512], *out;
 
 	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 10 --http2-prior-knowledge "
@@ -311,10 +323,8 @@ Test(h2, a_stalled_stream_holds_back_no_other_and_errors_are_per_stream)
 
 Test(h2, a_header_list_over_the_limits_gets_431_and_reaches_no_server)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o);
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 0, NULL, &o);
 	struct h2c c;
 
 	h2c_open(&c, p->port);
@@ -337,10 +347,8 @@ Test(h2, a_header_list_over_the_limits_gets_431_and_reaches_no_server)
  * INTERNAL_ERROR, where HTTP/1.1 forwards any token. */
 Test(h2, a_long_method_reaches_the_server)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o);
-	struct h_proxy *p = proxy("http-server-close", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	struct h_proxy *p = origin_proxy("http-server-close", 0, NULL, &o);
 	struct h2c c;
 
 	h2c_open(&c, p->port);
@@ -378,10 +386,8 @@ static void other_client_ok(struct h_proxy *p)
 
 Test(h2, rapid_reset_is_bounded_and_answered_with_goaway)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 300 };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o);
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 300, NULL, &o);
 	struct h2c c;
 	int sent = 0;
 
@@ -411,10 +417,9 @@ Test(h2, rapid_reset_is_bounded_and_answered_with_goaway)
 
 Test(h2, continuation_flood_closes_the_connection)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o), fd, code, rc;
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	int fd, code, rc;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 0, NULL, &o);
 	static uint8_t buf[1 << 20];
 	uint8_t block[512], field[64];
 	size_t len = 0, bl = h2r_get_block(block, sizeof(block), "/cont");
@@ -444,10 +449,9 @@ Test(h2, continuation_flood_closes_the_connection)
 
 Test(h2, ping_flood_gets_enhance_your_calm)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o), fd, code = -1, rc;
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	int fd, code = -1, rc;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 0, NULL, &o);
 	static uint8_t buf[1 << 20];
 	size_t len = 0;
 
@@ -515,10 +519,8 @@ Test(h2, a_client_that_never_reads_is_bounded_and_timed_out)
 
 Test(h2, graceful_stop_sends_goaway_and_finishes_the_streams)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 700 };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o);
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 700, NULL, &o);
 	struct h2c c;
 
 	h2c_open(&c, p->port);
@@ -540,10 +542,8 @@ Test(h2, graceful_stop_sends_goaway_and_finishes_the_streams)
 
 Test(h2, reload_sends_goaway_and_the_next_connection_is_served)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 700 };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o);
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, NULL, NULL, NULL);
+	struct lu_origin *o;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 700, NULL, &o);
 	struct h2c c;
 
 	h2c_open(&c, p->port);
@@ -564,10 +564,9 @@ Test(h2, reload_sends_goaway_and_the_next_connection_is_served)
 
 Test(h2, h2_off_speaks_http11_only)
 {
-	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A' };
-	struct lu_origin *o = lu_origin_start(&oo);
-	int port = lu_origin_port(o), st;
-	struct h_proxy *p = proxy("http-keep-alive", 1, &port, "h2 = off\n", NULL, NULL);
+	struct lu_origin *o;
+	int st;
+	struct h_proxy *p = origin_proxy("http-keep-alive", 0, "h2 = off\n", &o);
 	char cmd[256], *out;
 
 	snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 --http2-prior-knowledge "
