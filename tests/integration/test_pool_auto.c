@@ -5,7 +5,9 @@
  * purge closes the surplus by halves every pool_purge_interval (counted in
  * sluice_server_pool_purged_total, the origin sees them close) while
  * pool_idle_timeout is far away; a fixed pool_max_idle still caps the list
- * and is never purged; `auto` and bad values of both keys are checked by
+ * and is never purged; idle auto connections plus busy server slots stay
+ * within the worker's share of maxconn, another backend's burst closing
+ * the longest idle ones; `auto` and bad values of both keys are checked by
  * `sluice -c` with file:line. The origin holds each request 1 s so that
  * the burst's requests overlap. The proxy's fds return to baseline and the
  * fd audit balances after each test.
@@ -43,18 +45,25 @@ static struct h_proxy *proxy(struct lu_conf *c, struct lu_origin *o)
 	return lu_proxy_start(c);
 }
 
-/* One series of /metrics, e.g. "sluice_server_pool_idle_connections". */
-static double metric(const struct h_proxy *p, const char *name)
+/* One series of /metrics for server s1 of backend be. */
+static double metric_of(const struct h_proxy *p, const char *name, const char *be)
 {
 	char series[256], *body = NULL;
 	double v = -1;
 	int st = h_http_get(p->stats_port, "/metrics", &body, NULL, hu_io_to());
 
 	cr_assert_eq(st, 200, "GET /metrics: %d", st);
-	snprintf(series, sizeof(series), "%s{backend=\"b\",server=\"s1\"}", name);
+	snprintf(series, sizeof(series), "%s{backend=\"%s\",server=\"s1\"}", name, be);
 	cr_assert(h_metric(body, series, &v), "/metrics has no %s", series);
 	free(body);
 	return v;
+}
+
+/* The same for backend b (lu_conf's), e.g.
+ * "sluice_server_pool_idle_connections". */
+static double metric(const struct h_proxy *p, const char *name)
+{
+	return metric_of(p, name, "b");
 }
 
 static double idle_now(const struct h_proxy *p)
@@ -62,9 +71,10 @@ static double idle_now(const struct h_proxy *p)
 	return metric(p, "sluice_server_pool_idle_connections");
 }
 
-/* n clients send one request each before any answer comes: n requests in
- * flight at once (the origin holds each 1 s); every one gets its 200. */
-static void burst(struct h_proxy *p, int n)
+/* n clients send one request for path/i each before any answer comes: n
+ * requests in flight at once (the origin holds each 1 s); every one gets
+ * its 200. */
+static void burst_to(struct h_proxy *p, int n, const char *path)
 {
 	struct hu_cli *c = calloc((size_t)n, sizeof(*c));
 	char req[128];
@@ -72,7 +82,7 @@ static void burst(struct h_proxy *p, int n)
 	cr_assert(c);
 	for (int i = 0; i < n; i++) {
 		hu_cli_open(&c[i], p->port);
-		snprintf(req, sizeof(req), "GET /b%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+		snprintf(req, sizeof(req), "GET %s/%d HTTP/1.1\r\nHost: x\r\n\r\n", path, i);
 		cr_assert_eq(hu_cli_send(&c[i], req), 0);
 	}
 	for (int i = 0; i < n; i++) {
@@ -85,6 +95,11 @@ static void burst(struct h_proxy *p, int n)
 	for (int i = 0; i < n; i++)
 		hu_cli_close(&c[i]);
 	free(c);
+}
+
+static void burst(struct h_proxy *p, int n)
+{
+	burst_to(p, n, "/b");
 }
 
 Test(pool_auto, keeps_a_burst_then_purges_the_surplus_by_halves)
@@ -184,6 +199,50 @@ Test(pool_auto, fixed_pool_max_idle_still_caps_and_is_not_purged)
 		  lu_origin_active(o));
 	cr_assert_eq(idle_now(p), 0);
 	h_proxy_finish(p);
+}
+
+/* The bound that does not follow demand: idle auto connections plus server
+ * slots held stay within the worker's share of maxconn (100 here). Backend
+ * a keeps 80 idle after a burst; a burst of 50 to backend b then closes
+ * a's longest idle ones to make room instead of exceeding the share. */
+Test(pool_auto, idle_plus_busy_stays_within_the_maxconn_share)
+{
+	struct lu_origin *oa = slow_origin(), *ob = slow_origin();
+	char conf[2048];
+	int port = h_free_port();
+	struct h_proxy *p;
+	double ia, ib;
+
+	snprintf(conf, sizeof(conf),
+		 "[global]\nworkers = 1\nmaxconn = 100\nlog = stderr\ngrace = 1s\n"
+		 "[defaults]\ntimeout_connect = 1s\ntimeout_client = 10s\n"
+		 "timeout_server = 10s\ntimeout_http_keep_alive = 5s\n"
+		 "[frontend f]\nbind = 127.0.0.1:%d\nmode = http\nbackend = a\n"
+		 "route = path_prefix /b backend b\n"
+		 "[backend a]\nmode = http-keep-alive\npool_idle_timeout = 60s\n"
+		 "pool_purge_interval = 60s\nserver = s1 127.0.0.1:%d\n"
+		 "[backend b]\nmode = http-keep-alive\npool_idle_timeout = 60s\n"
+		 "pool_purge_interval = 60s\nserver = s1 127.0.0.1:%d\n",
+		 port, lu_origin_port(oa), lu_origin_port(ob));
+	p = h_proxy_start_text(conf, port);
+	burst_to(p, 80, "/a");
+	ia = metric_of(p, "sluice_server_pool_idle_connections", "a");
+	cr_assert(ia > 64 && ia <= 80, "%.0f idle in a", ia);
+	burst_to(p, 50, "/b");
+	cr_assert(lu_origin_max_inflight(ob) > 20, "b's requests did not overlap (%d)",
+		  lu_origin_max_inflight(ob));
+	ia = metric_of(p, "sluice_server_pool_idle_connections", "a");
+	ib = metric_of(p, "sluice_server_pool_idle_connections", "b");
+	cr_assert(ia + ib <= 100, "%.0f + %.0f idle over a share of 100", ia, ib);
+	cr_assert(ia <= 100 - lu_origin_max_inflight(ob), "%.0f idle in a while %d were busy in b",
+		  ia, lu_origin_max_inflight(ob));
+	cr_assert(ib > 0);
+	/* what a gave up is closed, not lost: the origin sees it */
+	cr_assert(lu_origin_wait_active_le(oa, (int)ia, 3000 * h_slow()), "a's origin has %d open, "
+		  "%.0f idle", lu_origin_active(oa), ia);
+	/* the idle connections stay (60 s): the audit, then a clean stop */
+	h_proxy_expect_fd_audit(p);
+	h_proxy_stop(p);
 }
 
 /* `sluice -c` on a backend with these pool lines: exit status, output. */
