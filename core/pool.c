@@ -643,8 +643,9 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	sl_conn_recv_start(c);
 	sl_worker_timer_set(w, &e->tq, at);
 	if (e->autom) {
-		if (p->need[sidx] < p->nidle[sidx])
-			p->need[sidx] = p->nidle[sidx];
+		/* counted as demand of this period: kept for one, like a burst */
+		if (p->peak[sidx] < p->nidle[sidx])
+			p->peak[sidx] = p->nidle[sidx];
 		arm_purge(w, x->srv);
 	}
 	return true;
