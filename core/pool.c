@@ -235,8 +235,10 @@ static void make_room(struct sl_worker *w)
 {
 	struct sl_pool *p = &w->pool;
 
-	while (p->lru_tail && p->nauto + p->busy > p->auto_max)
+	while (p->lru_tail && p->nauto + p->busy > p->auto_max) {
+		SL_ST_INC(w->st->srv[p->lru_tail->sidx].pool_purged);
 		retire(w, p->lru_tail);
+	}
 }
 
 void sl_pool_busy_inc(struct sl_worker *w, uint32_t sidx)
@@ -406,11 +408,15 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 	struct sl_pool *p = &w->pool;
 	uint32_t sidx = server_index(w, srv);
 	struct sl_pool_conn *e = NULL;
+	bool room = has_room(w, srv, sidx);
 
-	if (!w->stopping && !w->retired && has_room(w, srv, sidx) &&
+	if (!w->stopping && !w->retired && room &&
 	    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY)
 		e = entry_alloc(p);
 	if (!e) {
+		/* an auto pool's list is as long as recent demand: surplus */
+		if (!room && sl_pool_auto(bc) && !w->stopping && !w->retired)
+			SL_ST_INC(w->st->srv[sidx].pool_purged);
 		sl_conn_close(c, false);
 		return;
 	}

@@ -438,7 +438,7 @@ static const struct {
 	{ "sluice_server_http_requests_total", "counter", "HTTP requests ended on the server",
 	  offsetof(struct sl_srv_stats, req_total) },
 	{ "sluice_server_pool_purged_total", "counter",
-	  "Idle pooled connections closed as surplus to recent demand (pool_max_idle auto)",
+	  "Server connections an auto pool closed as surplus (purge, full list, maxconn share)",
 	  offsetof(struct sl_srv_stats, pool_purged) },
 };
 
