@@ -155,8 +155,10 @@ struct sl_backend_conf {
 	int nservers;
 	struct sl_check_conf check;
 	/* http-keep-alive server connection pool; 0 means the default */
-	uint32_t pool_max_idle;       /* idle connections per server per worker (64) */
-	bool pool_max_idle_set;       /* given, so 0 there means keep no idle connection */
+	uint32_t pool_max_idle;       /* idle connections per server per worker, when set */
+	bool pool_max_idle_set;       /* a number was given (0 keeps no idle connection);
+				       * unset or "auto": follows demand (core/pool.c) */
+	uint64_t pool_purge_interval_ms; /* auto pools: surplus review period (5s) */
 	uint64_t pool_idle_timeout_ms; /* (30s) */
 	uint64_t pool_max_lifetime_ms; /* (5m) */
 	uint32_t pool_max_requests;   /* (1000) */

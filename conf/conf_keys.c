@@ -654,14 +654,30 @@ static int set_check_count(struct loader *ld, const char *key, const char *value
 
 /* ---- http-keep-alive connection pool ---- */
 
-/* 0 is a setting of its own here (keep no idle connection), hence _set. */
+/* "auto" (the default) lets each idle list follow recent demand; a number
+ * is a fixed cap, and 0 is a setting of its own (keep no idle connection),
+ * hence _set. */
 static int set_pool_max_idle(struct loader *ld, const char *key, const char *value)
 {
 	struct sl_backend_conf *be = cur_be(ld);
-	int rc = set_u32(ld, key, value, 0, POOL_IDLE_MAX, &be->pool_max_idle);
+	uint64_t n;
 
-	be->pool_max_idle_set = rc == 0;
-	return rc;
+	if (strcmp(value, "auto") == 0) {
+		be->pool_max_idle = 0;
+		be->pool_max_idle_set = false;
+		return 0;
+	}
+	if (sl_conf_parse_uint(value, 0, POOL_IDLE_MAX, &n) < 0)
+		return sl_conf_bad_value(ld, key, "auto or a number from 0 to 100000", value);
+	be->pool_max_idle = (uint32_t)n;
+	be->pool_max_idle_set = true;
+	return 0;
+}
+
+static int set_pool_purge_interval(struct loader *ld, const char *key, const char *value)
+{
+	return sl_conf_duration(ld, key, value, POOL_PURGE_INTERVAL_MIN, POOL_PURGE_INTERVAL_MAX,
+				&cur_be(ld)->pool_purge_interval_ms);
 }
 
 /* pool_idle_timeout and pool_max_lifetime */
@@ -748,6 +764,8 @@ static const struct key_def backend_keys[] = {
 	  set_pool_duration },
 	{ "pool_max_requests", K_POOL_MAX_REQUESTS, false, NEED_KEEP_ALIVE_BACKEND,
 	  set_pool_max_requests },
+	{ "pool_purge_interval", K_POOL_PURGE_INTERVAL, false, NEED_KEEP_ALIVE_BACKEND,
+	  set_pool_purge_interval },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

@@ -30,6 +30,10 @@ struct sl_pool_conn {
 	/* servers with send_proxy*: the client address its PROXY header named */
 	union sl_sockaddr src;
 	struct sl_pool_conn *prev, *next;
+	/* auto pools (pool_max_idle = auto): the worker's list of every such
+	 * idle entry, most recent first (evicted from the tail, core/pool.c) */
+	struct sl_pool_conn *lprev, *lnext;
+	bool autom;
 	/* being handed to the successor worker after a reload: the matching
 	 * server there; spoiled if its recv saw data, EOF or an error while
 	 * it was cancelled (then it is closed instead) */
@@ -51,7 +55,17 @@ struct sl_pool {
 	uint32_t nconns, hwm;
 	struct sl_pool_conn *free;
 	struct sl_pool_conn **idle;  /* per server (global index): most recent first */
+	struct sl_pool_conn **tail;  /* per server: the longest idle */
 	uint32_t *nidle;
+	/* Auto pools follow demand. Per server: the most of its connections
+	 * busy at once since the last purge (peak) and in the period before
+	 * (need); an idle list holds at most the larger. */
+	uint32_t *peak, *need;
+	struct sl_timerq_ent *purge; /* per backend: its next purge (auto only) */
+	struct sl_pool_conn *lru, *lru_tail; /* auto idle entries, most recent first */
+	uint32_t nauto;              /* idle entries of auto pools */
+	uint32_t auto_max;           /* nauto + busy stays under this (fd budget) */
+	uint32_t busy;               /* server slots held by the worker's sessions */
 	uint32_t *base;              /* per backend: global index of its first server */
 	uint32_t owned;              /* idle entries (they hold a connection) */
 	uint32_t handing;            /* entries being handed to the successor */

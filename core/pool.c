@@ -12,6 +12,23 @@
  * is lent or closed, O(log n) and no ring request either way, and an entry
  * that comes due is closed by itself (no sweep over every entry). An
  * expired entry is never handed out.
+ *
+ * pool_max_idle = auto (the default) sizes each server's idle list by
+ * demand, bounded. Sessions report every server slot they take
+ * (sl_pool_busy_inc): peak is the most connections to the server busy at
+ * once since the backend's last purge, need the same for the period
+ * before, and the idle list keeps a returning connection while it is
+ * shorter than the larger of the two. Every pool_purge_interval (a deadline
+ * in the same heap, armed while the backend has idle connections or recent
+ * demand) the connections to a server beyond the period's peak, busy and
+ * idle together, are the surplus: half of it (rounded up) is closed, the
+ * longest idle first, so a pool shrinks by halves after a burst while
+ * pool_idle_timeout still closes whatever stays unused. The bound that does
+ * not move: idle connections of auto pools plus server slots held stay
+ * under the worker's share of maxconn (auto_max), so a worker's server
+ * sockets stay within the fds maxconn already reserves for them (a socket
+ * per client, one per server connection); a new connection opened past it
+ * closes the worker's longest idle auto entry first.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -20,11 +37,13 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proxy.h"
 #include "core/conn.h"
 #include "core/stats.h"
+#include "core/table.h"
 #include "proto/proxy.h"
 #include "core/world.h"
 #include "ring/udata.h"
@@ -33,9 +52,19 @@ enum { ENT_FREE = 0, ENT_IDLE, ENT_HANDING };
 
 #define POOL_ENTRIES_MAX 65536u
 
+bool sl_pool_auto(const struct sl_backend_conf *bc)
+{
+	return !bc->pool_max_idle_set;
+}
+
 uint32_t sl_pool_max_idle(const struct sl_backend_conf *bc)
 {
-	return bc->pool_max_idle_set ? bc->pool_max_idle : 64;
+	return bc->pool_max_idle_set ? bc->pool_max_idle : 0;
+}
+
+uint64_t sl_pool_purge_interval(const struct sl_backend_conf *bc)
+{
+	return bc->pool_purge_interval_ms ? bc->pool_purge_interval_ms : 5000;
 }
 
 uint64_t sl_pool_idle_timeout(const struct sl_backend_conf *bc)
@@ -59,23 +88,41 @@ int sl_pool_init(struct sl_worker *w)
 	struct sl_pool *p = &w->pool;
 	uint64_t want = 0;
 	uint32_t nsrv = 0;
+	bool any_auto = false;
+	size_t ns;
 
 	p->base = calloc((size_t)c->nbackends + 1, sizeof(*p->base));
-	if (!p->base)
+	p->purge = calloc((size_t)c->nbackends + 1, sizeof(*p->purge));
+	if (!p->base || !p->purge)
 		return -ENOMEM;
 	for (int i = 0; i < c->nbackends; i++) {
 		p->base[i] = nsrv;
+		p->purge[i].kind = SL_TQ_PURGE;
 		nsrv += (uint32_t)c->backends[i].nservers;
-		if (c->backends[i].mode == SL_BE_MODE_HTTP_KEEP_ALIVE)
+		if (c->backends[i].mode != SL_BE_MODE_HTTP_KEEP_ALIVE)
+			continue;
+		if (sl_pool_auto(&c->backends[i]))
+			any_auto = true;
+		else
 			want += (uint64_t)sl_pool_max_idle(&c->backends[i]) *
 				(uint64_t)c->backends[i].nservers;
 	}
 	p->base[c->nbackends] = nsrv; /* the total: sizes per-server arrays */
+	if (any_auto) {
+		p->auto_max = sl_limits_share(c->maxconn, w->px->nworkers);
+		want += p->auto_max;
+	}
 	p->nconns = want > POOL_ENTRIES_MAX ? POOL_ENTRIES_MAX : (uint32_t)want;
-	p->idle = calloc(nsrv ? nsrv : 1, sizeof(*p->idle));
-	p->nidle = calloc(nsrv ? nsrv : 1, sizeof(*p->nidle));
-	p->conns = p->nconns ? calloc(p->nconns, sizeof(*p->conns)) : NULL;
-	if (!p->idle || !p->nidle || (p->nconns && !p->conns))
+	ns = nsrv ? nsrv : 1;
+	p->idle = calloc(ns, sizeof(*p->idle));
+	p->tail = calloc(ns, sizeof(*p->tail));
+	p->nidle = calloc(ns, sizeof(*p->nidle));
+	p->peak = calloc(ns, sizeof(*p->peak));
+	p->need = calloc(ns, sizeof(*p->need));
+	/* used as load comes: pages are touched only up to the high-water mark */
+	p->conns = p->nconns ? sl_table_alloc(p->nconns, sizeof(*p->conns)) : NULL;
+	if (!p->idle || !p->tail || !p->nidle || !p->peak || !p->need ||
+	    (p->nconns && !p->conns))
 		return -ENOMEM;
 	return 0;
 }
@@ -85,14 +132,19 @@ void sl_pool_free(struct sl_worker *w)
 	struct sl_pool *p = &w->pool;
 
 	/* the connections themselves are the connection table's */
-	free(p->conns);
+	sl_table_free(p->conns, p->nconns, sizeof(*p->conns));
 	free(p->idle);
+	free(p->tail);
 	free(p->nidle);
+	free(p->peak);
+	free(p->need);
 	free(p->base);
+	free(p->purge);
 	p->conns = NULL;
-	p->idle = NULL;
-	p->nidle = NULL;
+	p->idle = p->tail = NULL;
+	p->nidle = p->peak = p->need = NULL;
 	p->base = NULL;
+	p->purge = NULL;
 }
 
 static uint32_t server_index(struct sl_worker *w, const struct sl_server *srv)
@@ -114,7 +166,21 @@ static void unlink_idle(struct sl_worker *w, struct sl_pool_conn *e)
 		p->idle[e->sidx] = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
+	else
+		p->tail[e->sidx] = e->prev;
 	e->prev = e->next = NULL;
+	if (e->autom) {
+		if (e->lprev)
+			e->lprev->lnext = e->lnext;
+		else
+			p->lru = e->lnext;
+		if (e->lnext)
+			e->lnext->lprev = e->lprev;
+		else
+			p->lru_tail = e->lprev;
+		e->lprev = e->lnext = NULL;
+		p->nauto--;
+	}
 	p->nidle[e->sidx]--;
 	p->owned--;
 }
@@ -143,6 +209,91 @@ void sl_pool_on_timer(struct sl_worker *w, struct sl_timerq_ent *t)
 	/* only idle entries are queued, for their expiry */
 	if (e->state == ENT_IDLE)
 		retire(w, e);
+}
+
+/* ---- auto pools: demand, purge, fd budget ------------------------------ */
+
+static void arm_purge(struct sl_worker *w, const struct sl_server *srv)
+{
+	struct sl_timerq_ent *t = &w->pool.purge[srv->be - w->px->backends];
+
+	if (!sl_timerq_queued(t))
+		sl_worker_timer_set(w, t, w->now_ms + sl_pool_purge_interval(srv->be->conf));
+}
+
+/* No purge outlives the pool's connections (the worker leaves once its
+ * heap is empty). */
+static void purge_stop(struct sl_worker *w)
+{
+	for (int b = 0; b < w->px->conf->nbackends; b++)
+		sl_worker_timer_del(w, &w->pool.purge[b]);
+}
+
+/* Auto pools give way to server connections: keep idle auto entries plus
+ * server slots held within the worker's share of maxconn. */
+static void make_room(struct sl_worker *w)
+{
+	struct sl_pool *p = &w->pool;
+
+	while (p->lru_tail && p->nauto + p->busy > p->auto_max) {
+		SL_ST_INC(w->st->srv[p->lru_tail->sidx].pool_purged);
+		retire(w, p->lru_tail);
+	}
+}
+
+void sl_pool_busy_inc(struct sl_worker *w, uint32_t sidx)
+{
+	struct sl_pool *p = &w->pool;
+
+	p->busy++;
+	if (w->srv_active[sidx] > p->peak[sidx])
+		p->peak[sidx] = w->srv_active[sidx];
+	if (p->nauto && p->nauto + p->busy > p->auto_max)
+		make_room(w);
+}
+
+void sl_pool_busy_dec(struct sl_worker *w)
+{
+	w->pool.busy--;
+}
+
+void sl_pool_on_purge(struct sl_worker *w, struct sl_timerq_ent *t)
+{
+	struct sl_pool *p = &w->pool;
+	uint32_t b = (uint32_t)(t - p->purge);
+	const struct sl_backend *be = &w->px->backends[b];
+	bool again = false;
+
+	for (uint32_t sidx = p->base[b]; sidx < p->base[b + 1]; sidx++) {
+		uint32_t recent = p->peak[sidx], now = w->srv_active[sidx];
+		uint32_t keep = recent > now ? recent - now : 0, n = 0;
+
+		/* connections beyond the period's peak, busy and idle together:
+		 * half of them go, the longest idle first */
+		if (p->nidle[sidx] > keep)
+			n = (p->nidle[sidx] - keep + 1) / 2;
+		for (uint32_t i = 0; i < n && p->tail[sidx]; i++)
+			retire(w, p->tail[sidx]);
+		if (n)
+			SL_ST_ADD(w->st->srv[sidx].pool_purged, n);
+		p->need[sidx] = recent;
+		p->peak[sidx] = now;
+		again |= p->nidle[sidx] || recent;
+	}
+	if (again && !w->stopping && !w->retired)
+		arm_purge(w, &be->servers[0]);
+}
+
+/* May a connection to srv (index sidx) returning to the pool stay? */
+static bool has_room(const struct sl_worker *w, const struct sl_server *srv, uint32_t sidx)
+{
+	const struct sl_backend_conf *bc = srv->be->conf;
+	const struct sl_pool *p = &w->pool;
+	uint32_t want = p->peak[sidx] > p->need[sidx] ? p->peak[sidx] : p->need[sidx];
+
+	if (!sl_pool_auto(bc))
+		return p->nidle[sidx] < sl_pool_max_idle(bc);
+	return p->nidle[sidx] < want && p->nauto + p->busy < p->auto_max;
 }
 
 void sl_pool_drop_drained(struct sl_worker *w)
@@ -222,9 +373,21 @@ static void link_idle(struct sl_worker *w, struct sl_pool_conn *e, struct sl_ser
 	e->next = p->idle[sidx];
 	if (e->next)
 		e->next->prev = e;
+	else
+		p->tail[sidx] = e;
 	p->idle[sidx] = e;
 	p->nidle[sidx]++;
 	p->owned++;
+	e->autom = sl_pool_auto(srv->be->conf);
+	if (e->autom) {
+		e->lnext = p->lru;
+		if (e->lnext)
+			e->lnext->lprev = e;
+		else
+			p->lru_tail = e;
+		p->lru = e;
+		p->nauto++;
+	}
 }
 
 /* When an idle entry stops being reusable: pool_idle_timeout after it
@@ -245,11 +408,15 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 	struct sl_pool *p = &w->pool;
 	uint32_t sidx = server_index(w, srv);
 	struct sl_pool_conn *e = NULL;
+	bool room = has_room(w, srv, sidx);
 
-	if (!w->stopping && !w->retired && p->nidle[sidx] < sl_pool_max_idle(bc) &&
+	if (!w->stopping && !w->retired && room &&
 	    atomic_load_explicit(&srv->admin, memory_order_relaxed) == SL_SRV_ADMIN_READY)
 		e = entry_alloc(p);
 	if (!e) {
+		/* an auto pool's list is as long as recent demand: surplus */
+		if (!room && sl_pool_auto(bc) && !w->stopping && !w->retired)
+			SL_ST_INC(w->st->srv[sidx].pool_purged);
 		sl_conn_close(c, false);
 		return;
 	}
@@ -260,6 +427,8 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 	e->expire_ms = expiry(bc, e->idle_ms, e->created_ms);
 	sl_conn_recv_start(c);
 	sl_worker_timer_set(w, &e->tq, e->expire_ms);
+	if (e->autom)
+		arm_purge(w, srv);
 }
 
 /* Any event of an idle connection: the server closed it, failed, or spoke
@@ -317,6 +486,7 @@ void sl_pool_close_all(struct sl_worker *w)
 	for (uint32_t i = 0; i < p->hwm; i++)
 		if (p->conns[i].state == ENT_IDLE)
 			retire(w, &p->conns[i]);
+	purge_stop(w);
 }
 
 uint32_t sl_pool_count(const struct sl_worker *w)
@@ -422,6 +592,7 @@ void sl_pool_hand_over(struct sl_worker *w)
 	struct sl_pool *p = &w->pool;
 
 	p->handing++; /* held until every entry is started: tell() once */
+	purge_stop(w);
 	for (uint32_t i = 0; i < p->hwm; i++) {
 		struct sl_pool_conn *e = &p->conns[i];
 
@@ -454,7 +625,11 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	struct sl_pool_conn *e;
 	struct sl_conn *c;
 
-	if (w->stopping || w->retired || p->nidle[sidx] >= sl_pool_max_idle(bc) ||
+	/* auto: what the predecessor kept, within the fd budget; the purge
+	 * trims what our traffic does not use */
+	if (w->stopping || w->retired ||
+	    (sl_pool_auto(bc) ? p->nauto + p->busy >= p->auto_max :
+	     p->nidle[sidx] >= sl_pool_max_idle(bc)) ||
 	    x->requests >= sl_pool_max_requests(bc) || at <= w->now_ms ||
 	    atomic_load_explicit(&x->srv->admin, memory_order_relaxed) != SL_SRV_ADMIN_READY)
 		return false;
@@ -473,6 +648,12 @@ static bool adopt(struct sl_worker *w, const struct sl_pool_xfer *x)
 	e->expire_ms = at;
 	sl_conn_recv_start(c);
 	sl_worker_timer_set(w, &e->tq, at);
+	if (e->autom) {
+		/* counted as demand of this period: kept for one, like a burst */
+		if (p->peak[sidx] < p->nidle[sidx])
+			p->peak[sidx] = p->nidle[sidx];
+		arm_purge(w, x->srv);
+	}
 	return true;
 }
 

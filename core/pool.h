@@ -6,13 +6,17 @@
  * it (or sends anything unasked) is seen at once and the connection leaves
  * the pool. One io_uring timeout per worker enforces
  * pool_idle_timeout and pool_max_lifetime. pool_max_idle bounds each
- * server's idle list; pool_max_requests is checked by the caller on put.
+ * server's idle list: a fixed number, or (auto, the default) the most
+ * connections to the server that were busy at once lately, the surplus
+ * closed progressively every pool_purge_interval; pool_max_requests is
+ * checked by the caller on put.
  * A reload hands idle connections of unchanged servers to the next
  * configuration's worker (sl_pool_hand_over, sl_pool_adopt).
  */
 #ifndef SL_CORE_POOL_H
 #define SL_CORE_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "conf/conf-t.h"
 #include "core/pool-t.h"
@@ -47,6 +51,15 @@ void sl_pool_put(struct sl_worker *w, struct sl_server *srv, struct sl_conn *c,
 		 const struct sl_pool_meta *meta, const union sl_sockaddr *src);
 /* An idle entry's expiry came due in the worker's heap: close it. */
 void sl_pool_on_timer(struct sl_worker *w, struct sl_timerq_ent *t);
+/* A backend's purge came due (auto pools): close part of each server's
+ * idle surplus over recent demand, start the next period. */
+void sl_pool_on_purge(struct sl_worker *w, struct sl_timerq_ent *t);
+
+/* A session took a slot of server sidx (w->srv_active[sidx] counts it
+ * already) or gave one back: the demand auto pools follow. O(1), except
+ * that taking one past the fd budget closes idle auto connections. */
+void sl_pool_busy_inc(struct sl_worker *w, uint32_t sidx);
+void sl_pool_busy_dec(struct sl_worker *w);
 /* Close every idle connection (worker stopping). */
 void sl_pool_close_all(struct sl_worker *w);
 /* Reload (the worker retires): each idle connection whose server is the
@@ -70,7 +83,11 @@ uint32_t sl_pool_count(const struct sl_worker *w);
 /* Entries not yet free (idle or draining): a stopping worker waits for 0. */
 uint32_t sl_pool_active(const struct sl_worker *w);
 
+/* pool_max_idle = auto (the default): idle lists follow demand. */
+bool sl_pool_auto(const struct sl_backend_conf *bc);
+/* The fixed pool_max_idle (0 in auto mode). */
 uint32_t sl_pool_max_idle(const struct sl_backend_conf *bc);
+uint64_t sl_pool_purge_interval(const struct sl_backend_conf *bc);
 uint64_t sl_pool_idle_timeout(const struct sl_backend_conf *bc);
 uint64_t sl_pool_max_lifetime(const struct sl_backend_conf *bc);
 uint32_t sl_pool_max_requests(const struct sl_backend_conf *bc);

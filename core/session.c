@@ -170,6 +170,7 @@ static void server_release(struct sl_session *s)
 		return;
 	s->srv_held = false;
 	w->srv_active[srv_gidx(w, srv)]--;
+	sl_pool_busy_dec(w);
 	atomic_fetch_sub(&srv->sessions, 1);
 	/* the oldest waiting session tries again after this batch */
 	if ((head = w->q_head[srv->be - w->px->backends]))
@@ -238,6 +239,7 @@ static void use_server(struct sl_session *s, struct sl_server *srv)
 	s->srv = srv;
 	s->srv_held = true;
 	s->w->srv_active[srv_gidx(s->w, srv)]++;
+	sl_pool_busy_inc(s->w, srv_gidx(s->w, srv));
 	SL_ST_INC(s->w->st->srv[srv_gidx(s->w, srv)].sess_total);
 	SL_ST_INC(s->w->st->be[s->be - s->w->px->backends].sess_total);
 	atomic_fetch_add(&srv->sessions, 1);

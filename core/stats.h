@@ -95,6 +95,7 @@ struct sl_be_stats {
 struct sl_srv_stats {
 	uint64_t sess_total, bytes_in, bytes_out, conn_fail;
 	uint64_t req_total;               /* http requests ended on this server */
+	uint64_t pool_purged;             /* closed by an auto pool as surplus */
 	uint64_t done[6];                 /* ... by status class (1xx..5xx, none) */
 	struct sl_hist lat[SL_LAT_COUNT];
 };

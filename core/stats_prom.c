@@ -437,6 +437,9 @@ static const struct {
 	  offsetof(struct sl_srv_stats, conn_fail) },
 	{ "sluice_server_http_requests_total", "counter", "HTTP requests ended on the server",
 	  offsetof(struct sl_srv_stats, req_total) },
+	{ "sluice_server_pool_purged_total", "counter",
+	  "Server connections an auto pool closed as surplus (purge, full list, maxconn share)",
+	  offsetof(struct sl_srv_stats, pool_purged) },
 };
 
 /* Every server of every backend: be and s are set, g is the server's global

@@ -310,11 +310,11 @@ static void json_server(struct sbuf *b, struct sl_server *s, const struct totals
 
 	out(b, "{\"name\":\"%s\",\"state\":\"%s\",\"weight\":%d,\"backup\":%s,"
 	    "\"sessions_current\":%u,\"sessions_total\":%llu,\"connect_failures\":%llu,"
-	    "\"pool_idle\":%llu,\"http_requests\":%llu,\"responses\":{", s->conf->name,
+	    "\"pool_idle\":%llu,\"pool_purged\":%llu,\"http_requests\":%llu,\"responses\":{", s->conf->name,
 	    sl_stats_state_names[sl_server_status(s)], sl_server_weight(s),
 	    s->conf->backup ? "true" : "false",
 	    atomic_load(&s->sessions), U(v->sess_total), U(v->conn_fail), U(t->pool_idle[g]),
-	    U(v->req_total));
+	    U(v->pool_purged), U(v->req_total));
 	for (int k = 0; k < 6; k++)
 		out(b, "%s\"%s\":%llu", k ? "," : "", sl_stats_rsp_names[k], U(v->done[k]));
 	out(b, "}");

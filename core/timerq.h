@@ -18,6 +18,7 @@
 enum sl_timerq_kind {
 	SL_TQ_SESSION = 0,   /* struct sl_session.tq (core/session.c) */
 	SL_TQ_POOL,          /* struct sl_pool_conn.tq (core/pool.c) */
+	SL_TQ_PURGE,         /* struct sl_pool.purge[backend] (core/pool.c) */
 };
 
 struct sl_timerq_ent {

@@ -98,6 +98,8 @@ static void tq_fire(struct sl_worker *w)
 	while (budget-- && (e = sl_timerq_pop_due(&w->tq, w->now_ms))) {
 		if (e->kind == SL_TQ_POOL)
 			sl_pool_on_timer(w, e);
+		else if (e->kind == SL_TQ_PURGE)
+			sl_pool_on_purge(w, e);
 		else
 			sl_session_on_timer(e);
 	}
@@ -734,7 +736,8 @@ static int worker_init(struct sl_worker *w)
 	w->pending_cap = 1024;
 	w->pending = calloc(w->pending_cap, sizeof(*w->pending));
 	if (!w->sessions || !w->buf_next || !w->buf_len || !w->pbuf || !w->pbuf_free ||
-	    sl_pool_init(w) < 0 || sl_timerq_init(&w->tq, w->nslots + w->pool.nconns) < 0 ||
+	    sl_pool_init(w) < 0 || sl_timerq_init(&w->tq, w->nslots + w->pool.nconns +
+						 (uint32_t)w->px->conf->nbackends) < 0 ||
 	    sl_conn_table_init(w, 2 * w->nslots + w->pool.nconns) < 0 ||
 	    sl_stats_init(w) < 0 || sl_alog_init(w) < 0 ||
 	    !w->fe_conn || !w->idle_head || !w->idle_tail ||

@@ -112,8 +112,9 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w, struct sl_wo
 }
 
 /* File descriptors maxconn can need: a client and a server socket per
- * connection, idle pooled server connections, listeners, and the process's
- * own (ring, eventfds, log, checker). */
+ * connection, idle pooled server connections of fixed-size pools (auto
+ * pools stay within the server sockets, core/pool.c), listeners, and the
+ * process's own (ring, eventfds, log, checker). */
 static rlim_t fds_needed(const struct sl_config *c)
 {
 	rlim_t need = (rlim_t)c->maxconn * 2 + 64;

@@ -75,8 +75,12 @@ static void config_ok(const struct sl_config *c)
 		const struct sl_backend_conf *be = &c->backends[i];
 
 		FZ_CHECK(be->nservers >= 1, "backend %s without server", be->name);
-		FZ_CHECK(be->pool_idle_timeout_ms <= H24 && be->pool_max_lifetime_ms <= 7 * H24,
+		FZ_CHECK(be->pool_idle_timeout_ms <= H24 && be->pool_max_lifetime_ms <= 7 * H24 &&
+			 be->pool_purge_interval_ms <= H24 &&
+			 (be->pool_purge_interval_ms == 0 || be->pool_purge_interval_ms >= 10),
 			 "pool durations of %s", be->name);
+		FZ_CHECK(be->pool_max_idle_set || be->pool_max_idle == 0, "pool_max_idle auto of %s",
+			 be->name);
 		FZ_CHECK(be->check.interval_ms <= H24, "check_interval of %s", be->name);
 		timeouts_ok(&be->timeouts, be->name);
 	}

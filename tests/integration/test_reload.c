@@ -659,6 +659,49 @@ Test(reload, idle_pooled_connections_of_an_unchanged_server_carry_over)
 	finish_closing_pool(p, o, lu_origin_port(o), 2);
 }
 
+/* pool_max_idle = auto: the successor keeps what it adopts for a purge
+ * period (its own demand is nothing yet), then its purge closes them by
+ * halves; the purge counter carries over the reload. */
+Test(reload, auto_pool_carries_over_then_its_purge_trims_it)
+{
+	struct lu_origin_opts oo = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 300 };
+	struct lu_origin *o = lu_origin_start(&oo);
+	struct lu_conf c = {
+		.fe_mode = "http", .be_mode = "http-keep-alive", .nservers = 1,
+		.pool_idle_timeout = "60s", .extra = "pool_purge_interval = 1s\n",
+	};
+	const char *purged = "sluice_server_pool_purged_total{backend=\"b\",server=\"s1\"}";
+	int fe = h_free_port(), k;
+	char conf[4096], line[128];
+	struct h_proxy *p;
+	uint64_t t0;
+
+	c.server_port[0] = lu_origin_port(o);
+	lu_conf_render(&c, fe, conf, sizeof(conf));
+	p = h_proxy_start_text(conf, fe);
+	burst(fe, 6, 'A');
+	k = lu_origin_accepted(o);
+	cr_assert(k >= 2 && k <= 6, "6 requests at once made %d server connections", k);
+	wait_pool_idle(p, k);
+	sighup_reload(p, conf, 1);
+	snprintf(line, sizeof(line), "%d idle pooled server connections handed to configuration 2"
+		 ", 0 closed", k);
+	cr_assert(ou_wait_file_count(p->log_path, line, 1, hu_io_to()), "no '%s' in the log",
+		  line);
+	wait_pool_idle(p, k);
+	t0 = h_now_ms();
+	cr_assert(lu_origin_wait_active_le(o, 0, 15000 * h_slow()), "%d still open",
+		  lu_origin_active(o));
+	cr_assert(h_now_ms() - t0 >= 900, "closed %llu ms after the adoption: not kept for a "
+		  "purge period", (unsigned long long)(h_now_ms() - t0));
+	wait_pool_idle(p, 0);
+	cr_assert_eq(metric(p, purged), k);
+	for (int i = 0; i < k; i++)
+		cr_assert_eq(lu_origin_conn(o, i).end, 0, "connection %d: not closed by the proxy", i);
+	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
+	h_proxy_finish(p);
+}
+
 Test(reload, pooled_connections_to_a_moved_server_are_closed)
 {
 	struct lu_origin_opts oa = { .kind = LU_HTTP, .tag = 'A', .delay_ms = 300 };

@@ -383,7 +383,8 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
-		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests or timeout_*");
+		     "pool_idle_timeout, pool_max_lifetime, pool_max_requests, pool_purge_interval "
+		     "or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
 		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate, "
 		     "admin, stats_interval or buffer_release");
@@ -980,6 +981,22 @@ Test(conf, leaves_limits_and_pool_settings_at_zero_when_absent)
 	cr_assert_eq(be->servers[0].maxconn, 0);
 }
 
+Test(conf, pool_max_idle_auto_is_the_default_and_a_setting)
+{
+	load_ok(HFE HBE "pool_max_idle = auto\npool_purge_interval = 250ms\n");
+	cr_assert_not(conf->backends[0].pool_max_idle_set);
+	cr_assert_eq(conf->backends[0].pool_max_idle, 0);
+	cr_assert_eq(conf->backends[0].pool_purge_interval_ms, 250);
+	load_ok(HFE HBE);
+	cr_assert_eq(conf->backends[0].pool_purge_interval_ms, 0); /* 5s */
+	expect_error(HFE HBE "pool_max_idle = -1\n", "x.ini:8: key 'pool_max_idle': ",
+		     "expected auto or a number from 0 to 100000, got '-1'");
+	expect_error(HFE HBE "pool_purge_interval = 1ms\n", "x.ini:8: key 'pool_purge_interval': ",
+		     "");
+	expect_error(HFE HBE "pool_purge_interval = 2d\n", "x.ini:8: key 'pool_purge_interval': ",
+		     "");
+}
+
 Test(conf, accepts_pool_max_idle_zero_as_a_setting)
 {
 	load_ok(HFE HBE "pool_max_idle = 0\n");
@@ -1040,7 +1057,7 @@ Test(conf, rejects_bad_limit_and_pool_values_with_file_line_and_key)
 		{ "max_header_size = 99999999999999999999k", "got '99999999999999999999k'" },
 		{ "max_headers = 0", "expected a number from 1 to 1000, got '0'" },
 		{ "max_headers = 1001", "got '1001'" },
-		{ "pool_max_idle = 100001", "expected a number from 0 to 100000, got '100001'" },
+		{ "pool_max_idle = 100001", "expected auto or a number from 0 to 100000, got '100001'" },
 		{ "pool_max_idle = -1", "got '-1'" },
 		{ "pool_max_idle = many", "got 'many'" },
 		{ "pool_idle_timeout = 0", "expected a duration from 1ms to 24h like 500ms, 5s, "
