@@ -186,6 +186,20 @@ static int set_stats_interval(struct loader *ld, const char *key, const char *va
 	return 0;
 }
 
+/* recv_buffers = incremental | fixed: large provided buffers the kernel
+ * fills with many receives (Linux 6.12+; older kernels get fixed ones
+ * anyway), or one 16 KiB buffer per receive (ring/slice.c). */
+static int set_recv_buffers(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "incremental", "fixed", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "incremental or fixed", &v);
+
+	if (rc == 0)
+		ld->conf->recv_buffers_fixed = v == 1;
+	return rc;
+}
+
 /* How often each worker reviews its receive-buffer pool and gives the
  * memory of buffers unused for that long back to the kernel (ring/bufpool.c). */
 static int set_buffer_release(struct loader *ld, const char *key, const char *value)
@@ -701,6 +715,7 @@ static const struct key_def global_keys[] = {
 	{ "admin", K_ADMIN, false, NEED_ANY, set_admin },
 	{ "stats_interval", K_STATS_INTERVAL, false, NEED_ANY, set_stats_interval },
 	{ "buffer_release", K_BUFFER_RELEASE, false, NEED_ANY, set_buffer_release },
+	{ "recv_buffers", K_RECV_BUFFERS, false, NEED_ANY, set_recv_buffers },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 
