@@ -186,17 +186,18 @@ static int set_stats_interval(struct loader *ld, const char *key, const char *va
 	return 0;
 }
 
-/* recv_buffers = incremental | fixed: large provided buffers the kernel
- * fills with many receives (Linux 6.12+; older kernels get fixed ones
- * anyway), or one 16 KiB buffer per receive (ring/slice.c). */
+/* recv_buffers = fixed | incremental: one 16 KiB provided buffer per
+ * receive (the default), or large buffers the kernel fills with many
+ * receives (Linux 6.17+; older kernels get fixed ones anyway; ring/slice.c
+ * and the README say why it is not the default). */
 static int set_recv_buffers(struct loader *ld, const char *key, const char *value)
 {
 	static const char *const names[] = { "incremental", "fixed", NULL };
-	int v = 0;
-	int rc = parse_enum(ld, key, value, names, "incremental or fixed", &v);
+	int v = 1;
+	int rc = parse_enum(ld, key, value, names, "fixed or incremental", &v);
 
 	if (rc == 0)
-		ld->conf->recv_buffers_fixed = v == 1;
+		ld->conf->recv_buffers_inc = v == 0;
 	return rc;
 }
 

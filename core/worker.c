@@ -704,7 +704,7 @@ static int worker_init(struct sl_worker *w)
 {
 	int ret;
 
-	if (w->px->conf->recv_buffers_fixed)
+	if (!w->px->conf->recv_buffers_inc)
 		ret = sl_ring_init(&w->ring, SL_RING_ENTRIES, SL_BUF_SIZE, SL_BUF_COUNT, w->why,
 				   sizeof(w->why));
 	else

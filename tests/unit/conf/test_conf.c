@@ -411,6 +411,18 @@ Test(conf, buffer_release_default_and_bounds)
 		     "a duration from 100ms to 1h");
 }
 
+Test(conf, recv_buffers_default_values_and_bad_value)
+{
+	load_ok(MINIMAL);
+	cr_assert(!conf->recv_buffers_inc);
+	load_ok("[global]\nrecv_buffers = incremental\n" MINIMAL);
+	cr_assert(conf->recv_buffers_inc);
+	load_ok("[global]\nrecv_buffers = fixed\n" MINIMAL);
+	cr_assert(!conf->recv_buffers_inc);
+	expect_error("[global]\nrecv_buffers = large\n" MINIMAL, "x.ini:2: key 'recv_buffers': ",
+		     "fixed or incremental");
+}
+
 Test(conf, stats_interval_default_and_bounds)
 {
 	load_ok(MINIMAL);
