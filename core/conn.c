@@ -267,7 +267,9 @@ uint64_t sl_conn_now_ms(const struct sl_conn *c)
  * per loop iteration.
  * So a quarter of the pool stays for light sides, and slow readers of large
  * responses cannot take the buffers everyone else needs. A kernel without
- * the cap gets single-shot recvs for bulk sides instead.
+ * the cap gets single-shot recvs for bulk sides instead. With incremental
+ * buffers every count here is in units of SL_BUF_SIZE (a queue's bytes,
+ * at least one per slice; the pool's free buffers times their units).
  */
 #define LIGHT_CAP       2u
 #define BULK_HOLD_TIGHT 2u
