@@ -191,7 +191,7 @@ static void probe_mshot_cap(struct sl_ring *r)
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int sv[2], n = 0;
-	bool ended = false;
+	bool ended = false, data_ok = false;
 	char *data;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -214,12 +214,15 @@ static void probe_mshot_cap(struct sl_ring *r)
 				break;
 			n++;
 			ended = !(cqe->flags & IORING_CQE_F_MORE);
+			/* a kernel that refuses the per-receive cap ends the
+			 * recv with -EINVAL: no cap then */
+			data_ok = cqe->res > 0;
 			if (cqe->flags & IORING_CQE_F_BUFFER) {
 				probe_buf_back(r, cqe);
 			}
 			io_uring_cqe_seen(&r->uring, cqe);
 		}
-		r->mshot_cap = ended && n == 1;
+		r->mshot_cap = ended && n == 1 && data_ok;
 		if (!ended) {
 			/* still armed: end it before the pair closes */
 			sqe = sl_ring_sqe(r);
