@@ -186,6 +186,21 @@ static int set_stats_interval(struct loader *ld, const char *key, const char *va
 	return 0;
 }
 
+/* recv_buffers = fixed | incremental: one 16 KiB provided buffer per
+ * receive (the default), or large buffers the kernel fills with many
+ * receives (Linux 6.17+; older kernels get fixed ones anyway; ring/slice.c
+ * and the README say why it is not the default). */
+static int set_recv_buffers(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "incremental", "fixed", NULL };
+	int v = 1;
+	int rc = parse_enum(ld, key, value, names, "fixed or incremental", &v);
+
+	if (rc == 0)
+		ld->conf->recv_buffers_inc = v == 0;
+	return rc;
+}
+
 /* How often each worker reviews its receive-buffer pool and gives the
  * memory of buffers unused for that long back to the kernel (ring/bufpool.c). */
 static int set_buffer_release(struct loader *ld, const char *key, const char *value)
@@ -717,6 +732,7 @@ static const struct key_def global_keys[] = {
 	{ "admin", K_ADMIN, false, NEED_ANY, set_admin },
 	{ "stats_interval", K_STATS_INTERVAL, false, NEED_ANY, set_stats_interval },
 	{ "buffer_release", K_BUFFER_RELEASE, false, NEED_ANY, set_buffer_release },
+	{ "recv_buffers", K_RECV_BUFFERS, false, NEED_ANY, set_recv_buffers },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

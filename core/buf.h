@@ -1,6 +1,7 @@
 /*
- * Buffers (core/ layer): a worker's provided buffers (ids below
- * SL_BUF_COUNT, the kernel's ring) and plaintext buffers of transports
+ * Buffers (core/ layer): a worker's received slices (ids below
+ * SL_BUF_COUNT: slices of the kernel's provided buffers, ring/slice.c; with
+ * fixed buffers a slice is a whole buffer) and plaintext buffers of transports
  * (ids above, w->pbuf, allocated on demand), and FIFOs of buffer ids linked
  * through w->buf_next. Used by core/conn.c only; transports reach buffers
  * through the connection API.
@@ -18,7 +19,7 @@
 static inline char *sl_buf_ptr(struct sl_worker *w, uint16_t bid)
 {
 	if (bid < SL_BUF_COUNT)
-		return (char *)sl_ring_buf(&w->ring, bid);
+		return (char *)sl_ring_slice_ptr(&w->ring, bid);
 	return w->pbuf[bid - SL_BUF_COUNT];
 }
 
@@ -27,7 +28,7 @@ static inline void sl_buf_release(struct sl_worker *w, uint16_t bid)
 	uint16_t i;
 
 	if (bid < SL_BUF_COUNT) {
-		sl_ring_buf_recycle(&w->ring, bid);
+		sl_ring_slice_put(&w->ring, bid);
 		return;
 	}
 	i = (uint16_t)(bid - SL_BUF_COUNT);
@@ -61,12 +62,31 @@ static inline void sl_bufq_push(struct sl_worker *w, struct sl_bufq *q, uint16_t
 				uint32_t len)
 {
 	w->buf_len[bid] = len;
+	q->bytes += len;
 	if (q->count)
 		w->buf_next[q->tail] = bid;
 	else
 		q->head = bid;
 	q->tail = bid;
 	q->count++;
+}
+
+/* Queue received slice id (len bytes) on q: when it continues the slice
+ * at q's tail in the same incremental buffer, the tail grows over it and
+ * the id goes back at once (one piece where there were two: fewer iovecs
+ * per send). Nothing reads past a queued buffer's length, and a send
+ * already built keeps its own lengths, so growing the tail is safe. */
+static inline void sl_bufq_push_rx(struct sl_worker *w, struct sl_bufq *q, uint16_t id,
+				   uint32_t len)
+{
+	if (q->count && q->tail < SL_BUF_COUNT &&
+	    sl_ring_slice_follows(&w->ring, q->tail, w->buf_len[q->tail], id)) {
+		w->buf_len[q->tail] += len;
+		q->bytes += len;
+		sl_ring_slice_put(&w->ring, id);
+		return;
+	}
+	sl_bufq_push(w, q, id, len);
 }
 
 /* Unlink the head buffer without releasing it; returns its id. */
@@ -76,6 +96,7 @@ static inline uint16_t sl_bufq_unlink(struct sl_worker *w, struct sl_bufq *q)
 
 	q->head = w->buf_next[bid];
 	q->count--;
+	q->bytes -= w->buf_len[bid];
 	q->off = 0;
 	return bid;
 }

@@ -27,6 +27,7 @@ struct sl_bufq {
 	uint32_t count;
 	uint16_t head, tail;
 	uint32_t off;        /* bytes of the head buffer already used */
+	uint32_t bytes;      /* the queued buffers' lengths (off not deducted) */
 };
 
 /* Bytes built in memory (rewritten heads, copied bodies, error pages,

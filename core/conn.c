@@ -267,28 +267,44 @@ uint64_t sl_conn_now_ms(const struct sl_conn *c)
  * per loop iteration.
  * So a quarter of the pool stays for light sides, and slow readers of large
  * responses cannot take the buffers everyone else needs. A kernel without
- * the cap gets single-shot recvs for bulk sides instead.
+ * the cap gets single-shot recvs for bulk sides instead. With incremental
+ * buffers every count here is in units of SL_BUF_SIZE (a queue's bytes,
+ * at least one per slice; the pool's free buffers times their units).
  */
 #define LIGHT_CAP       2u
 #define BULK_HOLD_TIGHT 2u
 #define ARM_BUDGET      32u
 
-/* Buffers of ours the kernel cannot have back yet: what makes a side bulk. */
+/* What a queue holds, in the pool's units: its buffers; with incremental
+ * buffers its bytes in units (a slice grown over its successors holds
+ * many), at least one per slice. */
+static uint32_t q_units(const struct sl_worker *w, const struct sl_bufq *q)
+{
+	uint32_t u;
+
+	if (!w->ring.inc)
+		return q->count;
+	u = (q->bytes + w->ring.unit - 1) / w->ring.unit;
+	return u > q->count ? u : q->count;
+}
+
+/* Buffers of ours the kernel cannot have back yet, in units: what makes a
+ * side bulk. */
 static uint32_t held(const struct sl_conn *c)
 {
-	uint32_t n = c->q.count + (c->spare >= 0);
+	uint32_t n = q_units(c->w, &c->q) + (c->spare >= 0);
 
 	if (c->xprt->held)
 		n += c->xprt->held(c);
 	if (c->peer && c->peer->peer == c)
-		n += c->peer->txq.count;
+		n += q_units(c->w, &c->peer->txq);
 	return n;
 }
 
 /* How many buffers a bulk side may hold now. */
 static uint32_t hold_limit(const struct sl_worker *w)
 {
-	return sl_ring_buf_free(&w->ring) >= w->ring.buf_count / 2 ? SL_BUF_QUOTA :
+	return sl_ring_buf_free(&w->ring) >= sl_ring_units(&w->ring) / 2 ? SL_BUF_QUOTA :
 	       BULK_HOLD_TIGHT;
 }
 
@@ -298,7 +314,7 @@ static uint32_t hold_limit(const struct sl_worker *w)
 static uint32_t bulk_room(const struct sl_worker *w)
 {
 	const struct sl_conn_table *t = &w->conns;
-	uint32_t free = sl_ring_buf_free(&w->ring), keep = w->ring.buf_count / 4 + t->bulk_armed;
+	uint32_t free = sl_ring_buf_free(&w->ring), keep = sl_ring_units(&w->ring) / 4 + t->bulk_armed;
 
 	return t->arm_budget && free > keep ? free - keep : 0;
 }
@@ -369,7 +385,7 @@ static void arm_recv(struct sl_conn *c)
 	c->rx = SL_RX_ARMED;
 	c->one = h && !r->mshot_cap;
 	if (r->mshot_cap)
-		sl_ring_recv_multishot_cap(r, c->fd, cap * r->buf_size, cud(c, SL_OP_RECV));
+		sl_ring_recv_multishot_cap(r, c->fd, cap * r->unit, cud(c, SL_OP_RECV));
 	else if (c->one)
 		sl_ring_recv_one(r, c->fd, cud(c, SL_OP_RECV));
 	else
@@ -397,18 +413,37 @@ static void check_quota(struct sl_conn *c)
 	}
 }
 
+/* Units of the pool a completion of res bytes took from a capped recv:
+ * one buffer each with fixed buffers; with incremental ones the bytes, in
+ * units, rounded up. */
+static uint32_t units_of(const struct sl_ring *r, int res)
+{
+	if (!r->inc || res <= 0)
+		return 1;
+	return ((uint32_t)res + r->unit - 1) / r->unit;
+}
+
+/*
+ * A recv completion. Its bytes arrive as a slice (ring/slice.c) that this
+ * connection owns from here: its transport queues it (raw: c->q, possibly
+ * grown into the slice before it), and whoever holds it last releases it
+ * (sl_buf_release), which recycles the provided buffer with its last
+ * slice. So a buffer shared by completions of several connections goes
+ * back once, when every one of them is done with its part.
+ */
 static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 {
 	struct sl_worker *w = c->w;
-	bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
-	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-	int res = cqe->res;
+	int res = cqe->res, id = -ENODATA;
 
-	if (has_buf) {
-		sl_ring_buf_taken(&w->ring, bid);
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		id = sl_ring_slice_take(&w->ring, cqe->flags, res);
 		if (c->bulk_cap) {
-			c->bulk_cap--;
-			w->conns.bulk_armed--;
+			uint32_t k = units_of(&w->ring, res);
+
+			k = k < c->bulk_cap ? k : c->bulk_cap;
+			c->bulk_cap = (uint16_t)(c->bulk_cap - k);
+			w->conns.bulk_armed -= k;
 		}
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -419,23 +454,24 @@ static void on_recv(struct sl_conn *c, const struct io_uring_cqe *cqe)
 		c->bulk_cap = 0;
 	}
 	if (c->st != SL_CONN_OPEN || !c->cb) {
-		if (has_buf)
-			sl_ring_buf_recycle(&w->ring, bid);
+		if (id >= 0)
+			sl_buf_release(w, (uint16_t)id);
 		return;
 	}
-	if (res > 0 && has_buf) {
+	if (id >= 0) {
 		c->bytes_in += (uint64_t)res;
 		c->last_ms = w->now_ms;
 		if (c->cb->on_recv_bytes)
 			c->cb->on_recv_bytes(c->owner, c, (uint32_t)res);
-		c->xprt->input(c, bid, (uint32_t)res);
+		c->xprt->input(c, (uint16_t)id, (uint32_t)res);
 		check_quota(c);
 		arm_recv(c); /* the multishot ended (CQ overflow): re-arm */
 		return;
 	}
-	if (has_buf)
-		sl_ring_buf_recycle(&w->ring, bid);
-	if (res == 0) {
+	if (id == -ENOBUFS) {
+		/* bytes arrived with no slice id to name them: they are lost */
+		sl_conn_notify_error(c, -ENOBUFS);
+	} else if (res == 0) {
 		c->rd_eof = true;
 		c->xprt->input_eof(c);
 	} else if (res == -ENOBUFS) {
@@ -594,6 +630,7 @@ void sl_conn_plain_commit(struct sl_conn *c, uint32_t n)
 		return;
 	if (plain_tail(c)) {
 		w->buf_len[c->q.tail] += n;
+		c->q.bytes += n;
 		return;
 	}
 	sl_bufq_push(w, &c->q, (uint16_t)c->spare, n);
@@ -992,7 +1029,7 @@ void sl_conn_push_done(struct sl_conn *c)
 
 static void raw_input(struct sl_conn *c, uint16_t bid, uint32_t len)
 {
-	sl_bufq_push(c->w, &c->q, bid, len);
+	sl_bufq_push_rx(c->w, &c->q, bid, len);
 	sl_conn_notify_data(c);
 }
 
@@ -1158,10 +1195,10 @@ void sl_conn_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	    w->conns.v[slot].st == SL_CONN_FREE) {
 		/* cannot happen (freed at inflight 0), but a buffer must go back */
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			int id = sl_ring_slice_take(&w->ring, cqe->flags, cqe->res);
 
-			sl_ring_buf_taken(&w->ring, bid);
-			sl_ring_buf_recycle(&w->ring, bid);
+			if (id >= 0)
+				sl_buf_release(w, (uint16_t)id);
 		}
 		return;
 	}

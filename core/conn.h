@@ -13,6 +13,9 @@
  *   owner reads them (sl_conn_peek/consume) or lets them go to the peer
  *   connection as they are (sl_conn_flush with src): they then move to the
  *   sender's txq and are released by the sender when its send completes.
+ *   With incremental buffers (recv_buffers = incremental) what a recv
+ *   delivers is a slice of a shared buffer, owned the same way; the buffer
+ *   goes back with its last slice (ring/slice.c).
  * - Receiving is automatic once the owner asked for it (sl_conn_recv_start):
  *   a multishot recv while the connection holds none of our buffers, one
  *   buffer per recv while it holds some (its queue, its transport's, what

@@ -111,6 +111,8 @@ struct sl_wstats {
 	uint64_t buf_resident;            /* buffers whose pages may be resident */
 	uint64_t buf_released;            /* buffers whose pages went back */
 	uint64_t buf_renewals;            /* buffer ring registered anew */
+	uint64_t buf_bytes;               /* size of each buffer the kernel fills */
+	uint64_t slices_lost;             /* receives dropped: no slice id free */
 };
 
 /* Single-writer counter update, readable from other threads. */

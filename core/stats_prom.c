@@ -222,6 +222,13 @@ static void prom_worker_buffers(struct sbuf *b, struct sl_proxy *px)
 		{ "sluice_worker_buffer_ring_renewals_total", "counter",
 		  "Times this worker took its idle buffers back from the kernel's ring",
 		  offsetof(struct sl_wstats, buf_renewals) },
+		{ "sluice_worker_recv_buffer_bytes", "gauge",
+		  "Size of each receive buffer the kernel fills: 131072 when incrementally "
+		  "consumed (recv_buffers = incremental on Linux 6.12+), else 16384",
+		  offsetof(struct sl_wstats, buf_bytes) },
+		{ "sluice_worker_recv_slices_lost_total", "counter",
+		  "Receives whose bytes had no slice id left to name them (the connection failed)",
+		  offsetof(struct sl_wstats, slices_lost) },
 	};
 
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {

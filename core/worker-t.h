@@ -24,6 +24,11 @@
 #define SL_BUF_SIZE      16384u
 #define SL_BUF_COUNT     4096u
 #define SL_BUF_QUOTA     16u
+/* Incrementally consumed buffers (recv_buffers = incremental): the same
+ * memory in fewer, larger buffers; SL_BUF_COUNT is then the number of
+ * slice ids and SL_BUF_SIZE the unit of the fairness rules. */
+#define SL_BUF_BLOCK     (128u << 10)
+#define SL_BUF_BLOCKS    (SL_BUF_COUNT / (SL_BUF_BLOCK / SL_BUF_SIZE))
 #define SL_RING_ENTRIES  4096u
 /* Plaintext buffers of transports (TLS), per worker (SL_BUF_SIZE each,
  * allocated when first needed, at most this many). */

@@ -553,14 +553,16 @@ int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
 static void mem_publish(struct sl_worker *w)
 {
 	const struct sl_ring *r = &w->ring;
-	uint32_t clean = 0;
+	uint32_t clean = 0, units = r->buf_size / r->unit; /* reported in 16 KiB units */
 
 	for (uint32_t i = 0; i < r->nparked; i++)
 		clean += r->bstate[r->park[i]] == SL_RING_B_CLEAN;
-	__atomic_store_n(&w->st->buf_resident, (uint64_t)(r->buf_count - clean),
+	__atomic_store_n(&w->st->buf_resident, (uint64_t)(r->buf_count - clean) * units,
 			 __ATOMIC_RELAXED);
-	__atomic_store_n(&w->st->buf_released, r->released, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_released, r->released * units, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->st->buf_renewals, r->shrinks, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->buf_bytes, r->buf_size, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st->slices_lost, r->slice_lost, __ATOMIC_RELAXED);
 }
 
 /* The buffer pool review: armed only while the pool has something to give
@@ -704,8 +706,12 @@ static int worker_init(struct sl_worker *w)
 {
 	int ret;
 
-	ret = sl_ring_init(&w->ring, SL_RING_ENTRIES, SL_BUF_SIZE, SL_BUF_COUNT, w->why,
-			   sizeof(w->why));
+	if (!w->px->conf->recv_buffers_inc)
+		ret = sl_ring_init(&w->ring, SL_RING_ENTRIES, SL_BUF_SIZE, SL_BUF_COUNT, w->why,
+				   sizeof(w->why));
+	else
+		ret = sl_ring_init_inc(&w->ring, SL_RING_ENTRIES, SL_BUF_BLOCK, SL_BUF_BLOCKS,
+				       SL_BUF_COUNT, SL_BUF_SIZE, w->why, sizeof(w->why));
 	if (ret < 0)
 		return ret;
 	/* every session slot a worker may need: its share of maxconn plus room

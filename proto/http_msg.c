@@ -634,6 +634,29 @@ static int feed_method(struct sl_http_parser *p, const char **from)
 	return 1;
 }
 
+/* How many bytes of data go into the head: up to and including the blank
+ * line that ends it ("\n\r\n" or "\n\n", maybe begun in the bytes held
+ * already), or all of them when it is not there yet. The body after it is
+ * not copied: a response's first receive holds its head and up to a
+ * buffer of body, which used to be copied along (16 KiB per response with
+ * fixed buffers, up to max_header_size with incremental ones). */
+static uint32_t head_end(const struct sl_http_parser *p, const char *data, uint32_t len)
+{
+	const char *q = data, *end = data + len;
+
+	while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		long i = q - data;
+		char b1 = i >= 1 ? data[i - 1] : p->len >= 1 ? p->buf[p->len - 1] : 0;
+		char b2 = i >= 2 ? data[i - 2] : p->len + (uint32_t)i >= 2 ?
+			  p->buf[p->len + (uint32_t)i - 2] : 0;
+
+		if (b1 == '\n' || (b1 == '\r' && b2 == '\n'))
+			return (uint32_t)i + 1;
+		q++;
+	}
+	return len;
+}
+
 enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used)
 {
@@ -653,6 +676,7 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 		if (!len)
 			return SL_HTTP_MORE;
 	}
+	len = head_end(p, data, len);
 	if (grow_head(p, p->len + len) < 0)
 		return SL_HTTP_ERROR;
 	room = p->buf_cap - p->len;

@@ -69,7 +69,13 @@ int sl_ring_buf_pool_init(struct sl_ring *r)
 		r->bstate[r->park[i]] = SL_RING_B_CLEAN;
 	}
 	r->nparked = r->buf_count;
-	r->target_min = r->buf_count < SL_RING_WS_MIN ? r->buf_count : SL_RING_WS_MIN;
+	/* the minimum is in units: a few large incremental buffers hold as
+	 * much as many small ones */
+	r->target_min = SL_RING_WS_MIN / (r->buf_size / r->unit);
+	if (r->target_min < 2)
+		r->target_min = 2;
+	if (r->target_min > r->buf_count)
+		r->target_min = r->buf_count;
 	r->target = r->target_min;
 	sl_ring_buf_refill(r);
 	sl_ring_buf_publish(r);
@@ -174,18 +180,6 @@ bool sl_ring_buf_settled(const struct sl_ring *r)
 	return !r->ndirty && r->target == r->target_min && r->posted <= r->target;
 }
 
-static int register_ring(struct sl_ring *r)
-{
-	struct io_uring_buf_reg reg;
-
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (unsigned long)r->br;
-	reg.ring_entries = r->buf_count;
-	reg.bgid = SL_RING_BGID;
-	io_uring_buf_ring_init(r->br);
-	return io_uring_register_buf_ring(&r->uring, &reg, 0);
-}
-
 int sl_ring_buf_shrink(struct sl_ring *r)
 {
 	uint32_t k = 0, n;
@@ -197,6 +191,8 @@ int sl_ring_buf_shrink(struct sl_ring *r)
 		if (ret < 0)
 			return ret;
 		r->br_lost = true;
+		/* the buffer it was filling is given up too (incremental) */
+		sl_ring_slice_kernel_gone(r);
 		/* every posted buffer is ours again: the coldest, beneath the stack */
 		memmove(r->park + r->posted, r->park, (size_t)r->nparked * sizeof(*r->park));
 		for (uint32_t i = 0; i < r->buf_count; i++) {
@@ -210,7 +206,7 @@ int sl_ring_buf_shrink(struct sl_ring *r)
 		r->posted = 0;
 		r->br_pending = 0;
 	}
-	ret = register_ring(r);
+	ret = sl_ring_buf_register(r);
 	if (ret < 0) {
 		r->shrink_wanted = true; /* no ring: try again at the next quiescent point */
 		return ret;

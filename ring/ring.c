@@ -50,12 +50,9 @@ int sl_ring_probe_ops(struct sl_ring *r, const struct sl_ring_op *ops, size_t n,
 	return ret;
 }
 
-static int setup_bufs(struct sl_ring *r, uint32_t buf_size, uint32_t buf_count,
-		      char *why, size_t whylen)
+static int map_bufs(struct sl_ring *r, uint32_t buf_size, uint32_t buf_count,
+		    char *why, size_t whylen)
 {
-	struct io_uring_buf_reg reg;
-	int ret;
-
 	r->buf_size = buf_size;
 	r->buf_count = buf_count;
 	r->br_bytes = (size_t)buf_count * sizeof(struct io_uring_buf);
@@ -73,30 +70,84 @@ static int setup_bufs(struct sl_ring *r, uint32_t buf_size, uint32_t buf_count,
 		snprintf(why, whylen, "cannot map %u buffers: %s", buf_count, strerror(errno));
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+static void unmap_bufs(struct sl_ring *r)
+{
+	if (r->br)
+		munmap(r->br, r->br_bytes);
+	if (r->bufs)
+		munmap(r->bufs, (size_t)r->buf_size * r->buf_count);
+	r->br = NULL;
+	r->bufs = NULL;
+}
+
+int sl_ring_buf_register(struct sl_ring *r)
+{
+	struct io_uring_buf_reg reg;
+
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (unsigned long)r->br;
-	reg.ring_entries = buf_count;
+	reg.ring_entries = r->buf_count;
 	reg.bgid = SL_RING_BGID;
-	ret = io_uring_register_buf_ring(&r->uring, &reg, 0);
-	if (ret < 0) {
-		snprintf(why, whylen, "kernel lacks provided-buffer rings "
-			 "(io_uring_register_buf_ring: %s; Linux 5.19+ needed)", strerror(-ret));
-		return ret;
-	}
+	reg.pad = r->inc ? IOU_PBUF_RING_INC : 0; /* the uapi's flags field */
 	io_uring_buf_ring_init(r->br);
-	ret = sl_ring_buf_pool_init(r);
+	return io_uring_register_buf_ring(&r->uring, &reg, 0);
+}
+
+/* Map and register the pool: incremental buffers of blk_size when asked
+ * (blk_size != unit) and the kernel takes them, else fixed buffers of unit
+ * bytes in the same memory, at most nslices of them. */
+static int setup_bufs(struct sl_ring *r, uint32_t blk_size, uint32_t blk_count,
+		      uint32_t nslices, uint32_t unit, char *why, size_t whylen)
+{
+	int ret;
+
+	r->unit = unit;
+	r->inc = blk_size != unit;
+	if (r->inc) {
+		ret = map_bufs(r, blk_size, blk_count, why, whylen);
+		if (ret < 0)
+			return ret;
+		ret = sl_ring_buf_register(r);
+		if (ret == -EINVAL) {
+			/* before Linux 6.12: fixed buffers */
+			unmap_bufs(r);
+			r->inc = false;
+		} else if (ret < 0) {
+			goto fail;
+		}
+	}
+	if (!r->inc) {
+		uint64_t n = (uint64_t)blk_size * blk_count / unit;
+
+		ret = map_bufs(r, unit, (uint32_t)(n < nslices ? n : nslices), why, whylen);
+		if (ret < 0)
+			return ret;
+		ret = sl_ring_buf_register(r);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = sl_ring_slice_init(r, nslices);
+	if (ret == 0)
+		ret = sl_ring_buf_pool_init(r);
 	if (ret < 0)
 		snprintf(why, whylen, "out of memory for the buffer pool");
+	return ret;
+fail:
+	snprintf(why, whylen, "kernel lacks provided-buffer rings "
+		 "(io_uring_register_buf_ring: %s; Linux 5.19+ needed)", strerror(-ret));
 	return ret;
 }
 
 /* A probe's recv took a buffer: straight back to the pool. */
 static void probe_buf_back(struct sl_ring *r, const struct io_uring_cqe *cqe)
 {
-	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	int id = sl_ring_slice_take(r, cqe->flags, cqe->res);
 
-	sl_ring_buf_taken(r, bid);
-	sl_ring_buf_recycle(r, bid);
+	if (id >= 0)
+		sl_ring_slice_put(r, (uint16_t)id);
 }
 
 /* Multishot recv (Linux 6.0) is not visible in the opcode probe: try it on a
@@ -140,18 +191,20 @@ static void probe_mshot_cap(struct sl_ring *r)
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int sv[2], n = 0;
-	bool ended = false;
+	bool ended = false, data_ok = false;
 	char *data;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
-	data = calloc(3, r->buf_size);
-	if (data && write(sv[1], data, 3 * (size_t)r->buf_size) == (ssize_t)(3 * (size_t)r->buf_size)) {
+	data = calloc(3, r->unit);
+	if (data && write(sv[1], data, 3 * (size_t)r->unit) == (ssize_t)(3 * (size_t)r->unit)) {
 		sqe = sl_ring_sqe(r);
 		io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = SL_RING_BGID;
-		sqe->file_index = r->buf_size; /* the optlen field: the total cap */
+		sqe->file_index = r->unit; /* the optlen field: the total cap */
+		if (r->inc)
+			sqe->len = r->unit; /* and each receive's (the same kernel) */
 		io_uring_sqe_set_data64(sqe, 1);
 		io_uring_submit(&r->uring);
 		while (!ended && n < 8) {
@@ -161,12 +214,15 @@ static void probe_mshot_cap(struct sl_ring *r)
 				break;
 			n++;
 			ended = !(cqe->flags & IORING_CQE_F_MORE);
+			/* a kernel that refuses the per-receive cap ends the
+			 * recv with -EINVAL: no cap then */
+			data_ok = cqe->res > 0;
 			if (cqe->flags & IORING_CQE_F_BUFFER) {
 				probe_buf_back(r, cqe);
 			}
 			io_uring_cqe_seen(&r->uring, cqe);
 		}
-		r->mshot_cap = ended && n == 1;
+		r->mshot_cap = ended && n == 1 && data_ok;
 		if (!ended) {
 			/* still armed: end it before the pair closes */
 			sqe = sl_ring_sqe(r);
@@ -194,14 +250,15 @@ static void probe_mshot_cap(struct sl_ring *r)
 	close(sv[1]);
 }
 
-int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
-		 uint32_t buf_count, char *why, size_t whylen)
+static int ring_init(struct sl_ring *r, unsigned entries, uint32_t blk_size,
+		     uint32_t blk_count, uint32_t nslices, uint32_t unit, char *why, size_t whylen)
 {
 	struct io_uring_params p;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
+	r->kpart = -1;
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	p.cq_entries = entries * 8;
@@ -220,11 +277,36 @@ int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 	ret = sl_ring_probe_ops(r, required_ops, sizeof(required_ops) / sizeof(required_ops[0]),
 				"the proxy needs Linux 6.1+", why, whylen);
 	if (ret == 0)
-		ret = setup_bufs(r, buf_size, buf_count, why, whylen);
+		ret = setup_bufs(r, blk_size, blk_count, nslices, unit, why, whylen);
 	if (ret == 0)
 		ret = probe_recv_multishot(r, why, whylen);
 	if (ret == 0)
 		probe_mshot_cap(r);
+	return ret;
+}
+
+int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
+		 uint32_t buf_count, char *why, size_t whylen)
+{
+	return ring_init(r, entries, buf_size, buf_count, buf_count, buf_size, why, whylen);
+}
+
+int sl_ring_init_inc(struct sl_ring *r, unsigned entries, uint32_t blk_size,
+		     uint32_t blk_count, uint32_t nslices, uint32_t unit,
+		     char *why, size_t whylen)
+{
+	int ret = ring_init(r, entries, blk_size, blk_count, nslices, unit, why, whylen);
+
+	if (ret == 0 && r->inc && !r->mshot_cap) {
+		/* the fairness rules bound what a recv takes with the
+		 * multishot caps (Linux 6.17+), which incremental buffers need
+		 * per receive: without them, fixed buffers */
+		uint32_t n = (uint32_t)((uint64_t)blk_size * blk_count / unit);
+
+		sl_ring_exit(r); /* the whole ring: a new one is made */
+		ret = ring_init(r, entries, unit, n < nslices ? n : nslices, nslices, unit,
+				why, whylen);
+	}
 	return ret;
 }
 
@@ -236,12 +318,10 @@ void sl_ring_exit(struct sl_ring *r)
 		io_uring_unregister_buf_ring(&r->uring, SL_RING_BGID);
 	if (r->ready)
 		io_uring_queue_exit(&r->uring);
-	if (r->br)
-		munmap(r->br, r->br_bytes);
-	if (r->bufs)
-		munmap(r->bufs, (size_t)r->buf_size * r->buf_count);
+	unmap_bufs(r);
 	free(r->bstate);
 	free(r->park);
+	sl_ring_slice_exit(r);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -281,11 +361,21 @@ void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud)
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
+/* With incremental buffers one receive may fill what is left of a large
+ * buffer, and the total cap only ends the recv once reached: each receive
+ * is capped too (sqe->len, Linux 6.17 like the total), at half the total
+ * rounded up to a unit, and the total lowered to the same, so that what
+ * the recv takes stays within the total asked plus one unit. */
 void sl_ring_recv_multishot_cap(struct sl_ring *r, int fd, uint32_t total, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+	uint32_t each = 0;
 
-	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	if (r->inc) {
+		each = (total / 2 + r->unit - 1) / r->unit * r->unit;
+		total = each;
+	}
+	io_uring_prep_recv_multishot(sqe, fd, NULL, each, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
 	sqe->file_index = total; /* optlen: liburing 2.3 has no name for it */
@@ -296,7 +386,7 @@ void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
-	io_uring_prep_recv(sqe, fd, NULL, r->buf_size, 0);
+	io_uring_prep_recv(sqe, fd, NULL, r->unit, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
 	io_uring_sqe_set_data64(sqe, ud);

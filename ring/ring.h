@@ -15,6 +15,16 @@
 #ifndef IORING_SETUP_SUBMIT_ALL
 #define IORING_SETUP_SUBMIT_ALL (1U << 7)
 #endif
+/* Incrementally consumed provided buffers (Linux 6.12): the registration
+ * flag (enum io_uring_register_pbuf_ring_flags, the field liburing 2.3 calls
+ * io_uring_buf_reg.pad) and the CQE flag saying the kernel goes on filling
+ * the same buffer (include/uapi/linux/io_uring.h). */
+#ifndef IOU_PBUF_RING_INC
+#define IOU_PBUF_RING_INC 2
+#endif
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
 
 #define SL_RING_BGID 0
 
@@ -55,6 +65,26 @@ struct sl_ring {
 	uint64_t shrinks;
 	int ready;
 	bool mshot_cap;        /* a multishot recv can be capped (Linux 6.17+) */
+	/* Slices (ring/slice.c). What a completion delivers is a slice: an id
+	 * (below nslices) naming bytes at bufs + spos[id]. With fixed buffers
+	 * the slice is the buffer (id = buffer id, one completion each). With
+	 * incremental buffers (inc) the kernel fills one large buffer across
+	 * many completions, of any socket; each completion gets a slice id of
+	 * its own and the buffer counts its references in refs[]: one per live
+	 * slice, plus one while the kernel may still write into its tail
+	 * (kpart). The buffer is recycled when the count reaches zero, so it
+	 * goes back exactly once, after its last slice is released. */
+	bool inc;
+	uint32_t unit;         /* bytes of one buffer's worth in the fairness rules */
+	uint32_t nslices;
+	uint32_t *spos;        /* by slice: byte offset from bufs */
+	uint16_t *sbuf;        /* by slice: its buffer (inc) */
+	uint16_t *sfree;       /* free slice ids, a stack (inc) */
+	uint32_t nsfree;
+	uint16_t *refs;        /* by buffer: live slices + the kernel's (inc) */
+	uint32_t *koff;        /* by buffer: bytes the kernel filled (inc) */
+	int32_t kpart;         /* the buffer the kernel has partly filled, or -1 */
+	uint64_t slice_lost;   /* completions dropped: no slice id was free */
 };
 
 /*
@@ -64,6 +94,15 @@ struct sl_ring {
  */
 int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		 uint32_t buf_count, char *why, size_t whylen);
+/* The same with incrementally consumed buffers when the kernel has them
+ * (Linux 6.12+): blk_count buffers of blk_size bytes, nslices slice ids, and
+ * unit as the buffer size the fairness rules count in. A kernel without
+ * them (the registration fails with -EINVAL) gets fixed buffers of unit
+ * bytes, as many as fit in the same memory (at most nslices). r->inc tells
+ * which. */
+int sl_ring_init_inc(struct sl_ring *r, unsigned entries, uint32_t blk_size,
+		     uint32_t blk_count, uint32_t nslices, uint32_t unit,
+		     char *why, size_t whylen);
 void sl_ring_exit(struct sl_ring *r);
 /* 0 if the kernel supports every opcode of ops, else -ENOSYS and why names
  * the first missing one and who needs it. */
@@ -85,6 +124,8 @@ enum { SL_RING_B_POSTED = 0, SL_RING_B_OUT, SL_RING_B_PARKED, SL_RING_B_CLEAN };
 #define SL_RING_WS_MIN 64u
 
 void sl_ring_buf_refill(struct sl_ring *r);
+/* Register the (empty) buffer ring r->br with the kernel (ring.c). */
+int sl_ring_buf_register(struct sl_ring *r);
 /* Set up the working set of a registered, empty buffer ring (ring.c). */
 int sl_ring_buf_pool_init(struct sl_ring *r);
 
@@ -123,9 +164,49 @@ bool sl_ring_buf_settled(const struct sl_ring *r);
  * consumed must have been reported, sl_ring_buf_taken()). 0 or -errno. */
 int sl_ring_buf_shrink(struct sl_ring *r);
 
+/* Free capacity in units (fixed buffers: free buffers; incremental: the
+ * free buffers' units, at most the free slice ids). */
 static inline uint32_t sl_ring_buf_free(const struct sl_ring *r)
 {
-	return r->buf_count - r->buf_out;
+	uint32_t n;
+
+	if (!r->inc)
+		return r->buf_count - r->buf_out;
+	n = (r->buf_count - r->buf_out) * (r->buf_size / r->unit);
+	return n < r->nsfree ? n : r->nsfree;
+}
+
+/* The pool's capacity in units. */
+static inline uint32_t sl_ring_units(const struct sl_ring *r)
+{
+	return r->inc ? r->buf_count * (r->buf_size / r->unit) : r->buf_count;
+}
+
+/* ---- slices (ring/slice.c) ---- */
+int sl_ring_slice_init(struct sl_ring *r, uint32_t nslices);
+void sl_ring_slice_exit(struct sl_ring *r);
+/* A recv completion that carries a buffer (IORING_CQE_F_BUFFER): the slice
+ * id of its res bytes (res > 0), which the caller owns and gives back with
+ * sl_ring_slice_put(); -ENODATA when res <= 0 (the buffer went back, or
+ * the kernel keeps it); -ENOBUFS when no slice id was free (the bytes are
+ * lost: the caller fails the connection). */
+int sl_ring_slice_take(struct sl_ring *r, uint32_t flags, int res);
+/* Release a slice; its buffer is recycled with its last slice. */
+void sl_ring_slice_put(struct sl_ring *r, uint16_t id);
+/* Is slice b (len_b bytes at its start) the continuation of slice a
+ * (len_a bytes) in the same buffer? Then a may grow over it. */
+static inline bool sl_ring_slice_follows(const struct sl_ring *r, uint16_t a, uint32_t len_a,
+					 uint16_t b)
+{
+	return r->inc && r->sbuf[a] == r->sbuf[b] && r->spos[a] + len_a == r->spos[b];
+}
+/* The buffer ring was unregistered (sl_ring_buf_shrink): the kernel gives
+ * up the buffer it had partly filled. */
+void sl_ring_slice_kernel_gone(struct sl_ring *r);
+
+static inline unsigned char *sl_ring_slice_ptr(struct sl_ring *r, uint16_t id)
+{
+	return r->bufs + r->spos[id];
 }
 
 /* Submission helpers: each prepares one SQE tagged with ud. */
@@ -133,7 +214,7 @@ void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
 void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
 /* A multishot recv that ends after `total` bytes (r->mshot_cap only). */
 void sl_ring_recv_multishot_cap(struct sl_ring *r, int fd, uint32_t total, uint64_t ud);
-/* One recv into one provided buffer (a single completion). */
+/* One recv into one provided buffer (a single completion, at most one unit). */
 void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud);
 void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64_t ud);
 /* A send that fails with -EAGAIN rather than wait for the peer to read. */

@@ -387,7 +387,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
 		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate, "
-		     "admin, stats_interval or buffer_release");
+		     "admin, stats_interval, buffer_release or recv_buffers");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
@@ -410,6 +410,18 @@ Test(conf, buffer_release_default_and_bounds)
 		     "a duration from 100ms to 1h");
 	expect_error("[global]\nbuffer_release = 2h\n" MINIMAL, "x.ini:2: key 'buffer_release': ",
 		     "a duration from 100ms to 1h");
+}
+
+Test(conf, recv_buffers_default_values_and_bad_value)
+{
+	load_ok(MINIMAL);
+	cr_assert(!conf->recv_buffers_inc);
+	load_ok("[global]\nrecv_buffers = incremental\n" MINIMAL);
+	cr_assert(conf->recv_buffers_inc);
+	load_ok("[global]\nrecv_buffers = fixed\n" MINIMAL);
+	cr_assert(!conf->recv_buffers_inc);
+	expect_error("[global]\nrecv_buffers = large\n" MINIMAL, "x.ini:2: key 'recv_buffers': ",
+		     "fixed or incremental");
 }
 
 Test(conf, stats_interval_default_and_bounds)

@@ -232,6 +232,46 @@ Test(http, partial_head_wants_more)
 	sl_http_parser_free(&p);
 }
 
+/* The body behind a head in the same receive is not copied into the head
+ * buffer: only the head's bytes are (its blank line found even when split
+ * across receives). */
+Test(http, only_the_head_is_copied_not_the_body_after_it)
+{
+	static char big[40000];
+	const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n";
+	size_t hl = strlen(h);
+	struct sl_http_parser p;
+	uint32_t used;
+
+	memcpy(big, h, hl);
+	memset(big + hl, 'b', sizeof(big) - hl);
+	cr_assert_eq(sl_http_parser_init(&p, true, 65536, MAX_HDRS), 0);
+	cr_assert_eq(sl_http_feed_head(&p, big, sizeof(big), &used), SL_HTTP_HEAD_DONE);
+	cr_assert_eq(used, hl);
+	cr_assert_eq(p.len, hl);
+	cr_assert_leq(p.buf_cap, 1024u, "the head buffer grew to %u for a %zu-byte head",
+		      p.buf_cap, hl);
+	sl_http_parser_free(&p);
+	/* the blank line split: "\r\n\r" then "\n" and the body */
+	cr_assert_eq(sl_http_parser_init(&p, true, 65536, MAX_HDRS), 0);
+	cr_assert_eq(sl_http_feed_head(&p, big, (uint32_t)hl - 1, &used), SL_HTTP_MORE);
+	cr_assert_eq(used, hl - 1);
+	cr_assert_eq(sl_http_feed_head(&p, big + hl - 1, 20000, &used), SL_HTTP_HEAD_DONE);
+	cr_assert_eq(used, 1);
+	cr_assert_eq(p.len, hl);
+	sl_http_parser_free(&p);
+	/* a pipelined request behind a head stays in the queue */
+	cr_assert_eq(sl_http_parser_init(&p, false, 65536, MAX_HDRS), 0);
+	{
+		const char *r = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\n";
+
+		cr_assert_eq(sl_http_feed_head(&p, r, (uint32_t)strlen(r), &used),
+			     SL_HTTP_HEAD_DONE);
+		cr_assert_eq(used, strlen("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+	}
+	sl_http_parser_free(&p);
+}
+
 Test(http, content_length_body_stops_at_its_end)
 {
 	static const char s[] = "POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
