@@ -194,6 +194,16 @@ static void probe_mshot_cap(struct sl_ring *r)
 	close(sv[1]);
 }
 
+/* Register the ring's own fd with the ring (Linux 5.18+): io_uring_enter
+ * then looks the ring up in the task's small table instead of taking and
+ * dropping a reference on the file through the process fd table at every
+ * call, an atomic on a table the workers share. Optional: without it (an
+ * older kernel, or no room) the enter takes the plain fd. */
+static void register_ring_fd(struct sl_ring *r)
+{
+	r->ring_fd_registered = io_uring_register_ring_fd(&r->uring) == 1;
+}
+
 int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		 uint32_t buf_count, char *why, size_t whylen)
 {
@@ -225,6 +235,8 @@ int sl_ring_init(struct sl_ring *r, unsigned entries, uint32_t buf_size,
 		ret = probe_recv_multishot(r, why, whylen);
 	if (ret == 0)
 		probe_mshot_cap(r);
+	if (ret == 0)
+		register_ring_fd(r);
 	return ret;
 }
 

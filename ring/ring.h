@@ -55,6 +55,7 @@ struct sl_ring {
 	uint64_t shrinks;
 	int ready;
 	bool mshot_cap;        /* a multishot recv can be capped (Linux 6.17+) */
+	bool ring_fd_registered; /* io_uring_enter goes by the registered index */
 };
 
 /*
