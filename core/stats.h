@@ -106,6 +106,7 @@ struct sl_wstats {
 	uint64_t pause_maxconn, pause_emfile;
 	uint64_t log_lines, log_dropped;
 	uint64_t fds;                     /* sockets owned by sessions, pool, pending */
+	uint64_t dfds;                    /* direct descriptors of server sockets */
 	/* the receive-buffer pool (ring/bufpool.c), as of its last review */
 	uint64_t buf_resident;            /* buffers whose pages may be resident */
 	uint64_t buf_released;            /* buffers whose pages went back */
