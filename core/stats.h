@@ -181,5 +181,8 @@ void sl_stats_server_event(struct sl_server *srv, int from, int to, const char *
 
 /* Open fds now (from /proc/self/fd) and the fds accounted for. */
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);
+/* The same with the direct descriptors (core/fdaudit.h). */
+void sl_stats_fd_audit_all(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted,
+			   uint64_t *direct, uint64_t *direct_accounted);
 
 #endif

@@ -551,15 +551,18 @@ static int cqe_dfd_delta(const struct io_uring_cqe *cqe)
 	}
 }
 
-int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta, int64_t *ddelta)
 {
 	struct io_uring *ring = &w->ring.uring;
 	unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
-	int64_t d = 0;
+	int64_t d = 0, dd = 0;
 
-	for (unsigned h = w->cq_next; h != tail; h++)
+	for (unsigned h = w->cq_next; h != tail; h++) {
 		d += cqe_fd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+		dd += cqe_dfd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+	}
 	*delta = d;
+	*ddelta = dd;
 	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
 }
 
