@@ -64,12 +64,14 @@ static void wait_fds(struct h_proxy *p, double direct, int extra, const char *wh
 	int n;
 
 	for (;;) {
-		f = sample(p);
+		/* counted before the sample: the stats connection of the last
+		 * sample has had time to close (it would be one fd too many) */
+		h_sleep_ms(50);
 		n = h_proxy_fd_count(p) - p->fd_baseline;
+		f = sample(p);
 		if ((f.direct == direct && n == extra && f.open == f.acc && f.direct == f.dacc) ||
 		    h_now_ms() > deadline)
 			break;
-		h_sleep_ms(50);
 	}
 	cr_assert_eq(f.direct, f.dacc, "%s: direct descriptors in use %.0f, accounted %.0f", when,
 		     f.direct, f.dacc);
