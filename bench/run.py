@@ -318,7 +318,8 @@ class Bench:
             self.idle_capped = self.idle_n
             self.idle_n = max(0, (self.maxconn - 200) // 500 * 500)
         self.strace_n = m["strace_n"] if args.strace_n is None else args.strace_n
-        self.strace_scenarios = m["strace_scenarios"]
+        self.strace_scenarios = (args.strace_scenarios.split(",") if args.strace_scenarios
+                                 else m["strace_scenarios"])
         self.warm_n = m["warm_n"]
         self.slow_n = m["slow_readers"] if args.slow_readers is None else args.slow_readers
         self.slow_seconds = args.slow_seconds or m["slow_seconds"]
@@ -1351,6 +1352,9 @@ def main():
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")
     ap.add_argument("--idle", type=int, help="idle client connections (0: skip)")
     ap.add_argument("--strace-n", type=int, help="requests under strace (0: skip)")
+    ap.add_argument("--strace-scenarios",
+                    help="comma list of the scenarios counted under strace (default: reuse in "
+                    "--quick; tcp,close,reuse in --full)")
     ap.add_argument("--scenarios", help="comma list of "
                     + ",".join(ALL_SCENARIOS + H2_SCENARIOS + EXTRA_SCENARIOS)
                     + " (default: all in --full, the plain ones in --quick; none: no wrk run)")

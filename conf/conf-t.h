@@ -184,6 +184,8 @@ struct sl_config {
 	uint64_t stats_interval_ms;   /* stats history sample period (default 10s) */
 	uint64_t buffer_release_ms;   /* receive-buffer pool review period (default 10s) */
 	bool recv_buffers_inc;        /* recv_buffers = incremental (default fixed) */
+	bool server_sockets_plain;    /* server_sockets = plain: socket(2), process fds
+				       * (default direct where the kernel allows it) */
 	struct sl_timeouts defaults;
 	struct sl_frontend_conf *frontends;
 	int nfrontends;

@@ -213,6 +213,19 @@ static int set_buffer_release(struct loader *ld, const char *key, const char *va
 	return 0;
 }
 
+/* How server sockets are opened (core/conn.c): direct descriptors through
+ * the ring where the kernel allows it, or socket(2) always. */
+static int set_server_sockets(struct loader *ld, const char *key, const char *value)
+{
+	if (strcmp(value, "direct") == 0)
+		ld->conf->server_sockets_plain = false;
+	else if (strcmp(value, "plain") == 0)
+		ld->conf->server_sockets_plain = true;
+	else
+		return sl_conf_bad_value(ld, key, "direct or plain", value);
+	return 0;
+}
+
 static int set_grace(struct loader *ld, const char *key, const char *value)
 {
 	/* 0 is allowed here: it means stop at once, without draining. */
@@ -733,6 +746,7 @@ static const struct key_def global_keys[] = {
 	{ "stats_interval", K_STATS_INTERVAL, false, NEED_ANY, set_stats_interval },
 	{ "buffer_release", K_BUFFER_RELEASE, false, NEED_ANY, set_buffer_release },
 	{ "recv_buffers", K_RECV_BUFFERS, false, NEED_ANY, set_recv_buffers },
+	{ "server_sockets", K_SERVER_SOCKETS, false, NEED_ANY, set_server_sockets },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

@@ -150,10 +150,13 @@ struct sl_conn {
 	bool tx_busy;        /* a send is in flight */
 	bool quiet_wanted;   /* sl_conn_quiesce(): tell the owner at inflight 0 */
 	bool hs_failed;      /* the handshake failure was reported */
+	bool installed_failed; /* no process fd for its direct descriptor (hand-over) */
 	bool one;            /* the armed recv is single-shot (no capped multishot) */
 	uint16_t bulk_cap;   /* buffers its armed recv may still take, as a bulk side */
 	bool waiting;        /* in the table's FIFO of bulk sides waiting to receive */
-	int fd;              /* -1 once given up */
+	int fd;              /* -1 once given up; may be a direct descriptor
+			      * (sl_ring_direct: ring requests only) */
+	int sock_err;        /* the direct socket could not be opened */
 	uint32_t inflight;   /* requests whose last CQE has not arrived */
 	struct sl_worker *w;
 	struct sl_bufq q;    /* the owner's received bytes, after the transport */

@@ -77,7 +77,8 @@ void sl_conn_table_free(struct sl_worker *w)
 	for (uint32_t i = 0; i < t->hwm; i++) {
 		struct sl_conn *c = &t->v[i];
 
-		if (c->st != SL_CONN_FREE && c->fd >= 0)
+		/* direct descriptors go with the ring */
+		if (c->st != SL_CONN_FREE && c->fd >= 0 && !sl_ring_is_direct(c->fd))
 			close(c->fd);
 		free(c->out.p);
 		free(c->txv);
@@ -179,30 +180,58 @@ struct sl_conn *sl_conn_new_socketless(struct sl_worker *w, const struct sl_conn
 	return c;
 }
 
-int sl_conn_connect(struct sl_worker *w, const struct sl_addr *a, uint64_t timeout_ms,
-		    const struct sl_conn_cb *cb, void *owner, struct sl_conn **out)
+/*
+ * Server sockets. Where the ring allows it (sl_ring_direct_init: Linux
+ * 6.8+), a server socket is a direct descriptor in the slot of the ring's
+ * file table that has the connection's own number, opened, given
+ * TCP_NODELAY and connected by one linked chain: no syscall, no process fd
+ * (no fd table lock shared by the workers, no file reference taken per
+ * request). The slot is free again before the connection is: its close
+ * counts in inflight. Otherwise (an older kernel, a slot beyond the table)
+ * socket(2) and setsockopt(2) as before. A direct socket is shut with
+ * IORING_OP_SHUTDOWN (an io-wq hop: only tcp mode and tunnels shut a
+ * server side) and becomes a process fd when a reload hands it over
+ * (check_quiet).
+ */
+static int connect_plain(struct sl_worker *w, struct sl_conn *c, const struct sl_addr *a)
 {
-	struct sl_conn *c;
 	int fd, one = 1;
 
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return -errno;
-	c = conn_alloc(w);
-	if (!c) {
-		close(fd);
-		return -ENOBUFS;
-	}
 	SL_ST_INC(w->st->fds);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
+	sl_ring_connect(&w->ring, fd, (const struct sockaddr *)&a->ss, a->len, &c->ts_connect,
+			cud(c, SL_OP_CONNECT));
+	c->inflight++;
+	return 0;
+}
+
+int sl_conn_connect(struct sl_worker *w, const struct sl_addr *a, uint64_t timeout_ms,
+		    const struct sl_conn_cb *cb, void *owner, struct sl_conn **out)
+{
+	struct sl_conn *c = conn_alloc(w);
+	int rc;
+
+	if (!c)
+		return -ENOBUFS;
 	c->st = SL_CONN_CONNECTING;
 	c->cb = cb;
 	c->owner = owner;
 	sl_ring_ts(&c->ts_connect, timeout_ms);
-	sl_ring_connect(&w->ring, fd, (const struct sockaddr *)&a->ss, a->len, &c->ts_connect,
-			cud(c, SL_OP_CONNECT));
-	c->inflight++;
+	if (c->slot < w->ring.direct_files) {
+		c->fd = sl_ring_direct(c->slot);
+		sl_ring_socket_connect(&w->ring, c->slot, (const struct sockaddr *)&a->ss, a->len,
+				       &c->ts_connect, cud(c, SL_OP_SOCKET), cud(c, SL_OP_SOCKOPT),
+				       cud(c, SL_OP_CONNECT));
+		c->inflight += 2; /* the socket's CQE and the connect's */
+	} else if ((rc = connect_plain(w, c, a)) < 0) {
+		c->st = SL_CONN_CLOSING;
+		maybe_free(c);
+		return rc;
+	}
 	*out = c;
 	return 0;
 }
@@ -882,7 +911,13 @@ static void shut_now(struct sl_conn *c)
 	/* A plain syscall: IORING_OP_SHUTDOWN always runs on an io-wq thread
 	 * (a wakeup and two context switches for one FIN), which was 16% of
 	 * the proxy's CPU in the churn bench, where every client gets one.
-	 * Errors (the peer is gone) show on the next recv or send. */
+	 * Errors (the peer is gone) show on the next recv or send. A direct
+	 * descriptor (a server socket) has no other way. */
+	if (sl_ring_is_direct(c->fd)) {
+		sl_ring_shutdown(&c->w->ring, c->fd, SHUT_WR, cud(c, SL_OP_SHUTDOWN));
+		c->inflight++;
+		return;
+	}
 	shutdown(c->fd, SHUT_WR);
 }
 
@@ -1143,14 +1178,47 @@ void sl_conn_close(struct sl_conn *c, bool orderly)
 		c->fd = -1; /* ownership rule 1: the field goes first */
 		/* after the cancels in submission order; a request that still
 		 * holds the file keeps the socket alive until its completion */
-		sl_ring_close(r, fd, cud(c, SL_OP_CLOSE));
+		sl_ring_close(r, fd, cud(c, sl_ring_is_direct(fd) ? SL_OP_CLOSE_DIRECT :
+					 SL_OP_CLOSE));
 		c->inflight++;
 	}
 	maybe_free(c);
 }
 
+/* Nothing of c is left in the ring, but its socket is a direct
+ * descriptor, which no other ring can use: first a process fd for it, then
+ * the slot closed (on_fd_installed). */
+static void install_fd(struct sl_conn *c)
+{
+	sl_ring_fd_install(&c->w->ring, (uint32_t)(c->fd & ~SL_RING_DIRECT),
+			   cud(c, SL_OP_FD_INSTALL));
+	c->inflight++;
+}
+
+static void on_fd_installed(struct sl_conn *c, int res)
+{
+	int slot = c->fd;
+
+	if (res < 0) {
+		/* no fd to hand over (EMFILE): the owner hears of an error
+		 * and, at on_quiet, closes the connection */
+		c->installed_failed = true;
+		if (c->cb && c->cb->on_error)
+			c->cb->on_error(c->owner, c, res);
+		return;
+	}
+	c->fd = res; /* accounted in dispatch (SL_OP_FD_INSTALL) */
+	sl_ring_close(&c->w->ring, slot, cud(c, SL_OP_CLOSE_DIRECT));
+	c->inflight++;
+}
+
 static void check_quiet(struct sl_conn *c)
 {
+	if (c->quiet_wanted && !c->inflight && c->st == SL_CONN_OPEN &&
+	    sl_ring_is_direct(c->fd) && !c->installed_failed) {
+		install_fd(c);
+		return;
+	}
 	if (c->quiet_wanted && !c->inflight && c->st == SL_CONN_OPEN) {
 		c->quiet_wanted = false;
 		if (c->cb && c->cb->on_quiet)
@@ -1214,11 +1282,31 @@ void sl_conn_on_cqe(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	case SL_OP_CONNECT:
 		c->inflight--;
 		if (c->st == SL_CONN_CONNECTING) {
+			/* a failed socket cancelled the connect: say why */
+			int res = cqe->res == -ECANCELED && c->sock_err ? c->sock_err : cqe->res;
+
 			c->st = SL_CONN_OPEN;
 			c->last_ms = w->now_ms;
 			if (c->cb)
-				c->cb->on_connect(c->owner, c, cqe->res);
+				c->cb->on_connect(c->owner, c, res);
 		}
+		break;
+	case SL_OP_SOCKET:
+		c->inflight--;
+		if (cqe->res < 0) {
+			/* nothing in the slot: nothing to close */
+			c->sock_err = cqe->res;
+			if (sl_ring_is_direct(c->fd))
+				c->fd = -1;
+		}
+		break;
+	case SL_OP_SOCKOPT:
+		/* only on failure, and not counted in inflight: the socket
+		 * works on without TCP_NODELAY */
+		break;
+	case SL_OP_FD_INSTALL:
+		c->inflight--;
+		on_fd_installed(c, cqe->res);
 		break;
 	default: /* cancel, close, pause: nothing to decide */
 		c->inflight--;

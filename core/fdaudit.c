@@ -97,6 +97,28 @@ static uint64_t owned_fds(const struct worlds *ws)
 	return n;
 }
 
+/* Direct descriptors in the live workers' tables, and accounted for (mu
+ * held: a worker leaving closes its ring under mu). */
+static void direct_fds(const struct worlds *ws, uint64_t *in_use, uint64_t *accounted)
+{
+	*in_use = *accounted = 0;
+	for (int k = 0; k < ws->n; k++) {
+		struct sl_proxy *px = ws->px[k];
+
+		for (int i = 0; i < px->nworkers; i++) {
+			struct sl_worker *w = &px->workers[i];
+			int n;
+
+			if (!w->st || !w->audit_live || !w->ring.direct_files)
+				continue;
+			*accounted += SL_ST_GET(w->st->dfds);
+			n = sl_ring_direct_in_use(&w->ring);
+			if (n > 0)
+				*in_use += (uint64_t)n;
+		}
+	}
+}
+
 /* Pause for sample g until it is taken (mu held). */
 static void park_locked(struct sl_worker *w, uint64_t g, int64_t adj)
 {
@@ -196,14 +218,14 @@ static void wake_others(const struct worlds *ws, const struct sl_worker *self)
 }
 
 static bool sample(struct sl_proxy *px, struct sl_worker *self, uint64_t *open_fds,
-		   uint64_t *accounted, bool fixing)
+		   uint64_t *accounted, uint64_t *dopen, uint64_t *dacc, bool fixing)
 {
-	int64_t self_adj = 0;
+	int64_t self_adj = 0, self_dadj = 0;
 	bool exact = true;
 	struct timespec dl;
 	struct worlds ws;
 
-	if (self && sl_worker_pending_fd_delta(self, &self_adj) < 0)
+	if (self && sl_worker_pending_fd_delta(self, &self_adj, &self_dadj) < 0)
 		exact = false; /* its completion queue overflowed */
 	pthread_mutex_lock(&mu);
 	begin(self, self_adj);
@@ -228,6 +250,10 @@ static bool sample(struct sl_proxy *px, struct sl_worker *self, uint64_t *open_f
 		fixed_set = true;
 	}
 	*accounted = fixed_fds + owned_fds(&ws) + (uint64_t)(parked_adj + self_adj);
+	if (dopen) {
+		direct_fds(&ws, dopen, dacc);
+		*dacc += (uint64_t)self_dadj;
+	}
 	done_gen = gen;
 	busy = false;
 	__atomic_store_n(&sl_fdaudit_want, 0, __ATOMIC_RELEASE);
@@ -240,7 +266,7 @@ void sl_fdaudit_set_fixed(struct sl_proxy *px)
 {
 	uint64_t o, a;
 
-	sample(px, NULL, &o, &a, true);
+	sample(px, NULL, &o, &a, NULL, NULL, true);
 }
 
 void sl_fdaudit_close_fixed(struct sl_proxy *px, int fd)
@@ -261,5 +287,12 @@ void sl_fdaudit_barrier(void)
 
 bool sl_fdaudit_sample(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted)
 {
-	return sample(px, sl_worker_current(), open_fds, accounted, false);
+	return sample(px, sl_worker_current(), open_fds, accounted, NULL, NULL, false);
+}
+
+bool sl_fdaudit_sample_all(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted,
+			   uint64_t *direct, uint64_t *direct_accounted)
+{
+	return sample(px, sl_worker_current(), open_fds, accounted, direct, direct_accounted,
+		      false);
 }

@@ -12,6 +12,11 @@
  * them go; the worker taking the sample is in the middle of a dispatch and
  * adds what its not yet dispatched completions will change
  * (sl_worker_pending_fd_delta).
+ * Server sockets may be direct descriptors (core/conn.c), in no process fd
+ * table: they are counted apart, slots in use in each worker ring's
+ * registered table (the kernel's view, from the ring's fdinfo) against the
+ * workers' count, under the same pause: the table too changes only inside
+ * the worker's io_uring_enter.
  */
 #ifndef SL_CORE_FDAUDIT_H
 #define SL_CORE_FDAUDIT_H
@@ -53,5 +58,10 @@ void sl_fdaudit_barrier(void);
  * another thread. Returns true when it is exact (every worker paused within
  * a second; a worker whose completion queue overflowed cannot be exact). */
 bool sl_fdaudit_sample(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);
+/* The same sample, with the direct descriptors of the workers' rings:
+ * slots holding a file in the kernel's tables (*direct, read from each
+ * ring's fdinfo) and the ones the workers account for (*direct_accounted). */
+bool sl_fdaudit_sample_all(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted,
+			   uint64_t *direct, uint64_t *direct_accounted);
 
 #endif

@@ -76,6 +76,6 @@ struct sl_worker *sl_worker_current(void);
  * close), in *delta. Returns -EOVERFLOW when completions wait in the
  * kernel's overflow list (then the sum is incomplete), 0 otherwise. Only
  * from the worker's own thread. */
-int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta);
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta, int64_t *ddelta);
 
 #endif

@@ -36,6 +36,7 @@ struct totals {
 	uint64_t pause_maxconn, pause_emfile, log_lines, log_dropped;
 	uint64_t *pool_idle;       /* by server global index */
 	uint64_t open_fds, accounted_fds;
+	uint64_t direct_fds, accounted_direct_fds; /* server sockets in the rings' tables */
 	uint32_t nsrv;
 };
 

@@ -245,3 +245,9 @@ void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accoun
 {
 	sl_fdaudit_sample(px, open_fds, accounted);
 }
+
+void sl_stats_fd_audit_all(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted,
+			   uint64_t *direct, uint64_t *direct_accounted)
+{
+	sl_fdaudit_sample_all(px, open_fds, accounted, direct, direct_accounted);
+}

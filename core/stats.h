@@ -107,6 +107,7 @@ struct sl_wstats {
 	uint64_t pause_maxconn, pause_emfile;
 	uint64_t log_lines, log_dropped;
 	uint64_t fds;                     /* sockets owned by sessions, pool, pending */
+	uint64_t dfds;                    /* direct descriptors of server sockets */
 	/* the receive-buffer pool (ring/bufpool.c), as of its last review */
 	uint64_t buf_resident;            /* buffers whose pages may be resident */
 	uint64_t buf_released;            /* buffers whose pages went back */
@@ -183,5 +184,8 @@ void sl_stats_server_event(struct sl_server *srv, int from, int to, const char *
 
 /* Open fds now (from /proc/self/fd) and the fds accounted for. */
 void sl_stats_fd_audit(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted);
+/* The same with the direct descriptors (core/fdaudit.h). */
+void sl_stats_fd_audit_all(struct sl_proxy *px, uint64_t *open_fds, uint64_t *accounted,
+			   uint64_t *direct, uint64_t *direct_accounted);
 
 #endif

@@ -158,6 +158,12 @@ static void prom_process(struct sbuf *b, struct sl_proxy *px, const struct total
 	family(b, "sluice_process_accounted_fds", "gauge",
 	       "File descriptors the process accounts for; a difference with open_fds is a leak");
 	out(b, "sluice_process_accounted_fds %llu\n", U(t->accounted_fds));
+	family(b, "sluice_process_direct_fds", "gauge",
+	       "Direct descriptors (server sockets) in use in the workers' io_uring file tables");
+	out(b, "sluice_process_direct_fds %llu\n", U(t->direct_fds));
+	family(b, "sluice_process_accounted_direct_fds", "gauge",
+	       "Direct descriptors the process accounts for; a difference with direct_fds is a leak");
+	out(b, "sluice_process_accounted_direct_fds %llu\n", U(t->accounted_direct_fds));
 	family(b, "sluice_process_sessions_current", "gauge",
 	       "Client connections open now, stats service excluded");
 	out(b, "sluice_process_sessions_current %u\n", atomic_load(&px->sessions));

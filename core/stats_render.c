@@ -99,7 +99,8 @@ int sl_stats_gather(struct sl_proxy *px, struct totals *t, bool fd_audit)
 	}
 	sl_stats_add_older(px, t->fe, t->be, t->srv); /* reloads reset nothing */
 	if (fd_audit)
-		sl_stats_fd_audit(px, &t->open_fds, &t->accounted_fds);
+		sl_stats_fd_audit_all(px, &t->open_fds, &t->accounted_fds, &t->direct_fds,
+				      &t->accounted_direct_fds);
 	return 0;
 }
 
@@ -332,10 +333,13 @@ static void render_json(struct sbuf *b, struct sl_proxy *px, const struct totals
 
 	sl_stats_hist_info(&interval, &nsamples, &win);
 	out(b, "{\"process\":{\"open_fds\":%llu,\"accounted_fds\":%llu,\"fd_leak\":%s,"
+	    "\"direct_fds\":%llu,\"accounted_direct_fds\":%llu,"
 	    "\"sessions_current\":%u,\"accept_pauses_maxconn\":%llu,\"accept_pauses_emfile\":%llu,"
 	    "\"log_dropped\":%llu},\"history\":{\"interval_s\":%.3f,\"samples\":%d,"
 	    "\"capacity\":%d,\"window_s\":%.3f},", U(t->open_fds), U(t->accounted_fds),
-	    t->open_fds != t->accounted_fds ? "true" : "false", atomic_load(&px->sessions),
+	    t->open_fds != t->accounted_fds || t->direct_fds != t->accounted_direct_fds ?
+	    "true" : "false", U(t->direct_fds), U(t->accounted_direct_fds),
+	    atomic_load(&px->sessions),
 	    U(t->pause_maxconn), U(t->pause_emfile), U(t->log_dropped), (double)interval / 1000,
 	    nsamples, SL_HIST_SAMPLES, win);
 	json_workers(b, px);

@@ -56,6 +56,11 @@ enum sl_op {
 	SL_OP_FD_CLOSED,     /* a close nobody waits for: only the fd count */
 	SL_OP_ALOG,          /* access log buffer write */
 	SL_OP_MEM_TIMER,     /* the worker's buffer pool review (buffer_release) */
+	SL_OP_SOCKET,        /* a server socket opened into a direct descriptor */
+	SL_OP_SOCKOPT,       /* its TCP_NODELAY: a CQE only if that failed */
+	SL_OP_CLOSE_DIRECT,  /* close of a direct descriptor */
+	SL_OP_FD_INSTALL,    /* a process fd for a direct descriptor (hand-over) */
+	SL_OP_SHUTDOWN,      /* shutdown of a direct descriptor */
 	SL_OP_COUNT          /* must stay within SL_UD_OP_BITS (6 bits) */
 };
 

@@ -527,6 +527,7 @@ static int cqe_fd_delta(const struct io_uring_cqe *cqe)
 {
 	switch (sl_ud_op(cqe->user_data)) {
 	case SL_OP_ACCEPT:
+	case SL_OP_FD_INSTALL:
 		return cqe->res >= 0;
 	case SL_OP_LISTENER_CLOSE:
 	case SL_OP_FD_CLOSED:
@@ -537,15 +538,33 @@ static int cqe_fd_delta(const struct io_uring_cqe *cqe)
 	}
 }
 
-int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta)
+/* The same for the ring's table of direct descriptors: a socket opened
+ * into a slot (+1), a slot closed (-1; a close of an empty slot, whose
+ * socket failed, fails and changes nothing). */
+static int cqe_dfd_delta(const struct io_uring_cqe *cqe)
+{
+	switch (sl_ud_op(cqe->user_data)) {
+	case SL_OP_SOCKET:
+		return cqe->res >= 0;
+	case SL_OP_CLOSE_DIRECT:
+		return -(cqe->res >= 0);
+	default:
+		return 0;
+	}
+}
+
+int sl_worker_pending_fd_delta(struct sl_worker *w, int64_t *delta, int64_t *ddelta)
 {
 	struct io_uring *ring = &w->ring.uring;
 	unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
-	int64_t d = 0;
+	int64_t d = 0, dd = 0;
 
-	for (unsigned h = w->cq_next; h != tail; h++)
+	for (unsigned h = w->cq_next; h != tail; h++) {
 		d += cqe_fd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+		dd += cqe_dfd_delta(&ring->cq.cqes[h & ring->cq.ring_mask]);
+	}
 	*delta = d;
+	*ddelta = dd;
 	return io_uring_cq_has_overflow(ring) ? -EOVERFLOW : 0;
 }
 
@@ -604,9 +623,12 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	uint64_t u = cqe->user_data;
 	int i = (int)sl_ud_slot(u);
 
+	/* an accept is counted once started, a listener's close is not ours */
 	if (sl_ud_op(u) != SL_OP_ACCEPT && sl_ud_op(u) != SL_OP_LISTENER_CLOSE &&
-	    cqe_fd_delta(cqe) < 0)
-		SL_ST_ADD(w->st->fds, (uint64_t)-1);
+	    cqe_fd_delta(cqe))
+		SL_ST_ADD(w->st->fds, (uint64_t)(int64_t)cqe_fd_delta(cqe));
+	if (cqe_dfd_delta(cqe))
+		SL_ST_ADD(w->st->dfds, (uint64_t)(int64_t)cqe_dfd_delta(cqe));
 	switch (sl_ud_op(u)) {
 	case SL_OP_NONE:
 		break;
@@ -753,6 +775,9 @@ static int worker_init(struct sl_worker *w)
 		snprintf(w->why, sizeof(w->why), "out of memory for %u sessions", w->nslots);
 		return -ENOMEM;
 	}
+	/* a direct descriptor per connection slot (server sockets use theirs) */
+	if (!w->px->conf->server_sockets_plain)
+		sl_ring_direct_init(&w->ring, w->conns.n);
 	clock_tick(w);
 	mem_publish(w);
 	arm_wake(w);

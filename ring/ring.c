@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,6 +253,16 @@ static void probe_mshot_cap(struct sl_ring *r)
 	close(sv[1]);
 }
 
+/* Register the ring's own fd with the ring (Linux 5.18+): io_uring_enter
+ * then looks the ring up in the task's small table instead of taking and
+ * dropping a reference on the file through the process fd table at every
+ * call, an atomic on a table the workers share. Optional: without it (an
+ * older kernel, or no room) the enter takes the plain fd. */
+static void register_ring_fd(struct sl_ring *r)
+{
+	r->ring_fd_registered = io_uring_register_ring_fd(&r->uring) == 1;
+}
+
 static int ring_init(struct sl_ring *r, unsigned entries, uint32_t blk_size,
 		     uint32_t blk_count, uint32_t nslices, uint32_t unit, char *why, size_t whylen)
 {
@@ -282,6 +295,8 @@ static int ring_init(struct sl_ring *r, unsigned entries, uint32_t blk_size,
 		ret = probe_recv_multishot(r, why, whylen);
 	if (ret == 0)
 		probe_mshot_cap(r);
+	if (ret == 0)
+		register_ring_fd(r);
 	return ret;
 }
 
@@ -343,6 +358,15 @@ static void reserve(struct sl_ring *r, unsigned n)
 		io_uring_submit(&r->uring);
 }
 
+/* fd was given as a direct descriptor (sl_ring_direct): the slot, fixed. */
+static void use_fd(struct io_uring_sqe *sqe)
+{
+	if (sl_ring_is_direct(sqe->fd)) {
+		sqe->fd &= ~SL_RING_DIRECT;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
@@ -358,6 +382,7 @@ void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud)
 	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -379,6 +404,7 @@ void sl_ring_recv_multishot_cap(struct sl_ring *r, int fd, uint32_t total, uint6
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
 	sqe->file_index = total; /* optlen: liburing 2.3 has no name for it */
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -389,6 +415,7 @@ void sl_ring_recv_one(struct sl_ring *r, int fd, uint64_t ud)
 	io_uring_prep_recv(sqe, fd, NULL, r->unit, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = SL_RING_BGID;
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -397,6 +424,7 @@ void sl_ring_send(struct sl_ring *r, int fd, const void *buf, size_t len, uint64
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
 	io_uring_prep_send(sqe, fd, buf, len, MSG_WAITALL | MSG_NOSIGNAL);
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -405,6 +433,7 @@ void sl_ring_send_nowait(struct sl_ring *r, int fd, const void *buf, size_t len,
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
 	io_uring_prep_send(sqe, fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -413,6 +442,7 @@ void sl_ring_sendmsg(struct sl_ring *r, int fd, const struct msghdr *msg, uint64
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
 	io_uring_prep_sendmsg(sqe, fd, msg, MSG_WAITALL | MSG_NOSIGNAL);
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -424,6 +454,7 @@ void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, sockl
 	reserve(r, 2);
 	sqe = sl_ring_sqe(r);
 	io_uring_prep_connect(sqe, fd, sa, len);
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 	sqe->flags |= IOSQE_IO_LINK;
 	sqe = sl_ring_sqe(r);
@@ -458,9 +489,193 @@ void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
-	io_uring_prep_close(sqe, fd);
+	if (sl_ring_is_direct(fd))
+		io_uring_prep_close_direct(sqe, (unsigned)(fd & ~SL_RING_DIRECT));
+	else
+		io_uring_prep_close(sqe, fd);
 	io_uring_sqe_set_data64(sqe, ud);
 }
+
+/* liburing 2.3 has no helper for the socket commands (Linux 6.7): the SQE
+ * is filled by hand after the uapi layout, where level and optname share
+ * the addr field, optval is addr3 and optlen the file_index field. */
+static void prep_nodelay(struct io_uring_sqe *sqe, int fd)
+{
+	static const int one = 1; /* read when the command runs */
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = SOCKET_URING_OP_SETSOCKOPT;
+	sqe->addr = (uint64_t)IPPROTO_TCP | (uint64_t)TCP_NODELAY << 32;
+	sqe->addr3 = (uint64_t)(uintptr_t)&one;
+	sqe->file_index = sizeof(one);
+	use_fd(sqe);
+}
+
+/* Likewise IORING_OP_FIXED_FD_INSTALL (Linux 6.8): the slot in fd with
+ * IOSQE_FIXED_FILE, no flags (the new fd is O_CLOEXEC). */
+static void prep_fd_install(struct io_uring_sqe *sqe, uint32_t slot)
+{
+	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, (int)slot, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+void sl_ring_socket_connect(struct sl_ring *r, uint32_t slot, const struct sockaddr *sa,
+			    socklen_t len, struct __kernel_timespec *ts, uint64_t ud_socket,
+			    uint64_t ud_opt, uint64_t ud_connect)
+{
+	struct io_uring_sqe *sqe;
+
+	reserve(r, 4);
+	sqe = sl_ring_sqe(r);
+	/* no SOCK_CLOEXEC: a direct descriptor is in no fd table */
+	io_uring_prep_socket_direct(sqe, sa->sa_family, SOCK_STREAM, IPPROTO_TCP, slot, 0);
+	io_uring_sqe_set_data64(sqe, ud_socket);
+	sqe->flags |= IOSQE_IO_LINK; /* no socket: the rest is cancelled */
+	sqe = sl_ring_sqe(r);
+	prep_nodelay(sqe, sl_ring_direct(slot));
+	io_uring_sqe_set_data64(sqe, ud_opt);
+	/* a failed option must not stop the connect: hard link, and no CQE
+	 * on success */
+	sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_connect(sqe, (int)slot, sa, len);
+	io_uring_sqe_set_data64(sqe, ud_connect);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_link_timeout(sqe, ts, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void sl_ring_fd_install(struct sl_ring *r, uint32_t slot, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	prep_fd_install(sqe, slot);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void sl_ring_shutdown(struct sl_ring *r, int fd, int how, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sl_ring_sqe(r);
+
+	io_uring_prep_shutdown(sqe, fd, how);
+	use_fd(sqe);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+/* The request just prepared, alone on the ring before it serves anyone:
+ * its result. */
+static int run_one(struct sl_ring *r, struct io_uring_sqe *sqe)
+{
+	struct io_uring_cqe *cqe;
+	int res = -ETIME;
+
+	io_uring_sqe_set_data64(sqe, 1);
+	io_uring_submit(&r->uring);
+	while (io_uring_wait_cqe(&r->uring, &cqe) == 0) {
+		bool mine = cqe->user_data == 1;
+
+		if (mine)
+			res = cqe->res;
+		io_uring_cqe_seen(&r->uring, cqe);
+		if (mine)
+			break;
+	}
+	return res;
+}
+
+/* Each step of the server socket path, for real, in slot 0: the socket,
+ * the option (read back), a process fd for it (the reload hand-over). */
+static bool probe_direct(struct sl_ring *r)
+{
+	struct io_uring_sqe *sqe;
+	int fd, val = 0;
+	socklen_t vl = sizeof(val);
+	bool ok = false;
+
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_socket_direct(sqe, AF_INET, SOCK_STREAM, IPPROTO_TCP, 0, 0);
+	if (run_one(r, sqe) < 0)
+		return false;
+	sqe = sl_ring_sqe(r);
+	prep_nodelay(sqe, sl_ring_direct(0));
+	if (run_one(r, sqe) == 0) {
+		sqe = sl_ring_sqe(r);
+		prep_fd_install(sqe, 0);
+		fd = run_one(r, sqe);
+		if (fd >= 0) {
+			ok = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &val, &vl) == 0 && val;
+			close(fd);
+		}
+	}
+	sqe = sl_ring_sqe(r);
+	io_uring_prep_close_direct(sqe, 0);
+	run_one(r, sqe);
+	return ok;
+}
+
+void sl_ring_direct_init(struct sl_ring *r, uint32_t n)
+{
+	static const struct sl_ring_op ops[] = {
+		{ IORING_OP_SOCKET, "SOCKET" },
+		{ IORING_OP_URING_CMD, "URING_CMD" },
+		{ IORING_OP_FIXED_FD_INSTALL, "FIXED_FD_INSTALL" },
+	};
+	struct rlimit rl;
+	char why[128];
+
+	r->direct_files = 0;
+	if (sl_ring_probe_ops(r, ops, sizeof(ops) / sizeof(ops[0]), "direct", why,
+			      sizeof(why)) < 0)
+		return;
+	/* the kernel refuses a table larger than the fd limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (uint32_t)rl.rlim_cur;
+	if (n > (1u << 20))
+		n = 1u << 20;
+	if (!n || io_uring_register_files_sparse(&r->uring, n) < 0)
+		return;
+	if (!probe_direct(r)) {
+		io_uring_unregister_files(&r->uring);
+		return;
+	}
+	r->direct_files = n;
+}
+
+int sl_ring_direct_in_use(const struct sl_ring *r)
+{
+	char path[64], line[256];
+	bool files = false;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", r->uring.ring_fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	/* "UserFiles:\t<size>", then one "<slot>: <path>" line per slot in
+	 * use, then "UserBufs:" */
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "UserFiles:", 10)) {
+			files = true;
+		} else if (files) {
+			const char *p = line;
+
+			while (*p == ' ')
+				p++;
+			if (*p < '0' || *p > '9')
+				break;
+			n++;
+		}
+		/* a long path goes on in the next read: skip to its end */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	return n;
+}
+
 
 void sl_ring_cancel_ud(struct sl_ring *r, uint64_t target, uint64_t ud)
 {
@@ -500,5 +715,6 @@ void sl_ring_read(struct sl_ring *r, int fd, void *buf, unsigned len, uint64_t u
 	struct io_uring_sqe *sqe = sl_ring_sqe(r);
 
 	io_uring_prep_read(sqe, fd, buf, len, 0);
+	use_fd(sqe);
 	io_uring_sqe_set_data64(sqe, ud);
 }

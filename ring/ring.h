@@ -26,7 +26,33 @@
 #define IORING_CQE_F_BUF_MORE (1U << 4)
 #endif
 
+#ifndef IORING_OP_FIXED_FD_INSTALL
+#define IORING_OP_FIXED_FD_INSTALL 54 /* Linux 6.8 */
+#endif
+#ifndef SOCKET_URING_OP_SETSOCKOPT
+#define SOCKET_URING_OP_SETSOCKOPT 3  /* IORING_OP_URING_CMD on a socket, Linux 6.7 */
+#endif
+
 #define SL_RING_BGID 0
+
+/*
+ * Direct descriptors (slots of the ring's registered file table) travel
+ * through the submission helpers below as fds with SL_RING_DIRECT set:
+ * sl_ring_direct(slot). A helper given one sets IOSQE_FIXED_FILE (a close
+ * becomes a close of the slot). Such a value is no process fd: never pass
+ * it to a plain syscall.
+ */
+#define SL_RING_DIRECT (1 << 30)
+
+static inline int sl_ring_direct(uint32_t slot)
+{
+	return SL_RING_DIRECT | (int)slot;
+}
+
+static inline bool sl_ring_is_direct(int fd)
+{
+	return fd >= 0 && (fd & SL_RING_DIRECT);
+}
 
 /* An opcode sluice depends on, for sl_ring_probe_ops(). */
 struct sl_ring_op {
@@ -85,6 +111,11 @@ struct sl_ring {
 	uint32_t *koff;        /* by buffer: bytes the kernel filled (inc) */
 	int32_t kpart;         /* the buffer the kernel has partly filled, or -1 */
 	uint64_t slice_lost;   /* completions dropped: no slice id was free */
+	bool ring_fd_registered; /* io_uring_enter goes by the registered index */
+	/* server sockets as direct descriptors (sl_ring_direct_init): slots
+	 * [0, direct_files) of the registered table; 0 when the kernel lacks
+	 * one of IORING_OP_SOCKET, the setsockopt command, FIXED_FD_INSTALL */
+	uint32_t direct_files;
 };
 
 /*
@@ -209,7 +240,19 @@ static inline unsigned char *sl_ring_slice_ptr(struct sl_ring *r, uint16_t id)
 	return r->bufs + r->spos[id];
 }
 
-/* Submission helpers: each prepares one SQE tagged with ud. */
+/* Register a sparse table of n direct descriptors (at most RLIMIT_NOFILE)
+ * if the kernel can open, configure and hand over sockets through the ring:
+ * IORING_OP_SOCKET into a slot, SOCKET_URING_OP_SETSOCKOPT (Linux 6.7) and
+ * IORING_OP_FIXED_FD_INSTALL (6.8), the latter two tried for real. Sets
+ * r->direct_files (0: the plain path). Never fails. */
+void sl_ring_direct_init(struct sl_ring *r, uint32_t n);
+/* Slots of the registered table holding a file now, read from the ring's
+ * /proc/self/fdinfo (the kernel's own view); -errno if unreadable. Only
+ * while no other thread submits to r. */
+int sl_ring_direct_in_use(const struct sl_ring *r);
+
+/* Submission helpers: each prepares one SQE tagged with ud. fd may be a
+ * direct descriptor (sl_ring_direct) except where a helper says not. */
 void sl_ring_accept_multishot(struct sl_ring *r, int lfd, uint64_t ud);
 void sl_ring_recv_multishot(struct sl_ring *r, int fd, uint64_t ud);
 /* A multishot recv that ends after `total` bytes (r->mshot_cap only). */
@@ -228,9 +271,25 @@ void sl_ring_connect(struct sl_ring *r, int fd, const struct sockaddr *sa, sockl
 		     struct __kernel_timespec *ts, uint64_t ud);
 /* Cancel every request on fd, then close it (hard-linked: the close runs
  * whatever the cancel returns). Two CQEs: ud_cancel, then ud_close. */
+/* A TCP socket in direct slot `slot`, TCP_NODELAY set, connected to sa
+ * within ts, hard-wired as one chain: socket -> setsockopt -> connect ->
+ * link timeout (r->direct_files only). CQEs: ud_socket always (res: 0 or
+ * -errno), ud_opt only if the setsockopt fails, ud_connect always (-ECANCELED
+ * when the socket failed or the timer won). ts and sa must live until
+ * submission. */
+void sl_ring_socket_connect(struct sl_ring *r, uint32_t slot, const struct sockaddr *sa,
+			    socklen_t len, struct __kernel_timespec *ts, uint64_t ud_socket,
+			    uint64_t ud_opt, uint64_t ud_connect);
+/* A process fd (O_CLOEXEC) for direct descriptor `slot`, in cqe->res; the
+ * slot keeps its file until closed. */
+void sl_ring_fd_install(struct sl_ring *r, uint32_t slot, uint64_t ud);
+/* shutdown(2) through the ring, for direct descriptors: always runs on an
+ * io-wq thread (see DESIGN.md), so plain fds use the syscall. */
+void sl_ring_shutdown(struct sl_ring *r, int fd, int how, uint64_t ud);
+/* fd must be a process fd: */
 void sl_ring_cancel_close(struct sl_ring *r, int fd, uint64_t ud_cancel, uint64_t ud_close);
 void sl_ring_close(struct sl_ring *r, int fd, uint64_t ud);
-/* Cancel every request on fd (one CQE, ud). */
+/* Cancel every request on fd, a process fd (one CQE, ud). */
 void sl_ring_cancel_fd(struct sl_ring *r, int fd, uint64_t ud);
 /* Cancel the one request tagged target. */
 void sl_ring_cancel_ud(struct sl_ring *r, uint64_t target, uint64_t ud);

@@ -788,7 +788,7 @@ bool h_metric(const char *text, const char *series, double *value)
 
 void h_proxy_expect_fd_audit(struct h_proxy *p)
 {
-	double open_fds = -1, acc = -1;
+	double open_fds = -1, acc = -1, dopen = 0, dacc = 0;
 	char samples[512];
 	size_t off = 0;
 	int i;
@@ -809,18 +809,27 @@ void h_proxy_expect_fd_audit(struct h_proxy *p)
 			  h_metric(body, "sluice_process_accounted_fds", &acc),
 			  "fd audit: /metrics lacks sluice_process_open_fds or "
 			  "sluice_process_accounted_fds");
+		/* server sockets held as direct descriptors (no /proc entry) */
+		cr_assert(h_metric(body, "sluice_process_direct_fds", &dopen) &&
+			  h_metric(body, "sluice_process_accounted_direct_fds", &dacc),
+			  "fd audit: /metrics lacks sluice_process_direct_fds or "
+			  "sluice_process_accounted_direct_fds");
 		free(body);
 		if (off < sizeof(samples))
 			off += (size_t)snprintf(samples + off, sizeof(samples) - off,
-						"%s%.0f/%.0f", i ? ", " : "",
-						open_fds, acc);
-		if (open_fds == acc)
+						"%s%.0f/%.0f d%.0f/%.0f", i ? ", " : "",
+						open_fds, acc, dopen, dacc);
+		if (open_fds == acc && dopen == dacc)
 			break;
 		h_sleep_ms(100);
 	}
-	if (i > 0 && open_fds == acc)
+	if (i > 0 && open_fds == acc && dopen == dacc)
 		fprintf(stderr, "fd audit: equal only after %d samples "
 			"(open/accounted: %s)\n", i + 1, samples);
+	cr_assert(dopen == dacc,
+		  "fd audit: sluice_process_direct_fds %.0f != "
+		  "sluice_process_accounted_direct_fds %.0f (samples open/accounted, "
+		  "100 ms apart: %s)", dopen, dacc, samples);
 	cr_assert(open_fds == acc,
 		  "fd audit: sluice_process_open_fds %.0f != "
 		  "sluice_process_accounted_fds %.0f (samples open/accounted, "

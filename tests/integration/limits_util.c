@@ -461,6 +461,8 @@ void lu_conf_render(const struct lu_conf *c, int fe_port, char *buf, size_t n)
 	ADD("[global]\nworkers = 1\nlog = stderr\ngrace = 1s\n");
 	if (c->global_maxconn)
 		ADD("maxconn = %d\n", c->global_maxconn);
+	if (c->global_extra)
+		ADD("%s", c->global_extra);
 	ADD("\n[defaults]\ntimeout_connect = 500ms\ntimeout_client = %s\ntimeout_server = %s\n"
 	    "timeout_client_fin = 300ms\ntimeout_server_fin = 300ms\n",
 	    c->timeout_client ? c->timeout_client : "10s",

@@ -89,6 +89,7 @@ struct lu_conf {
 	const char *be_mode;        /* NULL: tcp, or http-server-close when
 				     * fe_mode is http */
 	int global_maxconn;         /* 0: no key */
+	const char *global_extra;   /* NULL, or lines appended to [global] */
 	int fe_maxconn;             /* 0: no key */
 	int fe_maxconn_per_source;  /* 0: no key */
 	const char *timeout_queue;  /* NULL: no key */

@@ -62,6 +62,15 @@ Test(conf_check, day_unit_is_accepted_up_to_the_maxima)
 			   sizeof(out)), 0, "%s", out);
 }
 
+Test(conf_check, server_sockets_takes_direct_or_plain)
+{
+	char out[4096];
+
+	refused("server_sockets = ring\n", "check.ini:3: key 'server_sockets'");
+	cr_assert_eq(check("server_sockets = plain\n", out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(check("server_sockets = direct\n", out, sizeof(out)), 0, "%s", out);
+}
+
 Test(conf_check, log_path_that_cannot_be_opened_is_refused_with_file_line)
 {
 	refused("log = /nonexistent-sluice-dir/sluice.log\n",

@@ -5,7 +5,9 @@
  * frontend to a pooled and a server-close backend and a tcp frontend, and
  * while one origin is killed with SIGKILL mid-load and started again,
  * every sample of /metrics has sluice_process_open_fds ==
- * sluice_process_accounted_fds. The origin is a forked process serving
+ * sluice_process_accounted_fds, and the server sockets held as direct
+ * descriptors match too (sluice_process_direct_fds ==
+ * sluice_process_accounted_direct_fds). The origin is a forked process serving
  * any number of keep-alive connections with poll(), so that killing it
  * resets everything it holds at once.
  */
@@ -221,7 +223,8 @@ static void *load_main(void *arg)
 
 #define NLOAD 12
 
-static void metrics_fds(struct h_proxy *p, double *open_fds, double *acc, double *sessions)
+static void metrics_fds(struct h_proxy *p, double *open_fds, double *acc, double *sessions,
+			double *dopen, double *dacc)
 {
 	char *body = NULL;
 	int st = h_http_get(p->stats_port, "/metrics", &body, NULL, 10000 * h_slow());
@@ -229,6 +232,8 @@ static void metrics_fds(struct h_proxy *p, double *open_fds, double *acc, double
 	cr_assert_eq(st, 200, "GET /metrics: %d", st);
 	cr_assert(h_metric(body, "sluice_process_open_fds", open_fds) &&
 		  h_metric(body, "sluice_process_accounted_fds", acc));
+	cr_assert(h_metric(body, "sluice_process_direct_fds", dopen) &&
+		  h_metric(body, "sluice_process_accounted_direct_fds", dacc));
 	if (!h_metric(body, "sluice_process_sessions_current", sessions))
 		*sessions = -1;
 	free(body);
@@ -242,7 +247,7 @@ Test(fd_audit, exact_in_every_sample_under_load_and_origin_death)
 	pthread_t th[NLOAD];
 	char conf[2048];
 	struct h_proxy *p;
-	double open_fds, acc, sess, max_open = 0;
+	double open_fds, acc, sess, max_open = 0, dopen, dacc, max_direct = 0;
 	int samples = 0, busy = 0;
 	uint64_t t0;
 
@@ -270,7 +275,7 @@ Test(fd_audit, exact_in_every_sample_under_load_and_origin_death)
 		if (phase == 2)
 			oa = fo_start(&pa);
 		for (uint64_t end = h_now_ms() + 1500; h_now_ms() < end; ) {
-			metrics_fds(p, &open_fds, &acc, &sess);
+			metrics_fds(p, &open_fds, &acc, &sess, &dopen, &dacc);
 			samples++;
 			if (sess > 2)
 				busy++;
@@ -279,13 +284,19 @@ Test(fd_audit, exact_in_every_sample_under_load_and_origin_death)
 			cr_assert_eq(open_fds, acc, "sample %d (phase %d, %llu ms into the load, "
 				     "%g sessions): open fds %g != accounted %g", samples, phase,
 				     (unsigned long long)(h_now_ms() - t0), sess, open_fds, acc);
+			cr_assert_eq(dopen, dacc, "sample %d (phase %d, %llu ms into the load): "
+				     "direct descriptors in use %g != accounted %g", samples, phase,
+				     (unsigned long long)(h_now_ms() - t0), dopen, dacc);
+			if (dopen > max_direct)
+				max_direct = dopen;
 		}
 	}
 	atomic_store(&ld.stop, 1);
 	for (int i = 0; i < NLOAD; i++)
 		pthread_join(th[i], NULL);
-	fprintf(stderr, "fd audit: %d samples equal (%d with sessions open, at most %g fds); "
-		"%ld connections, %ld ok, %ld other responses\n", samples, busy, max_open,
+	fprintf(stderr, "fd audit: %d samples equal (%d with sessions open, at most %g fds, "
+		"%g direct); %ld connections, %ld ok, %ld other responses\n", samples, busy,
+		max_open, max_direct,
 		atomic_load(&ld.conns), atomic_load(&ld.rsp_ok), atomic_load(&ld.rsp_err));
 	cr_assert(samples >= 20 && busy >= samples / 4, "the load must be running while sampled: "
 		  "%d samples, %d busy", samples, busy);

@@ -418,9 +418,10 @@ static bool wait_log(const struct h_proxy *p, const char *needle, int timeout_ms
 	return true;
 }
 
-static struct h_proxy *emfile_proxy(struct lu_origin *o, int maxconn)
+static struct h_proxy *emfile_proxy(struct lu_origin *o, int maxconn, const char *global_extra)
 {
-	struct lu_conf c = { .global_maxconn = maxconn, .nservers = 1 };
+	struct lu_conf c = { .global_maxconn = maxconn, .nservers = 1,
+			     .global_extra = global_extra };
 	struct h_proxy *p;
 	int fd;
 
@@ -460,11 +461,15 @@ static void expect_emfile_quiet(struct h_proxy *p)
 
 /* The limit is lowered while the multishot accept is armed (the brief's
  * scenario: `prlimit --pid` on a running proxy), then more clients come
- * than fds allow. */
+ * than fds allow. With plain server sockets: the kernel reads
+ * RLIMIT_NOFILE when an accept is armed, so the armed multishot accept
+ * keeps the old limit, and it is the server socket(2) that meets EMFILE and
+ * pauses accepting; a direct server socket is no process fd and never meets
+ * it (the accept then goes on under the limit it was armed with). */
 Test(limits, emfile_limit_lowered_at_run_time_logged_no_spin_then_recovers)
 {
 	struct lu_origin *o = echo_origin();
-	struct h_proxy *p = emfile_proxy(o, 100);
+	struct h_proxy *p = emfile_proxy(o, 100, "server_sockets = plain\n");
 	int fds[20], fd, nfd, maxfd, ncli = 20, closed = 0, n_acc, n_sock;
 	rlim_t lim;
 
@@ -523,7 +528,7 @@ Test(limits, emfile_limit_lowered_at_run_time_logged_no_spin_then_recovers)
 Test(limits, emfile_on_accept_logged_once_a_second_no_spin_then_recovers)
 {
 	struct lu_origin *o = echo_origin();
-	struct h_proxy *p = emfile_proxy(o, 2);
+	struct h_proxy *p = emfile_proxy(o, 2, NULL);
 	int low = lu_lowest_free_fd(p->pid), a, b, fds[6], fd;
 	char buf[4];
 

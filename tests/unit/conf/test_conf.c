@@ -387,7 +387,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "or timeout_*");
 	expect_error("[global]\nthreads = 4\n" MINIMAL, "x.ini:2: key 'threads': ",
 		     "expected workers, maxconn, stats, log, log_format, grace, ssl_ticket_rotate, "
-		     "admin, stats_interval, buffer_release or recv_buffers");
+		     "admin, stats_interval, buffer_release, recv_buffers or server_sockets");
 	cr_assert(strstr(err, "timeout_*") == NULL, "%s", err);
 	expect_error("[defaults]\nmode = http\n" MINIMAL, "x.ini:2: key 'mode': ",
 		     "unknown key in [defaults]; expected timeout_*");
