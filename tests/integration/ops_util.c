@@ -143,13 +143,13 @@ bool ou_wait_file_count(const char *path, const char *s, int n, int timeout_ms)
 	return true;
 }
 
-long ou_rss_kib(const struct h_proxy *p)
+long ou_pid_rss_kib(pid_t pid)
 {
 	char path[64], line[256];
 	long kib = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "r");
 	cr_assert(f);
 	while (fgets(line, sizeof(line), f))
@@ -157,6 +157,11 @@ long ou_rss_kib(const struct h_proxy *p)
 			break;
 	fclose(f);
 	return kib;
+}
+
+long ou_rss_kib(const struct h_proxy *p)
+{
+	return ou_pid_rss_kib(p->pid);
 }
 
 bool ou_get_ok(int port)

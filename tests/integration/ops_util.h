@@ -29,6 +29,8 @@ bool ou_wait_file_count(const char *path, const char *s, int n, int timeout_ms);
 
 /* VmRSS of the proxy in KiB. */
 long ou_rss_kib(const struct h_proxy *p);
+/* VmRSS of process pid in KiB (fails the test if it cannot be read). */
+long ou_pid_rss_kib(pid_t pid);
 
 /* GET / through the proxy on a new connection: true on a 200. */
 bool ou_get_ok(int port);

@@ -22,6 +22,7 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/http_util.h"
 #include "tests/integration/limits_util.h"
+#include "tests/integration/ops_util.h"
 #include "tests/integration/tls_util.h"
 
 TestSuite(h2, .init = h_setup, .fini = lu_teardown, .timeout = 90);
@@ -468,22 +469,6 @@ Test(h2, ping_flood_gets_enhance_your_calm)
 	h_proxy_finish(p);
 }
 
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	cr_assert(f);
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = atol(line + 6);
-	fclose(f);
-	return kb;
-}
-
 Test(h2, a_client_that_never_reads_is_bounded_and_timed_out)
 {
 	struct hu_script sc = { .act = HU_ACT_CL, .len = 64u << 20, .seed = 5 };
@@ -491,7 +476,7 @@ Test(h2, a_client_that_never_reads_is_bounded_and_timed_out)
 	int port = hu_origin_port(o);
 	struct h_proxy *p = proxy("http-server-close", 1, &port, NULL,
 				  "timeout_client = 1s\ntimeout_server = 10s\n", NULL);
-	long before = rss_kb(p->pid), during;
+	long before = ou_pid_rss_kib(p->pid), during;
 	struct h2c c;
 	uint64_t t0;
 
@@ -501,7 +486,7 @@ Test(h2, a_client_that_never_reads_is_bounded_and_timed_out)
 	h2c_pump(&c, 200);
 	c.no_read = true;
 	h_sleep_ms(1500);
-	during = rss_kb(p->pid);
+	during = ou_pid_rss_kib(p->pid);
 	cr_assert_lt(during - before, 48 * 1024,
 		     "4 streams of a client that does not read grew the proxy by %ld KiB",
 		     during - before);

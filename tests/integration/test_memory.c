@@ -18,30 +18,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ops_util.h"
 
 #define NCLIENTS 16
 #define XFER     (8ull << 20) /* 16 x 8 MiB = twice the pool */
 #define SEED     7
 
 TestSuite(memory, .init = h_setup, .fini = h_teardown, .timeout = 240);
-
-/* VmRSS of pid in KiB, or 0. */
-static uint64_t rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	uint64_t v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %lu kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
 
 struct client {
 	pthread_t thr;
@@ -90,11 +73,11 @@ static void load(int port)
  * limit KiB; returns the last sample. */
 static uint64_t wait_rss_below(pid_t pid, uint64_t limit)
 {
-	uint64_t t0 = h_now_ms(), v = rss_kib(pid);
+	uint64_t t0 = h_now_ms(), v = (uint64_t)ou_pid_rss_kib(pid);
 
 	while (v > limit && h_now_ms() - t0 < 15000u * (unsigned)h_slow()) {
 		h_sleep_ms(200);
-		v = rss_kib(pid);
+		v = (uint64_t)ou_pid_rss_kib(pid);
 	}
 	return v;
 }
@@ -165,11 +148,11 @@ Test(memory, resident_size_comes_back_after_transfers_larger_than_the_pool)
 	cr_assert(idle >= 0);
 	round_trip(idle, 'a');
 	h_sleep_ms(500);
-	start = rss_kib(p->pid);
+	start = (uint64_t)ou_pid_rss_kib(p->pid);
 	cr_assert(start > 0);
 	for (int round = 0; round < 2; round++) {
 		load(big);
-		peak = rss_kib(p->pid);
+		peak = (uint64_t)ou_pid_rss_kib(p->pid);
 		/* the pool settles: what stays resident is the working set (64
 		 * buffers, and as many again the ring may keep) */
 		settle(p, round);

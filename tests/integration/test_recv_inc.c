@@ -20,29 +20,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ops_util.h"
 
 #define NCLIENTS 24
 #define NSLOW    6
 #define XFER     (6ull << 20)
 
 TestSuite(recv_inc, .init = h_setup, .fini = h_teardown, .timeout = 240);
-
-static uint64_t rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	uint64_t v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %lu kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
 
 static double metric(struct h_proxy *p, const char *series)
 {
@@ -165,7 +149,7 @@ Test(recv_inc, large_bodies_both_ways_with_slow_readers_share_buffers_and_give_t
 		    bytes == 16384 ? " (this kernel: fixed ones, the fallback)" : "");
 	cr_assert(bytes == 131072 || bytes == 16384, "%g", bytes);
 	h_sleep_ms(300);
-	start = rss_kib(p->pid);
+	start = (uint64_t)ou_pid_rss_kib(p->pid);
 	for (int round = 0; round < 2; round++)
 		transfers(port, 100 + 50 * (uint32_t)round);
 	cr_assert_eq(metric(p, "sluice_worker_recv_slices_lost_total{worker=\"0\"}"), 0);
@@ -173,7 +157,7 @@ Test(recv_inc, large_bodies_both_ways_with_slow_readers_share_buffers_and_give_t
 	 * the memory goes back to the kernel */
 	for (uint64_t t0 = h_now_ms(); h_now_ms() - t0 < 15000u * (unsigned)h_slow();) {
 		res = metric(p, "sluice_worker_buffers_resident{worker=\"0\"}");
-		after = rss_kib(p->pid);
+		after = (uint64_t)ou_pid_rss_kib(p->pid);
 		if (res <= 128 && after <= start + 12 * 1024)
 			break;
 		h_sleep_ms(200);
