@@ -657,13 +657,12 @@ static uint32_t head_end(const struct sl_http_parser *p, const char *data, uint3
 	return len;
 }
 
+static enum sl_http_res feed_part(struct sl_http_parser *p, const char *data, uint32_t len,
+				  uint32_t *used);
+
 enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, uint32_t len,
 				   uint32_t *used)
 {
-	uint32_t room, n;
-	const char *start, *from;
-	llhttp_errno_t e;
-
 	*used = 0;
 	if (p->len == 0) {
 		int k = skip_empty_lines(p, data, len);
@@ -676,7 +675,29 @@ enum sl_http_res sl_http_feed_head(struct sl_http_parser *p, const char *data, u
 		if (!len)
 			return SL_HTTP_MORE;
 	}
-	len = head_end(p, data, len);
+	/* up to the blank line that ends the head; an earlier "blank line"
+	 * that does not end it (empty lines held before the start line) ends a
+	 * part, and the next part goes on: MORE always means all of data was
+	 * taken */
+	for (;;) {
+		uint32_t part = head_end(p, data, len);
+		enum sl_http_res r = feed_part(p, data, part, used);
+
+		if (r != SL_HTTP_MORE || part == len)
+			return r;
+		data += part;
+		len -= part;
+	}
+}
+
+/* sl_http_feed_head for bytes that end at the head's end at most. */
+static enum sl_http_res feed_part(struct sl_http_parser *p, const char *data, uint32_t len,
+				  uint32_t *used)
+{
+	uint32_t room, n;
+	const char *start, *from;
+	llhttp_errno_t e;
+
 	if (grow_head(p, p->len + len) < 0)
 		return SL_HTTP_ERROR;
 	room = p->buf_cap - p->len;

@@ -117,10 +117,10 @@ void sl_conn_notify_error(struct sl_conn *c, int res)
 	NOT_HERE("sl_conn_notify_error");
 }
 
-void sl_ring_buf_recycle(struct sl_ring *r, uint16_t bid)
+void sl_ring_slice_put(struct sl_ring *r, uint16_t id)
 {
-	(void)r, (void)bid;
-	NOT_HERE("sl_ring_buf_recycle");
+	(void)r, (void)id;
+	NOT_HERE("sl_ring_slice_put");
 }
 
 /* ---- the connection --------------------------------------------------------- */
