@@ -235,6 +235,10 @@ static void prom_worker_buffers(struct sbuf *b, struct sl_proxy *px)
 		{ "sluice_worker_recv_slices_lost_total", "counter",
 		  "Receives whose bytes had no slice id left to name them (the connection failed)",
 		  offsetof(struct sl_wstats, slices_lost) },
+		{ "sluice_worker_task_work_passes_total", "counter",
+		  "Extra io_uring_enter calls that ran deferred task work the loop's wait left "
+		  "over (IORING_SQ_TASKRUN: more than 20 items were queued)",
+		  offsetof(struct sl_wstats, tw_passes) },
 	};
 
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {

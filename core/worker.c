@@ -674,6 +674,36 @@ static void dispatch(struct sl_worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
+/*
+ * The ring's deferred task work (DEFER_TASKRUN: data arrived on a socket, a
+ * send can go on) runs only inside io_uring_enter, in arrival order, and an
+ * enter that waits for one completion runs at most 20 items of it (the
+ * kernel's IO_LOCAL_TW_DEFAULT_MAX) once a completion is there. When 1,000
+ * large responses start together, thousands of items queue up, and a light
+ * connection's receive waited behind them one 20-item slice per loop
+ * iteration: 200-330 ms for a probe request at the ramp of the bench's
+ * slow-readers scenario (README, "Slow readers"). The kernel flags
+ * IORING_SQ_TASKRUN (IORING_SETUP_TASKRUN_FLAG) while items are left, so
+ * run them now, before the completions are dispatched, and every iteration
+ * sees all that has arrived: the same ramp then stalls 60-120 ms. Bounded
+ * by passes and by the room left in the CQ (a multishot recv may post many
+ * completions per item); what is left waits for the next iteration.
+ */
+#define TW_DRAIN_PASSES 64u
+
+static void drain_task_work(struct sl_worker *w)
+{
+	struct io_uring *ring = &w->ring.uring;
+
+	for (unsigned k = 0; k < TW_DRAIN_PASSES &&
+	     (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN) &&
+	     io_uring_cq_ready(ring) < ring->cq.ring_entries / 2; k++) {
+		SL_ST_ADD(w->st->tw_passes, 1);
+		if (io_uring_get_events(ring) < 0)
+			break;
+	}
+}
+
 static void loop(struct sl_worker *w)
 {
 	struct io_uring *ring = &w->ring.uring;
@@ -709,6 +739,7 @@ static void loop(struct sl_worker *w)
 			sl_log("worker %d: io_uring_enter failed: %s", w->id, strerror(-ret));
 			break;
 		}
+		drain_task_work(w);
 		clock_tick(w);
 		io_uring_for_each_cqe(ring, head, cqe) {
 			w->cq_next = head + 1;

@@ -273,7 +273,7 @@ static int ring_init(struct sl_ring *r, unsigned entries, uint32_t blk_size,
 	memset(&p, 0, sizeof(p));
 	r->kpart = -1;
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	p.cq_entries = entries * 8;
 	ret = io_uring_queue_init_params(entries, &r->uring, &p);
 	if (ret < 0) {

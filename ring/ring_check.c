@@ -34,7 +34,7 @@ int sl_ring_check_init(struct sl_ring *r, unsigned entries, unsigned cq_entries,
 	memset(r, 0, sizeof(*r));
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	p.cq_entries = cq_entries;
 	ret = io_uring_queue_init_params(entries, &r->uring, &p);
 	if (ret < 0) {
