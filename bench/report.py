@@ -294,6 +294,9 @@ def h2_table(b, w, nw):
     if goals:
         L += [f"Targets of issue 18 (workers = {nw}):\n", "| target | sluice | goal | |",
               "|---|--:|--:|---|"] + goals + [""]
+    return L
+
+
 def scale_table(b, w, nw):
     """scale and release (issue 16): the pooled frontend at several client
     counts, and how long closed client connections stay open."""
@@ -370,6 +373,14 @@ def scale_table(b, w, nw):
 
 def report(b, path, command, versions):
     """Writes the markdown report to path and every run to path with .json."""
+    # the raw runs first: a bug below must not lose a 45-minute run
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    raw = dict(date=b.started.isoformat(), command=command, versions=versions,
+               results=b.results, idle=b.idle, syscalls=b.syscalls, slow=b.slow, events=b.events,
+               tls=b.tls_params, scale=getattr(b, "scale", []),
+               h2=getattr(b, "h2", []), h2_tls=getattr(b, "h2_params", {}))
+    with open(os.path.splitext(path)[0] + ".json", "w") as f:
+        json.dump(raw, f, indent=1)
     summ = summarize(b)
     u = os.uname()
     cpu_model = "?"
@@ -485,12 +496,6 @@ def report(b, path, command, versions):
     else:
         L.append("None: no crash, no non-2xx response, no socket error, no failed start.")
     L.append("")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(L))
-    raw = dict(date=b.started.isoformat(), command=command, versions=versions,
-               results=b.results, idle=b.idle, syscalls=b.syscalls, slow=b.slow, events=b.events,
-               tls=b.tls_params, scale=getattr(b, "scale", []),
-               h2=getattr(b, "h2", []), h2_tls=getattr(b, "h2_params", {}))
-    with open(os.path.splitext(path)[0] + ".json", "w") as f:
-        json.dump(raw, f, indent=1)

@@ -786,6 +786,20 @@ bool h_metric(const char *text, const char *series, double *value)
 	return false;
 }
 
+double h_proxy_metric(const struct h_proxy *p, const char *series)
+{
+	char *body = NULL;
+	double v = -1;
+	int st;
+
+	cr_assert(p->stats_port, "no stats listener to read %s from", series);
+	st = h_http_get(p->stats_port, "/metrics", &body, NULL, H_IO_TIMEOUT_MS * h_slow());
+	cr_assert_eq(st, 200, "GET /metrics: %d", st);
+	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
+	free(body);
+	return v;
+}
+
 void h_proxy_expect_fd_audit(struct h_proxy *p)
 {
 	double open_fds = -1, acc = -1, dopen = 0, dacc = 0;

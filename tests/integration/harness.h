@@ -268,6 +268,9 @@ int h_http_get(int port, const char *path, char **body, size_t *len,
  * labels as rendered ("name{a=\"x\"}"); true if a line "series value"
  * exists. */
 bool h_metric(const char *text, const char *series, double *value);
+/* Value of one series (as for h_metric) in the proxy's /metrics; asserts
+ * that the page is served and that the series is there. */
+double h_proxy_metric(const struct h_proxy *p, const char *series);
 /* Prints the tail of the proxy log to stderr. */
 void h_proxy_dump_log(const struct h_proxy *p);
 

@@ -32,17 +32,6 @@ static void get_ok(struct hu_cli *c, const char *path)
 	cr_assert_eq(r.status, 200);
 }
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	double v = -1;
-
-	cr_assert_eq(h_http_get(p->stats_port, "/metrics", &body, NULL, hu_io_to()), 200);
-	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
-	free(body);
-	return v;
-}
-
 /* The connection is still open and silent (no EOF within ms). */
 static void expect_open(struct hu_cli *c, const char *who)
 {
@@ -104,19 +93,19 @@ Test(idle_reclaim, new_client_admitted_by_closing_the_oldest_idle_one)
 		     (unsigned long long)extra);
 	expect_open(&idle[1], "the second idle client (another frontend)");
 	expect_open(&idle[2], "the third idle client");
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
 	/* the process limit takes the oldest of any frontend: idle[1] next */
 	hu_cli_open(&late, port);
 	get_ok(&late, "/");
 	cr_assert_eq(hu_cli_wait_eof(&idle[1], hu_io_to(), &extra), 0);
 	expect_open(&idle[2], "the third idle client");
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"other\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"other\"}"), 1);
 	/* the request in progress all along is whole */
 	cr_assert_eq(hu_read_rsp(&busy, &r, false, hu_io_to() + 3000), 0);
 	cr_assert(r.status == 200 && r.complete && r.body_len == 100000,
 		  "the request in progress was cut: status %d, %llu body bytes", r.status,
 		  (unsigned long long)r.body_len);
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
 	for (int i = 0; i < 3; i++)
 		hu_cli_close(&idle[i]);
 	hu_cli_close(&busy);
@@ -149,8 +138,8 @@ Test(idle_reclaim, frontend_limit_takes_only_its_own_idle_clients)
 		     "web's oldest idle client was not closed");
 	expect_open(&o, "the other frontend's idle client");
 	expect_open(&w[1], "web's newer idle client");
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"other\"}"), 0);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"other\"}"), 0);
 	hu_cli_close(&o);
 	hu_cli_close(&n);
 	for (int i = 0; i < 2; i++)
@@ -180,7 +169,7 @@ Test(idle_reclaim, no_idle_client_means_the_limit_holds)
 	hu_cli_open(&n, port);
 	cr_assert_eq(hu_cli_send(&n, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
 	h_sleep_ms(300);
-	cr_assert_eq(metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 0);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_idle_reclaimed_total{frontend=\"web\"}"), 0);
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(hu_read_rsp(&b[i], &r, false, hu_io_to() + 3000), 0);
 		cr_assert(r.status == 200 && r.complete, "a request in progress was cut");

@@ -82,27 +82,15 @@ static uint64_t wait_rss_below(pid_t pid, uint64_t limit)
 	return v;
 }
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	size_t len = 0;
-	double v = -1;
-
-	cr_assert_eq(h_http_get(p->stats_port, "/metrics", &body, &len, 5000), 200);
-	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
-	free(body);
-	return v;
-}
-
 static void settle(struct h_proxy *p, int round)
 {
 	uint64_t t0 = h_now_ms();
 	double res, rel, ren;
 
 	for (;;) {
-		res = metric(p, "sluice_worker_buffers_resident{worker=\"0\"}");
-		rel = metric(p, "sluice_worker_buffers_released_total{worker=\"0\"}");
-		ren = metric(p, "sluice_worker_buffer_ring_renewals_total{worker=\"0\"}");
+		res = h_proxy_metric(p, "sluice_worker_buffers_resident{worker=\"0\"}");
+		rel = h_proxy_metric(p, "sluice_worker_buffers_released_total{worker=\"0\"}");
+		ren = h_proxy_metric(p, "sluice_worker_buffer_ring_renewals_total{worker=\"0\"}");
 		if ((res <= 128 && rel > 0) || h_now_ms() - t0 > 15000u * (unsigned)h_slow())
 			break;
 		h_sleep_ms(100);

@@ -95,17 +95,6 @@ static void spread(struct h_proxy *p, struct hu_origin *a, struct hu_origin *b, 
 	*nb = hu_origin_accepted(b) - b0;
 }
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	double v = -1;
-
-	cr_assert_eq(h_http_get(p->stats_port, "/metrics", &body, NULL, hu_io_to()), 200);
-	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
-	free(body);
-	return v;
-}
-
 Test(ops, admin_socket_is_0600_lists_servers_and_goes_away_at_exit)
 {
 	struct hu_script sc = { .act = HU_ACT_INFO };
@@ -197,7 +186,7 @@ Test(ops, drain_and_maint_take_a_server_out_and_ready_brings_it_back)
 	free(rsp);
 	spread(p, a, b, 10, &na, &nb);
 	cr_assert(na == 0 && nb == 10, "drained s1 still got %d of 10", na);
-	cr_assert_eq(metric(p, "sluice_server_drain{backend=\"app\",server=\"s1\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_server_drain{backend=\"app\",server=\"s1\"}"), 1);
 	cr_assert_eq(h_http_get(p->stats_port, "/stats.json", &body, NULL, hu_io_to()), 200);
 	cr_assert(strstr(body, "\"name\":\"s1\",\"state\":\"DRAIN\""), "%s", body);
 	free(body);
@@ -209,7 +198,7 @@ Test(ops, drain_and_maint_take_a_server_out_and_ready_brings_it_back)
 	free(rsp);
 	spread(p, a, b, 6, &na, &nb);
 	cr_assert(na == 0 && nb == 6, "s1 in maint got %d of 6", na);
-	cr_assert_eq(metric(p, "sluice_server_maint{backend=\"app\",server=\"s1\"}"), 1);
+	cr_assert_eq(h_proxy_metric(p, "sluice_server_maint{backend=\"app\",server=\"s1\"}"), 1);
 	/* both out: 503, and a log line */
 	free(admin_ok("PUT", "/backends/app/servers/s2/state", "drain"));
 	cr_assert_eq(h_http_get(p->port, "/", NULL, NULL, hu_io_to()), 503);
@@ -241,7 +230,7 @@ Test(ops, weight_applies_to_the_next_pick_in_every_worker)
 	spread(p, a, b, 40, &na, &nb);
 	/* 3:1 over two workers' interleaved round robins: well above half */
 	cr_assert(na >= 24 && nb >= 4, "weights 3:1 gave %d / %d", na, nb);
-	cr_assert_eq(metric(p, "sluice_server_weight{backend=\"app\",server=\"s1\"}"), 3);
+	cr_assert_eq(h_proxy_metric(p, "sluice_server_weight{backend=\"app\",server=\"s1\"}"), 3);
 	rsp = admin_ok("GET", "/servers", NULL);
 	cr_assert(strstr(rsp, "\"server\":\"s1\"") && strstr(rsp, "\"weight\":3"), "%s", rsp);
 	free(rsp);
@@ -262,13 +251,13 @@ Test(ops, drain_closes_the_servers_idle_pooled_connections)
 
 	for (int i = 0; i < 8; i++)
 		cr_assert(ou_get_ok(p->port), "request %d", i);
-	cr_assert(metric(p, idle) >= 1, "no idle pooled connection to s1");
+	cr_assert(h_proxy_metric(p, idle) >= 1, "no idle pooled connection to s1");
 	cr_assert(lu_origin_active(a) >= 1);
 	free(admin_ok("PUT", "/backends/app/servers/s1/state", "drain"));
 	deadline = h_now_ms() + 3000u * (unsigned)h_slow();
-	while (metric(p, idle) > 0 && h_now_ms() < deadline)
+	while (h_proxy_metric(p, idle) > 0 && h_now_ms() < deadline)
 		h_sleep_ms(20);
-	cr_assert_eq(metric(p, idle), 0, "drain left idle connections to s1 in the pool");
+	cr_assert_eq(h_proxy_metric(p, idle), 0, "drain left idle connections to s1 in the pool");
 	cr_assert(lu_origin_wait_active_le(a, 0, hu_io_to()), "s1 connections still open: %d",
 		  lu_origin_active(a));
 	cr_assert(lu_origin_active(b) >= 1, "s2's pooled connections were closed too");

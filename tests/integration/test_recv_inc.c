@@ -28,18 +28,6 @@
 
 TestSuite(recv_inc, .init = h_setup, .fini = h_teardown, .timeout = 240);
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	size_t len = 0;
-	double v = -1;
-
-	cr_assert_eq(h_http_get(p->stats_port, "/metrics", &body, &len, 5000), 200);
-	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
-	free(body);
-	return v;
-}
-
 struct client {
 	pthread_t thr;
 	int port;
@@ -144,7 +132,7 @@ Test(recv_inc, large_bodies_both_ways_with_slow_readers_share_buffers_and_give_t
 		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
 		 port, h_origin_port(echo));
 	p = h_proxy_start_text(conf, port);
-	bytes = metric(p, "sluice_worker_recv_buffer_bytes{worker=\"0\"}");
+	bytes = h_proxy_metric(p, "sluice_worker_recv_buffer_bytes{worker=\"0\"}");
 	cr_log_info("receive buffers of %g bytes%s", bytes,
 		    bytes == 16384 ? " (this kernel: fixed ones, the fallback)" : "");
 	cr_assert(bytes == 131072 || bytes == 16384, "%g", bytes);
@@ -152,11 +140,11 @@ Test(recv_inc, large_bodies_both_ways_with_slow_readers_share_buffers_and_give_t
 	start = (uint64_t)ou_pid_rss_kib(p->pid);
 	for (int round = 0; round < 2; round++)
 		transfers(port, 100 + 50 * (uint32_t)round);
-	cr_assert_eq(metric(p, "sluice_worker_recv_slices_lost_total{worker=\"0\"}"), 0);
+	cr_assert_eq(h_proxy_metric(p, "sluice_worker_recv_slices_lost_total{worker=\"0\"}"), 0);
 	/* every buffer came back: the pool settles to its working set and
 	 * the memory goes back to the kernel */
 	for (uint64_t t0 = h_now_ms(); h_now_ms() - t0 < 15000u * (unsigned)h_slow();) {
-		res = metric(p, "sluice_worker_buffers_resident{worker=\"0\"}");
+		res = h_proxy_metric(p, "sluice_worker_buffers_resident{worker=\"0\"}");
 		after = (uint64_t)ou_pid_rss_kib(p->pid);
 		if (res <= 128 && after <= start + 12 * 1024)
 			break;

@@ -51,17 +51,6 @@ static char *reload_ok(void)
 	return rsp;
 }
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	double v = -1;
-
-	cr_assert_eq(h_http_get(p->stats_port, "/metrics", &body, NULL, hu_io_to()), 200);
-	cr_assert(h_metric(body, series, &v), "no %s in /metrics", series);
-	free(body);
-	return v;
-}
-
 /* ---- churn: a new connection per request, reloads meanwhile ---------- */
 
 struct churn {
@@ -504,7 +493,7 @@ Test(reload, check_state_runtime_changes_and_counters_carry_over)
 		     200);
 	for (int i = 0; i < 10; i++)
 		cr_assert(ou_get_ok(p->port));
-	before = metric(p, sess);
+	before = h_proxy_metric(p, sess);
 	cr_assert(before >= 10);
 	/* checks every 5 s from now on: the state seen right after the reload
 	 * is the carried one; s4 is new */
@@ -529,12 +518,12 @@ Test(reload, check_state_runtime_changes_and_counters_carry_over)
 	cr_assert(strstr(strstr(rsp, "\"server\":\"s4\""), "\"state\":\"up\",\"weight\":2"), "%s",
 		  rsp);
 	free(rsp);
-	v = metric(p, sess);
+	v = h_proxy_metric(p, sess);
 	cr_assert(v >= before, "sessions_total went from %.0f to %.0f", before, v);
 	for (int i = 0; i < 10; i++)
 		cr_assert(ou_get_ok(p->port), "request %d after the reload", i);
 	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
-	v = metric(p, sess);
+	v = h_proxy_metric(p, sess);
 	cr_assert(v >= before + 10, "sessions_total %.0f after the old one was freed, %.0f before",
 		  v, before);
 	h_proxy_finish(p);
@@ -599,7 +588,7 @@ static void wait_pool_idle(struct h_proxy *p, int n)
 	uint64_t deadline = h_now_ms() + 5000u * (unsigned)h_slow();
 	double v;
 
-	while ((v = metric(p, series)) != n && h_now_ms() < deadline)
+	while ((v = h_proxy_metric(p, series)) != n && h_now_ms() < deadline)
 		h_sleep_ms(20);
 	cr_assert_eq(v, n, "%.0f idle pooled connections to s1, expected %d", v, n);
 }
@@ -695,7 +684,7 @@ Test(reload, auto_pool_carries_over_then_its_purge_trims_it)
 	cr_assert(h_now_ms() - t0 >= 900, "closed %llu ms after the adoption: not kept for a "
 		  "purge period", (unsigned long long)(h_now_ms() - t0));
 	wait_pool_idle(p, 0);
-	cr_assert_eq(metric(p, purged), k);
+	cr_assert_eq(h_proxy_metric(p, purged), k);
 	for (int i = 0; i < k; i++)
 		cr_assert_eq(lu_origin_conn(o, i).end, 0, "connection %d: not closed by the proxy", i);
 	cr_assert(ou_wait_file_count(p->log_path, "last session ended", 1, hu_io_to()));
