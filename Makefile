@@ -137,10 +137,12 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(BUILD)/core/main.d $(LLHTTP_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 # Benchmark against HAProxy, nginx and a direct origin (bench/, issue 5):
-# installs the missing peers, runs bench/run.py, writes bench/results/latest.md.
+# installs the missing peers, runs bench/run.py, writes bench/results/latest.md,
+# then the memory test below (bench/results/memory.md).
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
 	@BUILD=$(BUILD) bench/bench.sh --full
+	@$(MAKE) --no-print-directory bench-memory
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
