@@ -137,6 +137,7 @@ struct sl_frontend_conf {
 	bool path_normalize_off;      /* path_normalize = off (default on) */
 	bool stats;                   /* the built-in stats service (global `stats`) */
 	bool h2_off;                  /* h2 = off: no HTTP/2 (default on, http mode) */
+	bool linger_on;               /* lingering_close = on (default always) */
 	uint32_t h2_max_streams;      /* h2_max_concurrent_streams (0: the default, 100) */
 	uint32_t h2_window;           /* h2_initial_window_size (0: 65535) */
 	uint32_t h2_conn_window;      /* h2_connection_window_size (0: 1 MiB) */

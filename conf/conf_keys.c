@@ -323,6 +323,20 @@ static int set_h2(struct loader *ld, const char *key, const char *value)
 	return rc;
 }
 
+/* lingering_close = always (the default: every close after a response
+ * lingers) or on (nginx's rule: a client that asked for the close is closed
+ * at once; proto/http.c, close_at_once). */
+static int set_lingering_close(struct loader *ld, const char *key, const char *value)
+{
+	static const char *const names[] = { "always", "on", NULL };
+	int v = 0;
+	int rc = parse_enum(ld, key, value, names, "always or on", &v);
+
+	if (rc == 0)
+		cur_fe(ld)->linger_on = v == 1;
+	return rc;
+}
+
 static int set_h2_max_streams(struct loader *ld, const char *key, const char *value)
 {
 	return set_u32(ld, key, value, 1, H2_STREAMS_MAX, &cur_fe(ld)->h2_max_streams);
@@ -775,6 +789,7 @@ static const struct key_def frontend_keys[] = {
 	{ "h2_initial_window_size", K_H2_WINDOW, false, NEED_HTTP_FRONTEND, set_h2_window },
 	{ "h2_connection_window_size", K_H2_CONN_WINDOW, false, NEED_HTTP_FRONTEND,
 	  set_h2_window },
+	{ "lingering_close", K_LINGERING_CLOSE, false, NEED_HTTP_FRONTEND, set_lingering_close },
 	{ NULL, K_COUNT, false, NEED_ANY, NULL },
 };
 

@@ -561,11 +561,17 @@ void sl_http_feed_request(struct sl_session *s)
 
 /*
  * Whether the client can be closed at once after its response rather than
- * with a lingering close. A client that asked for the close (Connection:
- * close, or HTTP/1.0 without keep-alive) sends nothing after that request
- * (RFC 9112, section 9.6): once the request was read in full and no byte of
- * it waits unread, close() sends a FIN behind the response and no reset can
- * hit the response. That is nginx's rule (lingering_close on). Any other
+ * with a lingering close (lingering_close = on; the default, always, never
+ * does). A client that asked for the close (Connection: close, or HTTP/1.0
+ * without keep-alive) sends nothing after that request (RFC 9112, section
+ * 9.6): once the request was read in full and no byte of it waits unread,
+ * close() sends a FIN behind the response. That is nginx's rule
+ * (lingering_close on, its default). The cost: the socket is orphaned with
+ * the response's tail still in its send buffer, and a kernel out of TCP
+ * memory resets orphans (tcp_check_oom), so the client loses that tail; a
+ * /metrics page fetched with Connection: close while 1,000 readers held
+ * their responses (test_fairness under the sanitizers) was reset so. A
+ * lingering close keeps the socket ours until the client's FIN. Any other
  * close (the server's body runs until it closes, keepalive_requests, a
  * stop, a body left unread, bytes queued) lingers, and so do TLS (which
  * says close_notify first) and HTTP/2 streams (not sockets). In the bench's
@@ -577,8 +583,8 @@ static bool close_at_once(const struct sl_session *s)
 {
 	const struct http_sess *hs = hs_of(s);
 
-	return hs->cli_done && hs->req_st == REQ_DONE && !sl_session_queued(s, SL_SIDE_CLI) &&
-	       !s->stream && !sl_session_secure(s);
+	return s->fe->linger_on && hs->cli_done && hs->req_st == REQ_DONE &&
+	       !sl_session_queued(s, SL_SIDE_CLI) && !s->stream && !sl_session_secure(s);
 }
 
 /* The response went out and the request was read in full (or will never

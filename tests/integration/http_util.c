@@ -1196,6 +1196,7 @@ struct h_proxy *hu_proxy_start(const struct hu_conf *c)
 		"bind = 127.0.0.1:%d\n"
 		"mode = http\n"
 		"backend = app\n"
+		"lingering_close = %s\n"
 		"\n"
 		"[backend app]\n"
 		"mode = http-server-close\n"
@@ -1208,7 +1209,7 @@ struct h_proxy *hu_proxy_start(const struct hu_conf *c)
 		c->timeout_server_fin ? c->timeout_server_fin : "300ms",
 		c->timeout_http_request ? c->timeout_http_request : "5s",
 		c->timeout_http_keep_alive ? c->timeout_http_keep_alive : "5s",
-		port);
+		port, c->lingering_close ? c->lingering_close : "always");
 	for (int i = 0; i < c->nservers && off < sizeof(conf); i++)
 		off += (size_t)snprintf(conf + off, sizeof(conf) - off,
 					"server = s%d 127.0.0.1:%d\n", i + 1, c->server_port[i]);

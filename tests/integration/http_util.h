@@ -167,6 +167,7 @@ struct hu_conf {
 	const char *timeout_server_fin;     /* NULL: 300ms */
 	const char *timeout_http_request;   /* NULL: 5s */
 	const char *timeout_http_keep_alive; /* NULL: 5s */
+	const char *lingering_close;        /* NULL: always */
 	int nservers;
 	int server_port[H_MAX_SERVERS];
 };

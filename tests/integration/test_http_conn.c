@@ -231,14 +231,15 @@ Test(http_conn, fin_in_the_middle_of_a_body_closes_both_sides)
 
 /* A response after which the proxy closes the client: asked for by the
  * client (Connection: close), or decided by the server (a body that runs
- * until it closes). The first is closed at once, the second lingers. */
+ * until it closes). With lingering_close = on the first is closed at once;
+ * everything else lingers. */
 static struct h_proxy *close_response(struct hu_origin **op, struct hu_cli *c, bool client_asks,
-				      const char *fin)
+				      const char *fin, const char *lingering)
 {
 	struct hu_script sc = { .act = client_asks ? HU_ACT_INFO : HU_ACT_CLOSE, .len = 100,
 				.seed = 3 };
 	struct hu_origin *o = hu_origin_start(&sc);
-	struct hu_conf conf = { .timeout_client_fin = fin };
+	struct hu_conf conf = { .timeout_client_fin = fin, .lingering_close = lingering };
 	struct h_proxy *p = proxy_conf(o, &conf);
 	struct hu_rsp r;
 	int rc;
@@ -256,11 +257,11 @@ static struct h_proxy *close_response(struct hu_origin **op, struct hu_cli *c, b
 	return p;
 }
 
-Test(http_conn, client_that_asked_for_the_close_is_closed_at_once)
+Test(http_conn, lingering_close_on_closes_a_client_that_asked_for_it_at_once)
 {
 	struct hu_origin *o;
 	struct hu_cli c;
-	struct h_proxy *p = close_response(&o, &c, true, "10s");
+	struct h_proxy *p = close_response(&o, &c, true, "10s", "on");
 	uint64_t t0 = h_now_ms(), ms, extra = 0;
 
 	/* it sends nothing more (RFC 9112, 9.6): no lingering close, which
@@ -276,11 +277,31 @@ Test(http_conn, client_that_asked_for_the_close_is_closed_at_once)
 	h_proxy_finish(p);
 }
 
+Test(http_conn, by_default_a_client_that_asked_for_the_close_lingers_until_its_fin)
+{
+	struct hu_origin *o;
+	struct hu_cli c;
+	struct h_proxy *p = close_response(&o, &c, true, "10s", NULL);
+	uint64_t t0, ms;
+
+	/* lingering_close = always: the socket stays ours until the client's
+	 * FIN (no orphan whose tail a kernel short of memory would reset) */
+	h_sleep_ms(200);
+	cr_assert(h_proxy_fd_count(p) > p->fd_baseline, "closed before the client's FIN");
+	t0 = h_now_ms();
+	shutdown(c.fd, SHUT_WR);
+	ms = fds_back_after(p, t0, 2000 * h_slow());
+	cr_assert(ms < FIN_PROMPT_MS, "closed %llu ms after the client's FIN",
+		  (unsigned long long)ms);
+	hu_cli_close(&c);
+	h_proxy_finish(p);
+}
+
 Test(http_conn, after_a_close_delimited_response_client_fin_closes_at_once)
 {
 	struct hu_origin *o;
 	struct hu_cli c;
-	struct h_proxy *p = close_response(&o, &c, false, "400ms");
+	struct h_proxy *p = close_response(&o, &c, false, "400ms", "on");
 	uint64_t t0, ms;
 
 	/* what the client still sends is discarded, never forwarded */
@@ -304,7 +325,7 @@ Test(http_conn, after_a_close_delimited_response_silent_client_closed_at_timeout
 {
 	struct hu_origin *o;
 	struct hu_cli c;
-	struct h_proxy *p = close_response(&o, &c, false, "400ms");
+	struct h_proxy *p = close_response(&o, &c, false, "400ms", "on");
 	uint64_t t0 = h_now_ms(), ms;
 
 	ms = fds_back_after(p, t0, 3000 * h_slow());

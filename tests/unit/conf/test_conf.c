@@ -379,7 +379,7 @@ Test(conf, lists_every_key_of_the_section_when_a_key_is_unknown)
 		     "maxconn_per_source, keepalive_requests, forwardfor, max_header_size, "
 		     "max_headers, route, request_id, path_normalize, ssl_min_version, h2, "
 		     "h2_max_concurrent_streams, h2_initial_window_size, "
-		     "h2_connection_window_size or timeout_*");
+		     "h2_connection_window_size, lingering_close or timeout_*");
 	expect_error(MINIMAL "pool_size = 1\n", "x.ini:6: key 'pool_size': ",
 		     "unknown key in [backend app]; expected mode, balance, server, check, "
 		     "check_expect, check_interval, check_rise, check_fall, pool_max_idle, "
@@ -1524,4 +1524,17 @@ Test(conf, loads_and_checks_the_h2_keys)
 	expect_error(HFE "h2_initial_window_size = 32m\n" HBE,
 		     "x.ini:5: key 'h2_initial_window_size': ", "1k to 16384k");
 	expect_error(FE "h2 = on\n" BE, "x.ini:4: key 'h2': ", "");
+}
+
+Test(conf, loads_and_checks_lingering_close)
+{
+	load_ok(HFE HBE);
+	cr_assert(!conf->frontends[0].linger_on, "the default is always");
+	load_ok(HFE "lingering_close = on\n" HBE);
+	cr_assert(conf->frontends[0].linger_on);
+	load_ok(HFE "lingering_close = always\n" HBE);
+	cr_assert(!conf->frontends[0].linger_on);
+	expect_error(HFE "lingering_close = off\n" HBE, "x.ini:5: key 'lingering_close': ",
+		     "always or on");
+	expect_error(FE "lingering_close = on\n" BE, "x.ini:4: key 'lingering_close': ", "");
 }
