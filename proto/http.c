@@ -570,7 +570,8 @@ void sl_http_feed_request(struct sl_session *s)
  * the response's tail still in its send buffer, and a kernel out of TCP
  * memory resets orphans (tcp_check_oom), so the client loses that tail; a
  * /metrics page fetched with Connection: close while 1,000 readers held
- * their responses (test_fairness under the sanitizers) was reset so. A
+ * their responses (test_fairness under the sanitizers) was reset, most
+ * likely so. A
  * lingering close keeps the socket ours until the client's FIN. Any other
  * close (the server's body runs until it closes, keepalive_requests, a
  * stop, a body left unread, bytes queued) lingers, and so do TLS (which
