@@ -257,6 +257,20 @@ static struct h_proxy *close_response(struct hu_origin **op, struct hu_cli *c, b
 	return p;
 }
 
+/* The proxy still holds the client's socket (a lingering close), and lets
+ * it go at once when the client's FIN comes. */
+static void lingers_until_fin(struct h_proxy *p, struct hu_cli *c, const char *early)
+{
+	uint64_t t0, ms;
+
+	cr_assert(h_proxy_fd_count(p) > p->fd_baseline, "%s", early);
+	t0 = h_now_ms();
+	shutdown(c->fd, SHUT_WR);
+	ms = fds_back_after(p, t0, 2000 * h_slow());
+	cr_assert(ms < FIN_PROMPT_MS, "closed %llu ms after the client's FIN",
+		  (unsigned long long)ms);
+}
+
 Test(http_conn, lingering_close_on_closes_a_client_that_asked_for_it_at_once)
 {
 	struct hu_origin *o;
@@ -282,17 +296,11 @@ Test(http_conn, by_default_a_client_that_asked_for_the_close_lingers_until_its_f
 	struct hu_origin *o;
 	struct hu_cli c;
 	struct h_proxy *p = close_response(&o, &c, true, "10s", NULL);
-	uint64_t t0, ms;
 
 	/* lingering_close = always: the socket stays ours until the client's
 	 * FIN (no orphan whose tail a kernel short of memory would reset) */
 	h_sleep_ms(200);
-	cr_assert(h_proxy_fd_count(p) > p->fd_baseline, "closed before the client's FIN");
-	t0 = h_now_ms();
-	shutdown(c.fd, SHUT_WR);
-	ms = fds_back_after(p, t0, 2000 * h_slow());
-	cr_assert(ms < FIN_PROMPT_MS, "closed %llu ms after the client's FIN",
-		  (unsigned long long)ms);
+	lingers_until_fin(p, &c, "closed before the client's FIN");
 	hu_cli_close(&c);
 	h_proxy_finish(p);
 }
@@ -302,18 +310,12 @@ Test(http_conn, after_a_close_delimited_response_client_fin_closes_at_once)
 	struct hu_origin *o;
 	struct hu_cli c;
 	struct h_proxy *p = close_response(&o, &c, false, "400ms", "on");
-	uint64_t t0, ms;
 
 	/* what the client still sends is discarded, never forwarded */
 	cr_assert_eq(hu_cli_send(&c, "GET /more HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
 	h_sleep_ms(50);
-	cr_assert(h_proxy_fd_count(p) > p->fd_baseline,
-		  "closed before the client's FIN (an RST could destroy the response)");
-	t0 = h_now_ms();
-	shutdown(c.fd, SHUT_WR);
-	ms = fds_back_after(p, t0, 2000 * h_slow());
-	cr_assert(ms < FIN_PROMPT_MS, "closed %llu ms after the client's FIN",
-		  (unsigned long long)ms);
+	lingers_until_fin(p, &c,
+			  "closed before the client's FIN (an RST could destroy the response)");
 	cr_assert_eq(hu_origin_accepted(o), 1);
 	hu_conn_expect_raw(o, 0, "GET /bye HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 127.0.0.1\r\n"
 				 "X-Forwarded-Proto: http\r\nConnection: close\r\n\r\n");
