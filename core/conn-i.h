@@ -10,9 +10,11 @@
 #include "core/conn.h"
 #include "ring/udata.h"
 
-/* Bulk sides armed per loop iteration at most (see "Fairness" in
+/* Units (buffers' worth) the recvs of bulk sides armed in one loop
+ * iteration may take at most, and one of them at most (see "Fairness" in
  * core/conn_rx.c). */
-#define SL_CONN_ARM_BUDGET 32u
+#define SL_CONN_ARM_BUDGET 64u
+#define SL_CONN_ARM_MAX    8u
 
 static inline uint64_t cud(const struct sl_conn *c, unsigned op)
 {

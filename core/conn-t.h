@@ -154,6 +154,7 @@ struct sl_conn {
 	bool one;            /* the armed recv is single-shot (no capped multishot) */
 	uint16_t bulk_cap;   /* buffers its armed recv may still take, as a bulk side */
 	bool waiting;        /* in the table's FIFO of bulk sides waiting to receive */
+	bool hot;            /* its last recv filled a whole buffer: more is waiting */
 	int fd;              /* -1 once given up; may be a direct descriptor
 			      * (sl_ring_direct: ring requests only) */
 	int sock_err;        /* the direct socket could not be opened */
@@ -190,7 +191,8 @@ struct sl_conn_table {
 	struct sl_conn *starved, *starved_tail; /* recvs that met -ENOBUFS, FIFO */
 	struct sl_conn *wait_head, *wait_tail; /* bulk sides waiting for room */
 	uint32_t bulk_armed;         /* buffers the armed recvs of bulk sides may take */
-	uint32_t arm_budget;         /* bulk recvs this loop iteration may still arm */
+	uint32_t arm_budget;         /* units bulk recvs of this loop iteration may still take */
+	bool feeding;                /* sl_conn_feed_starved arms the FIFO's head */
 };
 
 #endif

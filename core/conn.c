@@ -212,6 +212,7 @@ int sl_conn_connect(struct sl_worker *w, const struct sl_addr *a, uint64_t timeo
 
 void sl_conn_attach(struct sl_conn *c, const struct sl_conn_cb *cb, void *owner)
 {
+	c->hot = false; /* a new owner's exchange starts light */
 	c->cb = cb;
 	c->owner = owner;
 }

@@ -44,19 +44,34 @@ static void starved_remove(struct sl_conn *c)
  * buffers' worth), because an uncapped one posts up to ~32 completions
  * before a cancel lands: 1,000 responses starting together
  * then ask for 30,000 buffers of a pool of 4,096. A side holding none of
- * our buffers is light (a new request, an idle keep-alive client, an idle
- * pooled server): its recv may take LIGHT_CAP buffers. A side holding
- * buffers (queued, or being sent on its peer) is bulk: it may hold up to
- * SL_BUF_QUOTA buffers while the pool is at least half free and
- * BULK_HOLD_TIGHT below, and its recv may take only what is free beyond a
- * quarter of the pool and beyond what the armed bulk recvs may still take;
- * with nothing left it waits in a FIFO, of which at most SL_CONN_ARM_BUDGET are armed
- * per loop iteration.
+ * our buffers and whose last recv did not fill a whole buffer is light (a
+ * new request, an idle keep-alive client, an idle pooled server): its recv
+ * may take LIGHT_CAP buffers, at once. Every other side is bulk: one holding
+ * buffers (queued, or being sent on its peer), or one whose last recv filled
+ * a buffer (hot: more is waiting in its socket, a large body streaming). A
+ * bulk side may hold up to SL_BUF_QUOTA buffers while the pool is at least
+ * half free and BULK_HOLD_TIGHT below, and its recv may take at most
+ * SL_CONN_ARM_MAX, and only what is free beyond a quarter of the pool and
+ * beyond what the armed bulk recvs may still take. Above all, the recvs of
+ * bulk sides armed in one loop iteration take SL_CONN_ARM_BUDGET units in
+ * all; a side that finds no room waits in a FIFO, and nobody overtakes it.
+ *
+ * The budget is what bounds a loop iteration. The kernel copies a recv's
+ * bytes while the worker is in io_uring_enter, and the worker forwards
+ * them in the next one: without it, 1,000 slow readers' origins, each
+ * re-armed as soon as its send completed into the reader's roomy socket
+ * buffer (light again), moved 15-20 MB per iteration, 5-40 ms each, and a
+ * small request, which needs 2-3 iterations, waited 45-110 ms (corrected
+ * p99 of the bench's slow-readers ramp; 5.7-7.2 ms with the budget, README
+ * "Slow readers"). Smaller caps per recv (1-4 units) bound it too but cost
+ * CPU per byte on `large` (a recv issued into a full socket per 16-64 KiB).
+ *
  * So a quarter of the pool stays for light sides, and slow readers of large
- * responses cannot take the buffers everyone else needs. A kernel without
- * the cap gets single-shot recvs for bulk sides instead. With incremental
- * buffers every count here is in units of SL_BUF_SIZE (a queue's bytes,
- * at least one per slice; the pool's free buffers times their units).
+ * responses cannot take the buffers, nor the loop's time, everyone else
+ * needs. A kernel without the cap gets single-shot recvs for bulk sides
+ * instead. With incremental buffers every count here is in units of
+ * SL_BUF_SIZE (a queue's bytes, at least one per slice; the pool's free
+ * buffers times their units).
  */
 #define LIGHT_CAP       2u
 #define BULK_HOLD_TIGHT 2u
@@ -102,13 +117,16 @@ static uint32_t bulk_room(const struct sl_worker *w)
 	const struct sl_conn_table *t = &w->conns;
 	uint32_t free = sl_ring_buf_free(&w->ring), keep = sl_ring_units(&w->ring) / 4 + t->bulk_armed;
 
-	return t->arm_budget && free > keep ? free - keep : 0;
+	if (free <= keep)
+		return 0;
+	return free - keep < t->arm_budget ? free - keep : t->arm_budget;
 }
 
 static void wait_push(struct sl_conn *c)
 {
 	struct sl_conn_table *t = &c->w->conns;
 
+	SL_ST_INC(c->w->st->rx_deferred);
 	c->waiting = true;
 	c->wnext = NULL;
 	c->wprev = t->wait_tail;
@@ -140,6 +158,7 @@ static void wait_remove(struct sl_conn *c)
 void sl_conn_rx_arm(struct sl_conn *c)
 {
 	struct sl_worker *w = c->w;
+	struct sl_conn_table *t = &w->conns;
 	struct sl_ring *r = &w->ring;
 	uint32_t h, cap = LIGHT_CAP;
 
@@ -148,28 +167,31 @@ void sl_conn_rx_arm(struct sl_conn *c)
 		return; /* (socketless: its transport queues what arrives) */
 	h = held(c);
 	if (c->waiting) {
-		if (h)
+		if (h || c->hot)
 			return; /* its turn comes in the FIFO */
 		wait_remove(c); /* drained meanwhile: a light side again */
 	}
-	if (h) {
+	if (h || c->hot) {
 		uint32_t lim = hold_limit(w);
 
 		if (h >= lim)
 			return; /* re-armed as it drains */
 		cap = r->mshot_cap ? lim - h : 1;
+		if (cap > SL_CONN_ARM_MAX)
+			cap = SL_CONN_ARM_MAX;
 		if (cap > bulk_room(w))
 			cap = bulk_room(w);
-		if (!cap) {
+		/* the FIFO's order holds: nobody overtakes a waiting side */
+		if (!cap || (t->wait_head && !t->feeding)) {
 			wait_push(c);
 			return;
 		}
 		c->bulk_cap = (uint16_t)cap;
-		w->conns.bulk_armed += cap;
-		w->conns.arm_budget--;
+		t->bulk_armed += cap;
+		t->arm_budget -= cap;
 	}
 	c->rx = SL_RX_ARMED;
-	c->one = h && !r->mshot_cap;
+	c->one = (h || c->hot) && !r->mshot_cap;
 	if (r->mshot_cap)
 		sl_ring_recv_multishot_cap(r, c->fd, cap * r->unit, cud(c, SL_OP_RECV));
 	else if (c->one)
@@ -246,6 +268,7 @@ void sl_conn_rx_on_cqe(struct sl_conn *c, const struct io_uring_cqe *cqe)
 	}
 	if (id >= 0) {
 		c->bytes_in += (uint64_t)res;
+		c->hot = (uint32_t)res >= w->ring.unit;
 		c->last_ms = w->now_ms;
 		if (c->cb->on_recv_bytes)
 			c->cb->on_recv_bytes(c->owner, c, (uint32_t)res);
@@ -298,12 +321,14 @@ void sl_conn_feed_starved(struct sl_worker *w)
 	}
 	/* bulk sides in their order; one that still cannot arm goes back to
 	 * the end of the line, and the line waits for the next iteration */
+	t->feeding = true;
 	while ((c = t->wait_head) && bulk_room(w)) {
 		wait_remove(c);
 		sl_conn_rx_arm(c);
 		if (c->waiting)
 			break;
 	}
+	t->feeding = false;
 }
 
 int sl_conn_peek(struct sl_conn *c, const char **data, uint32_t *len)

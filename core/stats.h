@@ -115,6 +115,7 @@ struct sl_wstats {
 	uint64_t buf_bytes;               /* size of each buffer the kernel fills */
 	uint64_t slices_lost;             /* receives dropped: no slice id free */
 	uint64_t tw_passes;               /* extra enters for left-over task work */
+	uint64_t rx_deferred;             /* bulk recvs sent to the FIFO to wait */
 };
 
 /* Single-writer counter update, readable from other threads. */

@@ -239,6 +239,11 @@ static void prom_worker_buffers(struct sbuf *b, struct sl_proxy *px)
 		  "Extra io_uring_enter calls that ran deferred task work the loop's wait left "
 		  "over (IORING_SQ_TASKRUN: more than 20 items were queued)",
 		  offsetof(struct sl_wstats, tw_passes) },
+		{ "sluice_worker_recv_deferred_total", "counter",
+		  "Receives of bulk connections (a large body streaming, or holding buffers) "
+		  "put off to a later loop iteration: the iteration's budget was spent, or the "
+		  "pool's reserve for light connections was reached",
+		  offsetof(struct sl_wstats, rx_deferred) },
 	};
 
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
