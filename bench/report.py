@@ -194,7 +194,9 @@ def slow_table(b, w, nw):
          "one. 'readers MiB/s': "
          "what the readers received over the phase (their ceiling is "
          f"{r0['readers'] * 16 / r0['period'] / 1024:.0f} MiB/s); proxy CPU and RSS: "
-         "over and at the end of the phase.\n",
+         "over and at the end of the phase. 'direct': the same load with no proxy at all "
+         "(the probe asks the small origin, the readers read the large one; CPU and RSS "
+         "are the large origin's): the floor this machine sets for every proxy.\n",
          "| proxy | phase | requests | p50 ms | p99 ms | p99 corrected ms | max ms "
          "| corrected p99 vs unloaded | goal <= 2x | stalled | readers MiB/s | proxy CPU % "
          "| proxy RSS MiB |",

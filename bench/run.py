@@ -1007,10 +1007,18 @@ class Bench:
         through the large listener of the same proxy (bench/slow_readers.py
         for both sides): the first slow_seconds after the readers start
         (ramp), then the next slow_seconds (steady)."""
-        srv = self.servers[proxy]
-        if not self.ensure_alive(proxy, workers, "slow-readers"):
-            return
-        ports = self.proxy_ports(proxy)
+        if proxy == "direct":
+            # the machine's floor: the same load with no proxy at all (the
+            # probe asks the small origin, the readers read the large one;
+            # CPU and fds are the large origin's)
+            srv = self.servers["origin-large"]
+            ports = dict(P_REUSE=self.ports["P_ORIGIN_SMALL"],
+                         P_LARGE=self.ports["P_ORIGIN_LARGE"])
+        else:
+            srv = self.servers[proxy]
+            if not self.ensure_alive(proxy, workers, "slow-readers"):
+                return
+            ports = self.proxy_ports(proxy)
         secs = self.slow_seconds
         time.sleep(0.5)
         fd0 = fd_count(srv.pids())
@@ -1298,6 +1306,8 @@ class Bench:
                 for proxy in PROXIES:
                     if proxy in self.targets:
                         self.slow_test(workers, proxy)
+                if "direct" in self.targets:
+                    self.slow_test(workers, "direct")
         finally:
             for proxy in PROXIES:
                 srv = self.servers.pop(proxy, None)
