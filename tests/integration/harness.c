@@ -580,6 +580,24 @@ struct h_proxy *h_proxy_start_text(const char *conf_in, int fe_port)
 	return p;
 }
 
+struct h_proxy *h_proxy_start_big_small(struct h_origin *src, struct h_origin *echo,
+					const char *global_extra, int *big, int *small)
+{
+	char conf[1024];
+
+	*big = h_free_port();
+	*small = h_free_port();
+	snprintf(conf, sizeof(conf),
+		 "[global]\nworkers = 1\nlog = stderr\n%s\n"
+		 "[defaults]\ntimeout_client = 60s\ntimeout_server = 60s\n\n"
+		 "[frontend big]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = src\n\n"
+		 "[frontend small]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
+		 "[backend src]\nmode = tcp\nserver = s 127.0.0.1:%d\n\n"
+		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
+		 global_extra, *big, *small, h_origin_port(src), h_origin_port(echo));
+	return h_proxy_start_text(conf, *big);
+}
+
 struct h_proxy *h_proxy_start_tcp(const struct h_tcp_conf *c)
 {
 	char conf[4096];

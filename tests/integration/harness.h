@@ -239,6 +239,12 @@ struct h_proxy *h_proxy_start_tcp(const struct h_tcp_conf *c);
  * added to [global] (p->stats_port), so that h_proxy_finish can run the fd
  * audit; the startup also waits for that port. */
 struct h_proxy *h_proxy_start_text(const char *conf, int fe_port);
+/* One worker, two tcp frontends on free ports: `big` (*big) to the origin
+ * src, `small` (*small) to the origin echo; timeouts of 60 s; global_extra
+ * (lines, may be "") goes into [global]. For the tests of the buffer pool
+ * and its fairness (large transfers beside light round trips). */
+struct h_proxy *h_proxy_start_big_small(struct h_origin *src, struct h_origin *echo,
+					const char *global_extra, int *big, int *small);
 int h_proxy_fd_count(const struct h_proxy *p);
 /* Polls up to ~2 s (x h_slow) for the fd count to return to the baseline;
  * fails listing the extra fds (with socket addresses and states). */

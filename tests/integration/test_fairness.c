@@ -28,19 +28,11 @@ Test(fairness, clients_that_never_read_leave_buffers_for_others)
 				    .hold = true };
 	struct h_origin_opts eo = { .handler = h_handle_echo };
 	struct h_origin *src = h_origin_start(&so), *echo = h_origin_start(&eo);
-	int big = h_free_port(), small = h_free_port(), fds[NREADERS], fd, rcv = 4096;
-	char conf[1024], msg[100], back[100];
+	int big, small, fds[NREADERS], fd, rcv = 4096;
+	char msg[100], back[100];
 	struct h_proxy *p;
 
-	snprintf(conf, sizeof(conf),
-		 "[global]\nworkers = 1\nlog = stderr\n\n"
-		 "[defaults]\ntimeout_client = 60s\ntimeout_server = 60s\n\n"
-		 "[frontend big]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = src\n\n"
-		 "[frontend small]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
-		 "[backend src]\nmode = tcp\nserver = s 127.0.0.1:%d\n\n"
-		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
-		 big, small, h_origin_port(src), h_origin_port(echo));
-	p = h_proxy_start_text(conf, big);
+	p = h_proxy_start_big_small(src, echo, "", &big, &small);
 	/* readers that never read, with a small receive window: what the
 	 * origin sends piles up in sluice */
 	for (int i = 0; i < NREADERS; i++) {
@@ -95,23 +87,15 @@ Test(fairness, streams_share_each_loop_iteration_and_arrive_whole)
 	struct h_origin_opts so = { .handler = h_handle_source, .len = STREAM_LEN, .seed = 7 };
 	struct h_origin_opts eo = { .handler = h_handle_echo };
 	struct h_origin *src = h_origin_start(&so), *echo = h_origin_start(&eo);
-	int big = h_free_port(), small = h_free_port(), efd, trips = 0, open_n = NSTREAMS;
+	int big, small, efd, trips = 0, open_n = NSTREAMS;
 	static struct pollfd pfd[NSTREAMS + 1];
 	static uint64_t got[NSTREAMS], hash[NSTREAMS];
 	static char buf[65536];
 	uint64_t want = h_pattern_hash(STREAM_LEN, 7), deadline;
-	char conf[1024], msg[64], back[64];
+	char msg[64], back[64];
 	struct h_proxy *p;
 
-	snprintf(conf, sizeof(conf),
-		 "[global]\nworkers = 1\nlog = stderr\n\n"
-		 "[defaults]\ntimeout_client = 60s\ntimeout_server = 60s\n\n"
-		 "[frontend big]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = src\n\n"
-		 "[frontend small]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
-		 "[backend src]\nmode = tcp\nserver = s 127.0.0.1:%d\n\n"
-		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
-		 big, small, h_origin_port(src), h_origin_port(echo));
-	p = h_proxy_start_text(conf, big);
+	p = h_proxy_start_big_small(src, echo, "", &big, &small);
 	efd = h_connect(small, 5000);
 	cr_assert(efd >= 0);
 	for (int i = 0; i < NSTREAMS; i++) {

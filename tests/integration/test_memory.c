@@ -117,20 +117,11 @@ Test(memory, resident_size_comes_back_after_transfers_larger_than_the_pool)
 	struct h_origin_opts so = { .handler = h_handle_source, .len = XFER, .seed = SEED };
 	struct h_origin_opts eo = { .handler = h_handle_echo };
 	struct h_origin *src = h_origin_start(&so), *echo = h_origin_start(&eo);
-	int big = h_free_port(), small = h_free_port(), idle;
+	int big, small, idle;
 	uint64_t start, peak, after;
-	char conf[1024];
 	struct h_proxy *p;
 
-	snprintf(conf, sizeof(conf),
-		 "[global]\nworkers = 1\nlog = stderr\nbuffer_release = 200ms\n\n"
-		 "[defaults]\ntimeout_client = 60s\ntimeout_server = 60s\n\n"
-		 "[frontend big]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = src\n\n"
-		 "[frontend small]\nbind = 127.0.0.1:%d\nmode = tcp\nbackend = echo\n\n"
-		 "[backend src]\nmode = tcp\nserver = s 127.0.0.1:%d\n\n"
-		 "[backend echo]\nmode = tcp\nserver = e 127.0.0.1:%d\n",
-		 big, small, h_origin_port(src), h_origin_port(echo));
-	p = h_proxy_start_text(conf, big);
+	p = h_proxy_start_big_small(src, echo, "buffer_release = 200ms\n", &big, &small);
 	/* a client that stays idle, its recv armed, while the ring is renewed */
 	idle = h_connect(small, 5000);
 	cr_assert(idle >= 0);
