@@ -114,7 +114,10 @@ static int make_listeners(struct sl_proxy *px, struct sl_worker *w, struct sl_wo
 /* File descriptors maxconn can need: a client and a server socket per
  * connection, idle pooled server connections of fixed-size pools (auto
  * pools stay within the server sockets, core/pool.c), listeners, and the
- * process's own (ring, eventfds, log, checker). */
+ * process's own (ring, eventfds, log, checker). Server sockets are direct
+ * descriptors unless `server_sockets = plain`, not process fds, but they
+ * count all the same: the kernel caps a ring's table of direct descriptors
+ * at this limit (sl_ring_direct_init). */
 static rlim_t fds_needed(const struct sl_config *c)
 {
 	rlim_t need = (rlim_t)c->maxconn * 2 + 64;
