@@ -138,11 +138,11 @@ clean:
 
 # Benchmark against HAProxy, nginx and a direct origin (bench/, issue 5):
 # installs the missing peers, runs bench/run.py, writes bench/results/latest.md,
-# then the memory test below (bench/results/memory.md).
+# then the memory test below (bench/bench.sh runs it after a full run that
+# succeeded: bench/results/memory.md).
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
 	@BUILD=$(BUILD) bench/bench.sh --full
-	@$(MAKE) --no-print-directory bench-memory
 
 bench-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sluice
