@@ -82,20 +82,6 @@ static bool log_has(struct h_proxy *p, const char *s)
 	return false;
 }
 
-static double metric(struct h_proxy *p, const char *series)
-{
-	char *body = NULL;
-	size_t len;
-	double v = -1;
-	int st = h_http_get(p->stats_port, "/metrics", &body, &len, 5000);
-
-	cr_assert_eq(st, 200, "GET /metrics: %d", st);
-	if (!h_metric(body, series, &v))
-		v = -1;
-	free(body);
-	return v;
-}
-
 /* Runs a command, returns its stdout (malloc'd) and sets *status. */
 static char *run(const char *cmd, int *status)
 {
@@ -162,8 +148,8 @@ Test(h2, prior_knowledge_streams_are_balanced_and_http11_still_works)
 	}
 	cr_assert(log_has(p, "\"GET /s1 HTTP/2.0\""), "the access log says HTTP/2.0");
 	cr_assert(log_has(p, "\"GET /h1 HTTP/1.1\""));
-	cr_assert_geq(metric(p, "sluice_frontend_h2_streams_total{frontend=\"f\"}"), 40);
-	cr_assert_geq(metric(p, "sluice_frontend_h2_connections_total{frontend=\"f\"}"), 1);
+	cr_assert_geq(h_proxy_metric(p, "sluice_frontend_h2_streams_total{frontend=\"f\"}"), 40);
+	cr_assert_geq(h_proxy_metric(p, "sluice_frontend_h2_connections_total{frontend=\"f\"}"), 1);
 	h_proxy_finish(p);
 }
 
@@ -411,7 +397,7 @@ Test(h2, rapid_reset_is_bounded_and_answered_with_goaway)
 		      "%d reset streams made %d server requests", sent, lu_origin_requests(o));
 	h2c_close(&c);
 	other_client_ok(p);
-	cr_assert_geq(metric(p, "sluice_frontend_h2_flood_closes_total{frontend=\"f\"}"), 1);
+	cr_assert_geq(h_proxy_metric(p, "sluice_frontend_h2_flood_closes_total{frontend=\"f\"}"), 1);
 	cr_assert(log_has(p, "rapid reset"), "no log line for the flood");
 	h_proxy_finish(p);
 }
@@ -465,7 +451,7 @@ Test(h2, ping_flood_gets_enhance_your_calm)
 	cr_assert_eq(code, NGHTTP2_ENHANCE_YOUR_CALM, "GOAWAY code %d", code);
 	close(fd);
 	other_client_ok(p);
-	cr_assert_geq(metric(p, "sluice_frontend_h2_flood_closes_total{frontend=\"f\"}"), 1);
+	cr_assert_geq(h_proxy_metric(p, "sluice_frontend_h2_flood_closes_total{frontend=\"f\"}"), 1);
 	h_proxy_finish(p);
 }
 
@@ -560,6 +546,6 @@ Test(h2, h2_off_speaks_http11_only)
 	cr_assert(st != 0 || strstr(out, "400"), "h2 = off still spoke h2: %s", out);
 	free(out);
 	cr_assert_eq(lu_origin_requests(o), 0);
-	cr_assert_eq(metric(p, "sluice_frontend_h2_connections_total{frontend=\"f\"}"), 0);
+	cr_assert_eq(h_proxy_metric(p, "sluice_frontend_h2_connections_total{frontend=\"f\"}"), 0);
 	h_proxy_finish(p);
 }
