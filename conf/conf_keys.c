@@ -273,15 +273,24 @@ static int set_keepalive_requests(struct loader *ld, const char *key, const char
 		       &cur_fe(ld)->keepalive_requests);
 }
 
-static int set_forwardfor(struct loader *ld, const char *key, const char *value)
+/* A frontend switch of two values: *second is whether it was set to the
+ * second of names (what: the values, for the error message). */
+static int set_switch(struct loader *ld, const char *key, const char *value,
+		      const char *const names[3], const char *what, bool *second)
 {
-	static const char *const names[] = { "on", "off", NULL };
 	int v = 0;
-	int rc = parse_enum(ld, key, value, names, "on or off", &v);
+	int rc = parse_enum(ld, key, value, names, what, &v);
 
 	if (rc == 0)
-		cur_fe(ld)->forwardfor_off = v == 1;
+		*second = v == 1;
 	return rc;
+}
+
+static const char *const on_off[] = { "on", "off", NULL };
+
+static int set_forwardfor(struct loader *ld, const char *key, const char *value)
+{
+	return set_switch(ld, key, value, on_off, "on or off", &cur_fe(ld)->forwardfor_off);
 }
 
 /* request_id = HEADER-NAME: a field name (RFC 9110 token), at most 63 bytes. */
@@ -303,24 +312,12 @@ static int set_request_id(struct loader *ld, const char *key, const char *value)
 
 static int set_path_normalize(struct loader *ld, const char *key, const char *value)
 {
-	static const char *const names[] = { "on", "off", NULL };
-	int v = 0;
-	int rc = parse_enum(ld, key, value, names, "on or off", &v);
-
-	if (rc == 0)
-		cur_fe(ld)->path_normalize_off = v == 1;
-	return rc;
+	return set_switch(ld, key, value, on_off, "on or off", &cur_fe(ld)->path_normalize_off);
 }
 
 static int set_h2(struct loader *ld, const char *key, const char *value)
 {
-	static const char *const names[] = { "on", "off", NULL };
-	int v = 0;
-	int rc = parse_enum(ld, key, value, names, "on or off", &v);
-
-	if (rc == 0)
-		cur_fe(ld)->h2_off = v == 1;
-	return rc;
+	return set_switch(ld, key, value, on_off, "on or off", &cur_fe(ld)->h2_off);
 }
 
 /* lingering_close = always (the default: every close after a response
@@ -329,12 +326,8 @@ static int set_h2(struct loader *ld, const char *key, const char *value)
 static int set_lingering_close(struct loader *ld, const char *key, const char *value)
 {
 	static const char *const names[] = { "always", "on", NULL };
-	int v = 0;
-	int rc = parse_enum(ld, key, value, names, "always or on", &v);
 
-	if (rc == 0)
-		cur_fe(ld)->linger_on = v == 1;
-	return rc;
+	return set_switch(ld, key, value, names, "always or on", &cur_fe(ld)->linger_on);
 }
 
 static int set_h2_max_streams(struct loader *ld, const char *key, const char *value)
