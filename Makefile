@@ -104,18 +104,23 @@ deps-test:
 SAN_CHECK = ! grep -E "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" $(BUILD)/$$(basename $$t).out
 
 # Every binary runs even when an earlier one failed; the target fails at the
-# end, naming the failed binaries.
+# end, naming the failed binaries and repeating what each of them reported
+# (assertions, failed tests, sanitizer lines), so that the tail of a long log
+# such as CI's says why.
+FAIL_SUMMARY = for t in $$failed; do echo "== why $$t failed:"; \
+	grep -E '^\[(----|FAIL)\]|Sanitizer|runtime error:|CRASH|[Tt]imed out' \
+		$(BUILD)/$$(basename $$t).out | head -60; done
 unit: $(UNIT_BIN)
 	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; \
 		$$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
 		test $${PIPESTATUS[0]:-0} -eq 0 && $(SAN_CHECK) || failed="$$failed $$t"; done; \
-	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+	if [ -n "$$failed" ]; then $(FAIL_SUMMARY); echo "FAILED:$$failed"; exit 1; fi
 
 integration: $(BUILD)/sluice $(INTEG_BIN)
 	@failed=""; for t in $(INTEG_BIN); do echo "== $$t"; \
 		SLUICE_BIN=$(abspath $(BUILD)/sluice) $$t --jobs=1 2>&1 | tee $(BUILD)/$$(basename $$t).out; \
 		test $${PIPESTATUS[0]:-0} -eq 0 && $(SAN_CHECK) || failed="$$failed $$t"; done; \
-	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+	if [ -n "$$failed" ]; then $(FAIL_SUMMARY); echo "FAILED:$$failed"; exit 1; fi
 
 test: deps-test
 	@$(MAKE) --no-print-directory all
