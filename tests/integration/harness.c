@@ -458,6 +458,28 @@ int h_proxy_fd_count(const struct h_proxy *p)
 	return n;
 }
 
+int h_proxy_fd_count_settled(const struct h_proxy *p, int timeout_ms)
+{
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms, since = h_now_ms();
+	int prev = -1;
+
+	for (;;) {
+		int n = h_proxy_fd_count(p);
+
+		if (n < 0)
+			return -1;
+		if (n != prev) {
+			prev = n;
+			since = h_now_ms();
+		} else if (h_now_ms() - since >= 300) {
+			return n;
+		}
+		if (h_now_ms() >= deadline)
+			return -1;
+		h_sleep_ms(25);
+	}
+}
+
 bool h_proxy_wait_exit(struct h_proxy *p, int timeout_ms)
 {
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
@@ -521,9 +543,9 @@ struct h_proxy *h_proxy_start_text(const char *conf_in, int fe_port)
 {
 	struct h_proxy *p = calloc(1, sizeof(*p));
 	const char *args[] = { "-f", NULL, NULL };
-	uint64_t deadline, since;
+	uint64_t deadline;
 	char name[32], st[128], *conf = NULL;
-	int idx = g_nproxies, prev = -1;
+	int idx = g_nproxies;
 
 	cr_assert(p && g_nproxies < MAX_REG);
 	g_proxies[g_nproxies++] = p;
@@ -561,22 +583,9 @@ struct h_proxy *h_proxy_start_text(const char *conf_in, int fe_port)
 		h_sleep_ms(10);
 	}
 	/* baseline: the fd count once it has been stable for 300 ms */
-	deadline = h_now_ms() + 3000u * (unsigned)h_slow();
-	since = h_now_ms();
-	for (;;) {
-		int n = h_proxy_fd_count(p);
-
-		cr_assert(n > 0, "cannot read /proc/%d/fd", (int)p->pid);
-		if (n != prev) {
-			prev = n;
-			since = h_now_ms();
-		} else if (h_now_ms() - since >= 300) {
-			break;
-		}
-		cr_assert(h_now_ms() < deadline, "fd count never settled");
-		h_sleep_ms(25);
-	}
-	p->fd_baseline = prev;
+	p->fd_baseline = h_proxy_fd_count_settled(p, 3000 * h_slow());
+	cr_assert(p->fd_baseline > 0, "the fd count of /proc/%d/fd never settled",
+		  (int)p->pid);
 	return p;
 }
 

@@ -246,6 +246,12 @@ struct h_proxy *h_proxy_start_text(const char *conf, int fe_port);
 struct h_proxy *h_proxy_start_big_small(struct h_origin *src, struct h_origin *echo,
 					const char *global_extra, int *big, int *small);
 int h_proxy_fd_count(const struct h_proxy *p);
+/* The fd count once it has stayed the same for 300 ms, polled every 25 ms
+ * for at most timeout_ms; -1 if it never settled or /proc cannot be read.
+ * A count taken right after a request races with the proxy closing that
+ * request's socket (a lingering close waits for the client's FIN, which
+ * the worker handles after the client has already gone on). */
+int h_proxy_fd_count_settled(const struct h_proxy *p, int timeout_ms);
 /* Polls up to ~2 s (x h_slow) for the fd count to return to the baseline;
  * fails listing the extra fds (with socket addresses and states). */
 void h_proxy_expect_fd_baseline(struct h_proxy *p);
