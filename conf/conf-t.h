@@ -104,6 +104,10 @@ struct sl_bind_conf {
 	bool accept_proxy; /* "accept_proxy": connections start with a PROXY header */
 	/* "crt=" value: PEM paths separated by commas, "" when absent */
 	char crt[SL_CONF_CRT_MAX];
+	/* "ca=": PEM file of the CAs a client certificate must chain to, ""
+	 * when absent; "verify=": whether a client must present one */
+	char ca[SL_CONF_PATH_MAX];
+	enum sl_verify { SL_VERIFY_NONE = 0, SL_VERIFY_OPTIONAL, SL_VERIFY_REQUIRED } verify;
 	int line;
 };
 

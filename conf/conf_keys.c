@@ -443,26 +443,40 @@ static bool crt_list_ok(const char *list)
 }
 
 static int bind_option(struct loader *ld, const char *key, const char *value,
-		       const char *tok, struct sl_bind_conf *b)
+		       const char *tok, struct sl_bind_conf *b, bool *verify_set)
 {
 	const char *crt = strncmp(tok, "crt=", 4) == 0 ? tok + 4 : NULL;
+	const char *ca = strncmp(tok, "ca=", 3) == 0 ? tok + 3 : NULL;
+	const char *vf = strncmp(tok, "verify=", 7) == 0 ? tok + 7 : NULL;
 
-	if (strcmp(tok, "ssl") == 0 && !b->ssl) {
-		b->ssl = true;
-	} else if (strcmp(tok, "accept_proxy") == 0 && !b->accept_proxy) {
-		b->accept_proxy = true;
-	} else if (crt && !b->crt[0] && crt_list_ok(crt) && strlen(crt) < sizeof(b->crt)) {
-		strcpy(b->crt, crt);
-	} else if (strcmp(tok, "ssl") == 0 || strcmp(tok, "accept_proxy") == 0 ||
-		   (crt && b->crt[0])) {
+	if ((strcmp(tok, "ssl") == 0 && b->ssl) || (strcmp(tok, "accept_proxy") == 0 &&
+	    b->accept_proxy) || (crt && b->crt[0]) || (ca && b->ca[0]) || (vf && *verify_set))
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
 				    "got '%s'", key, tok, value);
+	if (strcmp(tok, "ssl") == 0) {
+		b->ssl = true;
+	} else if (strcmp(tok, "accept_proxy") == 0) {
+		b->accept_proxy = true;
 	} else if (crt) {
-		return sl_conf_bad_value(ld, key, "crt=PATH[,PATH...] with no empty path",
-					 value);
+		if (!crt_list_ok(crt) || strlen(crt) >= sizeof(b->crt))
+			return sl_conf_bad_value(ld, key, "crt=PATH[,PATH...] with no empty path",
+						 value);
+		strcpy(b->crt, crt);
+	} else if (ca) {
+		if (!*ca || strlen(ca) >= sizeof(b->ca))
+			return sl_conf_bad_value(ld, key, "ca=PATH (a PEM file of CA certificates)",
+						 value);
+		strcpy(b->ca, ca);
+	} else if (vf) {
+		if (strcmp(vf, "required") && strcmp(vf, "optional"))
+			return sl_conf_bad_value(ld, key, "verify=required or verify=optional",
+						 value);
+		b->verify = strcmp(vf, "required") ? SL_VERIFY_OPTIONAL : SL_VERIFY_REQUIRED;
+		*verify_set = true;
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
-				    "expected ssl, crt=PATH or accept_proxy, got '%s'", key, tok, value);
+				    "expected ssl, crt=PATH, ca=PATH, verify=required|optional or "
+				    "accept_proxy, got '%s'", key, tok, value);
 	}
 	return 0;
 }
@@ -472,14 +486,16 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	struct sl_frontend_conf *fe = cur_fe(ld);
 	struct sl_bind_conf b = { .line = ld->lineno };
 	char tmp[VALUE_MAX], *save, *tok;
+	bool verify_set = false;
 	int rc;
 
 	if (strlen(value) >= sizeof(tmp) || !(tok = strtok_r(strcpy(tmp, value), " \t", &save)))
-		return sl_conf_bad_value(ld, key, "ADDR:PORT [ssl crt=PATH] [accept_proxy]", value);
+		return sl_conf_bad_value(ld, key, "ADDR:PORT [ssl crt=PATH [ca=PATH "
+					 "[verify=required|optional]]] [accept_proxy]", value);
 	if ((rc = parse_addr(ld, key, tok, &b.addr)) < 0)
 		return rc;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
-		if ((rc = bind_option(ld, key, value, tok, &b)) < 0)
+		if ((rc = bind_option(ld, key, value, tok, &b, &verify_set)) < 0)
 			return rc;
 	if (b.ssl && !b.crt[0])
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option 'ssl' expects "
@@ -487,6 +503,16 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	if (b.crt[0] && !b.ssl)
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option crt=PATH expects "
 				    "'ssl' too, got '%s'", key, value);
+	if ((b.ca[0] || verify_set) && !b.ssl)
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': options ca= and verify= "
+				    "are for client certificates, which expect 'ssl' too, got '%s'",
+				    key, value);
+	if (verify_set && !b.ca[0])
+		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option verify= expects "
+				    "ca=PATH too (the CAs a client certificate must chain to), "
+				    "got '%s'", key, value);
+	if (b.ca[0] && !verify_set)
+		b.verify = SL_VERIFY_REQUIRED; /* a CA given is a CA enforced */
 	if ((rc = check_bind_unique(ld, key, &b.addr)) < 0)
 		return rc;
 	if (sl_conf_grow(&fe->binds, fe->nbinds, sizeof(*fe->binds)) < 0)

@@ -51,6 +51,7 @@ enum sl_hs_fail {
 	SL_HS_FAIL_PROTOCOL = 0, /* garbage, plain text, bad or refused hello */
 	SL_HS_FAIL_TIMEOUT,      /* not done within the handshake timeout */
 	SL_HS_FAIL_CLOSED,       /* the peer closed or reset mid-handshake */
+	SL_HS_FAIL_CERTIFICATE,  /* client certificate missing or not verified */
 	SL_HS_FAIL_COUNT
 };
 
@@ -105,6 +106,9 @@ struct sl_xprt_ops {
 	bool (*resumed)(const struct sl_conn *c);
 	/* did the client pick h2 by ALPN? (NULL: never) */
 	bool (*alpn_h2)(const struct sl_conn *c);
+	/* the client certificate (NULL: never asked for): -1 not asked for, 0
+	 * none presented, 1 presented and verified, *dn then its subject */
+	int (*client_cert)(const struct sl_conn *c, const char **dn);
 	/* A transport with no socket (an HTTP/2 stream, proto/h2_stream.c):
 	 * take the owner's bytes now (sl_conn_next_chunk/chunk_done) and
 	 * return how many were taken (0: none, nothing is in flight). The

@@ -44,6 +44,7 @@ const char *const sl_hs_fail_names[SL_HS_FAIL_COUNT] = {
 	[SL_HS_FAIL_PROTOCOL] = "protocol",
 	[SL_HS_FAIL_TIMEOUT] = "timeout",
 	[SL_HS_FAIL_CLOSED] = "closed",
+	[SL_HS_FAIL_CERTIFICATE] = "certificate",
 };
 
 int sl_conn_table_init(struct sl_worker *w, uint32_t n)
@@ -245,6 +246,12 @@ bool sl_conn_secure(const struct sl_conn *c)
 bool sl_conn_resumed(const struct sl_conn *c)
 {
 	return c->xprt->resumed && c->xprt->resumed(c);
+}
+
+int sl_conn_client_cert(const struct sl_conn *c, const char **dn)
+{
+	*dn = NULL;
+	return c->xprt->client_cert ? c->xprt->client_cert(c, dn) : -1;
 }
 
 uint64_t sl_conn_now_ms(const struct sl_conn *c)

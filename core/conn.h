@@ -91,6 +91,10 @@ void sl_conn_recv_start(struct sl_conn *c);
 bool sl_conn_ready(const struct sl_conn *c);
 bool sl_conn_secure(const struct sl_conn *c);
 bool sl_conn_resumed(const struct sl_conn *c);
+/* The client certificate behind c: -1 when its bind asks for none (no
+ * ca=), 0 when none was presented (verify=optional), 1 when one was
+ * presented and verified, *dn (borrowed, while c lives) its subject. */
+int sl_conn_client_cert(const struct sl_conn *c, const char **dn);
 
 /* The first unconsumed received bytes (borrowed until consumed); 0 when
  * none. */

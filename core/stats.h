@@ -70,7 +70,7 @@ struct sl_fe_stats {
 	uint64_t reqs[SL_CAUSES][SL_REQS_BUCKETS + 1];
 	uint64_t reqs_sum[SL_CAUSES];
 	uint64_t refused_source;
-	uint64_t hs_done, hs_resumed, hs_fail[3]; /* ssl binds; by enum sl_hs_fail */
+	uint64_t hs_done, hs_resumed, hs_fail[4]; /* ssl binds; by enum sl_hs_fail */
 	uint64_t pp_fail[3];              /* refused PROXY headers, by enum sl_pp_fail */
 	uint64_t accepts;                 /* connections accepted on its binds */
 	struct sl_hist lat[SL_LAT_COUNT];

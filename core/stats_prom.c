@@ -16,6 +16,9 @@
 #include "core/stats-i.h"
 #include "core/conn.h"
 
+_Static_assert(sizeof(((struct sl_fe_stats *)0)->hs_fail) / sizeof(uint64_t) == SL_HS_FAIL_COUNT,
+	       "one handshake failure counter per reason");
+
 #define out sl_stats_out
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)

@@ -200,10 +200,19 @@ static int vs_prep(struct sl_conn *c, struct iovec *iov, int max)
 	return 0;
 }
 
+/* A stream's client certificate is its connection's. */
+static int vs_client_cert(const struct sl_conn *c, const char **dn)
+{
+	const struct h2_stream *st = c->xctx;
+	const struct sl_conn *pc = st && st->h->s ? st->h->s->c[SL_SIDE_CLI] : NULL;
+
+	return pc ? sl_conn_client_cert(pc, dn) : -1;
+}
+
 #define VS_OPS(nm, sec) { \
 	.name = nm, .secure = sec, .input = vs_input, .input_eof = vs_input_eof, \
 	.prep = vs_prep, .sent = vs_sent, .push = vs_push, .push_end = vs_push_end, \
-	.detach = vs_detach, .q_empty = vs_q_empty }
+	.detach = vs_detach, .q_empty = vs_q_empty, .client_cert = vs_client_cert }
 
 const struct sl_xprt_ops sl_h2s_xprt_plain = VS_OPS("h2c stream", false);
 const struct sl_xprt_ops sl_h2s_xprt_tls = VS_OPS("h2 stream", true);

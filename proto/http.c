@@ -306,6 +306,15 @@ static int on_request_head(struct sl_session *s)
 	else if (r->major == 1 && r->minor == 0)
 		rw.connection = "keep-alive";
 	rw.keep_upgrade = hs->upgrade_req;
+	{
+		int v = s->c[SL_SIDE_CLI] ? sl_conn_client_cert(s->c[SL_SIDE_CLI], &rw.cert_dn) : -1;
+
+		rw.cert_verify = v < 0 ? NULL : v ? "SUCCESS" : "NONE";
+		if (rw.cert_dn)
+			cap += (uint32_t)strlen(rw.cert_dn) + 64;
+		else if (rw.cert_verify)
+			cap += 64;
+	}
 	if (s->fe->request_id[0]) {
 		rw.id_name = s->fe->request_id;
 		rw.id_value = hs->m->rid_len ? hs->m->rid : NULL;

@@ -147,6 +147,9 @@ struct sl_http_rewrite {
 	/* request_id: every header named id_name is replaced by one with
 	 * id_value (both NULL: untouched) */
 	const char *id_name, *id_value;
+	/* client certificates (a bind with ca=): X-SSL-Client-Verify
+	 * ("SUCCESS" or "NONE") and X-SSL-Client-DN (its subject), or NULL */
+	const char *cert_verify, *cert_dn;
 };
 
 /* Write the head for the next hop into out (cap bytes). Returns its length,

@@ -3,7 +3,9 @@
  * headers of RFC 9110 section 7.6.1 (Connection and every header it names,
  * Proxy-Connection, Keep-Alive, TE, Upgrade unless a tunnel is being set up),
  * merges X-Forwarded-For with the client address appended, replaces any
- * X-Forwarded-Proto (a client must not choose it), and states Connection.
+ * X-Forwarded-Proto (a client must not choose it), drops any
+ * X-SSL-Client-Verify and X-SSL-Client-DN of a request (sluice's own, set
+ * from a verified client certificate), and states Connection.
  * Framing headers (Content-Length, Transfer-Encoding) pass unchanged: they
  * were validated and the body is relayed as received.
  */
@@ -41,7 +43,7 @@ static void puts0(struct out *o, const char *s)
  * comparison per header instead of one per name. */
 enum hname {
 	HN_OTHER = 0, HN_CONNECTION, HN_PROXY_CONNECTION, HN_KEEP_ALIVE, HN_TE, HN_UPGRADE,
-	HN_XFF, HN_XFP, HN_CONTENT_LENGTH, HN_TRANSFER_ENCODING, HN_HOST,
+	HN_XFF, HN_XFP, HN_CONTENT_LENGTH, HN_TRANSFER_ENCODING, HN_HOST, HN_CLIENT_CERT,
 };
 
 static enum hname classify(const char *n, uint32_t len)
@@ -60,12 +62,15 @@ static enum hname classify(const char *n, uint32_t len)
 	case 14:
 		return IS("content-length") ? HN_CONTENT_LENGTH : HN_OTHER;
 	case 15:
-		return IS("x-forwarded-for") ? HN_XFF : HN_OTHER;
+		return IS("x-forwarded-for") ? HN_XFF : IS("x-ssl-client-dn") ? HN_CLIENT_CERT :
+		       HN_OTHER;
 	case 16:
 		return IS("proxy-connection") ? HN_PROXY_CONNECTION : HN_OTHER;
 	case 17:
 		return IS("transfer-encoding") ? HN_TRANSFER_ENCODING :
 		       IS("x-forwarded-proto") ? HN_XFP : HN_OTHER;
+	case 19:
+		return IS("x-ssl-client-verify") ? HN_CLIENT_CERT : HN_OTHER;
 	default:
 		return HN_OTHER;
 	}
@@ -120,6 +125,10 @@ static bool dropped(const struct sl_http_parser *p, const struct sl_http_hdr *h,
 	case HN_XFP:
 		if (rw->proto)
 			return true; /* a client must not choose it */
+		break;
+	case HN_CLIENT_CERT:
+		if (!p->response)
+			return true; /* only a verified certificate says that */
 		break;
 	case HN_CONTENT_LENGTH:
 	case HN_TRANSFER_ENCODING:
@@ -202,6 +211,16 @@ int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewr
 	if (rw->proto) {
 		PUTL(&o, "X-Forwarded-Proto: ");
 		puts0(&o, rw->proto);
+		PUTL(&o, "\r\n");
+	}
+	if (rw->cert_verify) {
+		PUTL(&o, "X-SSL-Client-Verify: ");
+		puts0(&o, rw->cert_verify);
+		PUTL(&o, "\r\n");
+	}
+	if (rw->cert_dn) {
+		PUTL(&o, "X-SSL-Client-DN: ");
+		puts0(&o, rw->cert_dn);
 		PUTL(&o, "\r\n");
 	}
 	if (idn && rw->id_value) {

@@ -60,6 +60,7 @@ struct sl_tls_bind {
 	char fe_name[SL_CONF_NAME_MAX];
 	bool http;               /* an http frontend: ALPN http/1.1 */
 	bool h2;                 /* ... and h2 is on: ALPN h2 first */
+	enum sl_verify verify;   /* client certificates (ca=, verify=) */
 	struct tls_cert *certs;
 	int ncerts;
 };
@@ -209,6 +210,8 @@ struct tls_conn {
 	bool eof_told;        /* the owner was told of the client's end */
 	bool notify_sent;     /* our close_notify is in cout (or sent) */
 	bool busy;            /* tls_run is running (no re-entry) */
+	bool cert_ok;         /* a client certificate was presented and verified */
+	char *dn;             /* ... its subject (malloc'd), for the server */
 };
 
 static int tls_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
@@ -396,6 +399,21 @@ static int load_cert(const struct sl_config *conf, struct sl_tls_bind *tb, const
 			 tb->bind->line);
 		return -EINVAL;
 	}
+	if (tb->verify != SL_VERIFY_NONE) {
+		/* client certificates: they must chain to a CA of ca= (and be
+		 * within their dates); required: a client without one fails */
+		rc = wolfSSL_CTX_load_verify_locations(c->ctx, tb->bind->ca, NULL);
+		if (rc != WOLFSSL_SUCCESS) {
+			snprintf(err, len, "%s:%d: key 'bind': ca=%s: no usable CA certificate (%s); "
+				 "expected a PEM file of the CA certificates client certificates "
+				 "must chain to", conf->path, tb->bind->line, tb->bind->ca,
+				 wolf_reason(rc, why, sizeof(why)));
+			return -EINVAL;
+		}
+		wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER |
+				       (tb->verify == SL_VERIFY_REQUIRED ?
+					WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+	}
 	wolfSSL_CTX_set_options(c->ctx, WOLFSSL_OP_CIPHER_SERVER_PREFERENCE);
 	wolfSSL_CTX_SetIORecv(c->ctx, tls_recv_cb);
 	wolfSSL_CTX_SetIOSend(c->ctx, tls_send_cb);
@@ -429,6 +447,7 @@ static int load_bind(const struct sl_config *conf, const struct sl_frontend_conf
 	snprintf(tb->fe_name, sizeof(tb->fe_name), "%s", fe->name);
 	tb->http = fe->mode == SL_FE_MODE_HTTP;
 	tb->h2 = tb->http && !fe->h2_off && !fe->stats;
+	tb->verify = b->verify;
 	for (const char *p = b->crt; *p; p++)
 		n += *p == ',';
 	tb->certs = calloc((size_t)n, sizeof(*tb->certs));
@@ -552,11 +571,50 @@ const struct sl_xprt_bind *sl_tls_xprt_of(const struct sl_bind_conf *b)
 
 static const struct sl_xprt_ops tls_xprt;
 
+/* Did the handshake fail on the client's certificate: none where one is
+ * required, or one that does not verify (unknown issuer, bad signature,
+ * out of its dates: wolfSSL's ASN errors)? */
+static bool cert_failure(const struct tls_conn *t, int err)
+{
+	if (t->tb->verify == SL_VERIFY_NONE)
+		return false;
+	switch (err) {
+	case NO_PEER_CERT: case NO_PEER_VERIFY: case VERIFY_CERT_ERROR: case NOT_CA_ERROR:
+	case ASN_PARSE_E: case ASN_NO_SIGNER_E: case ASN_BEFORE_DATE_E: case ASN_AFTER_DATE_E:
+	case ASN_SIG_CONFIRM_E: case ASN_SIG_OID_E: case ASN_SIG_HASH_E: case ASN_SIG_KEY_E:
+	case ASN_CRIT_EXT_E: case ASN_NAME_INVALID_E:
+		return true;
+	default:
+		return wolfSSL_get_verify_result(t->ssl) != X509_V_OK;
+	}
+}
+
 static void fail_protocol(struct tls_conn *t, int err)
 {
 	char why[160];
 
-	sl_conn_hs_failed(t->c, SL_HS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
+	sl_conn_hs_failed(t->c, cert_failure(t, err) ? SL_HS_FAIL_CERTIFICATE :
+			  SL_HS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
+}
+
+/* The handshake verified the client's certificate, if it presented one:
+ * keep its subject for the server (X-SSL-Client-DN), bytes that cannot go
+ * into a header field replaced by '?'. */
+static void keep_client_cert(struct tls_conn *t)
+{
+	WOLFSSL_X509 *x;
+	char buf[512];
+
+	if (t->tb->verify == SL_VERIFY_NONE || !(x = wolfSSL_get_peer_certificate(t->ssl)))
+		return;
+	t->cert_ok = true;
+	if (wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), buf, sizeof(buf))) {
+		for (char *p = buf; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		t->dn = strdup(buf);
+	}
+	wolfSSL_X509_free(x);
 }
 
 /* Drive the handshake; true once it is complete. */
@@ -575,6 +633,7 @@ static bool handshake(struct tls_conn *t)
 		return false;
 	}
 	t->hs_done = true;
+	keep_client_cert(t);
 	sl_conn_flush(c, NULL, NULL); /* the last flight, tickets */
 	sl_conn_notify_ready(c);      /* the owner starts its protocol */
 	return c->st == SL_CONN_OPEN;
@@ -754,6 +813,7 @@ static void tls_free(struct sl_conn *c)
 	if (!t)
 		return;
 	sl_conn_q_clear(c, &t->cin);
+	free(t->dn);
 	wolfSSL_free(t->ssl);
 	free(t->cout.p);
 	free(t->cout_old);
@@ -773,6 +833,16 @@ static bool tls_alpn_h2(const struct sl_conn *c)
 	return n == 2 && name && memcmp(name, "h2", 2) == 0;
 }
 
+static int tls_client_cert(const struct sl_conn *c, const char **dn)
+{
+	const struct tls_conn *t = c->xctx;
+
+	if (t->tb->verify == SL_VERIFY_NONE)
+		return -1;
+	*dn = t->dn;
+	return t->cert_ok;
+}
+
 static const struct sl_xprt_ops tls_xprt = {
 	.name = "TLS",
 	.secure = true,
@@ -785,6 +855,7 @@ static const struct sl_xprt_ops tls_xprt = {
 	.held = tls_held,
 	.resumed = tls_resumed,
 	.alpn_h2 = tls_alpn_h2,
+	.client_cert = tls_client_cert,
 	.free = tls_free,
 };
 

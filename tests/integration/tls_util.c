@@ -124,6 +124,23 @@ static const char gen_script[] =
 	"leaf b b.example.test DNS:b.example.test 3\n"
 	"leaf wild '*.wild.example.test' 'DNS:*.wild.example.test' 4\n"
 	"leaf c c.example.test '' 5\n"
+	/* client certificates: one from the test CA, one from a CA sluice
+	 * is never told about */
+	"client() {\n"
+	"	key \"$1.key\"\n"
+	"	openssl req -new -key \"$1.key\" -subj \"$2\" -out \"$1.csr\"\n"
+	"	printf 'basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\n"
+	"extendedKeyUsage=clientAuth\\n' > \"$1.ext\"\n"
+	"	openssl x509 -req -in \"$1.csr\" -CA \"$3.pem\" -CAkey \"$3.key\" -set_serial \"$4\" \\\n"
+	"		-days 3650 -sha256 -extfile \"$1.ext\" -out \"$1.crt\"\n"
+	"	cat \"$1.crt\" \"$1.key\" > \"$1.pem\"\n"
+	"}\n"
+	"key other.key\n"
+	"openssl req -x509 -new -key other.key -sha256 -days 3650 -subj '/CN=other test CA' \\\n"
+	"	-addext basicConstraints=critical,CA:TRUE \\\n"
+	"	-addext keyUsage=critical,keyCertSign,cRLSign -out other.pem\n"
+	"client client '/O=sluice tests/CN=alice' ca 10\n"
+	"client rogue '/CN=mallory' other 11\n"
 	"touch done\n";
 
 static struct tu_certs g_certs;
@@ -136,6 +153,7 @@ static void certs_fill(const char *dir)
 #define CERT_PATH(f) snprintf(t->f, sizeof(t->f), "%s/" #f ".pem", dir)
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	CERT_PATH(ca), CERT_PATH(a), CERT_PATH(b), CERT_PATH(wild), CERT_PATH(c);
+	CERT_PATH(client), CERT_PATH(rogue);
 #undef CERT_PATH
 }
 
@@ -322,6 +340,10 @@ static int client_new(struct tu_conn *c, const struct tu_opts *o)
 			return -EINVAL;
 		wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
 	}
+	if (o->cert && (wolfSSL_CTX_use_certificate_chain_file(c->ctx, o->cert) !=
+			WOLFSSL_SUCCESS || wolfSSL_CTX_use_PrivateKey_file(c->ctx, o->cert,
+									   WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS))
+		return -EINVAL;
 	wolfSSL_CTX_SetIORecv(c->ctx, cb_recv);
 	wolfSSL_CTX_SetIOSend(c->ctx, cb_send);
 	c->ssl = wolfSSL_new(c->ctx);
@@ -856,11 +878,12 @@ struct h_proxy *tu_proxy_start(const struct tu_conf *c)
 		"[defaults]\ntimeout_connect = 500ms\ntimeout_client = %s\n"
 		"timeout_server = 10s\ntimeout_client_fin = 300ms\n"
 		"timeout_server_fin = %s\n%s\n"
-		"[frontend %s]\nbind = 127.0.0.1:%d ssl crt=%s\nmode = %s\nbackend = app\n%s\n"
+		"[frontend %s]\nbind = 127.0.0.1:%d ssl crt=%s%s%s\nmode = %s\nbackend = app\n%s\n"
 		"[backend app]\nmode = %s\nbalance = roundrobin\n",
 		c->workers > 0 ? c->workers : 1, rot, OR(c->timeout_client, "10s"),
 		OR(c->timeout_server_fin, "300ms"), http, OR(c->fe_name, "web"), port,
-		OR(c->crt, tu_certs()->a), c->tcp ? "tcp" : "http", minv,
+		OR(c->crt, tu_certs()->a), c->bind_extra ? " " : "", OR(c->bind_extra, ""),
+		c->tcp ? "tcp" : "http", minv,
 		c->tcp ? "tcp" : "http-server-close");
 	for (int i = 0; i < c->nservers && off < sizeof(conf); i++)
 		off += (size_t)snprintf(conf + off, sizeof(conf) - off,

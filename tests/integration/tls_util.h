@@ -36,6 +36,8 @@ struct tu_certs {
 	char b[600];
 	char wild[600];
 	char c[600];
+	char client[600]; /* a client certificate (CN=alice) from ca, and its key */
+	char rogue[600];  /* one (CN=mallory) from a CA sluice is never given */
 };
 
 /* Generates the set once per run (shared by the test processes of a run
@@ -50,6 +52,8 @@ struct tu_opts {
 	const char *alpn;       /* "h2,http/1.1"; NULL: no ALPN extension */
 	WOLFSSL_SESSION *resume; /* borrowed: offered for resumption */
 	bool no_verify;         /* skip the CA check of the server chain */
+	const char *cert;       /* PEM with a client certificate and its key to
+				 * present; NULL: none */
 	int timeout_ms;         /* inactivity bound; 0: tu_io_to() */
 	const void *pre;        /* sent in clear before the handshake (a PROXY
 				 * header), pre_len bytes; NULL: nothing */
@@ -148,6 +152,7 @@ struct tu_conf {
 					http-server-close */
 	const char *fe_name;         /* NULL: "web" */
 	const char *crt;             /* crt= list; NULL: the a certificate */
+	const char *bind_extra;      /* more bind options ("ca=... verify=..."); NULL */
 	const char *ssl_min_version; /* NULL: not set */
 	const char *h2;              /* "off": h2 = off (http); NULL: not set */
 	const char *ssl_ticket_rotate; /* NULL: not set */

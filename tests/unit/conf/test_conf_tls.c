@@ -93,6 +93,44 @@ Test(conf_tls, rejects_bad_crt_lists)
 	/* (a path over 255 characters cannot occur: lines stop at 198) */
 }
 
+Test(conf_tls, client_certificate_options)
+{
+	const struct sl_bind_conf *b;
+
+	cr_assert_eq(load("[frontend web]\nbind = :443 ssl crt=/a.pem ca=/ca.pem\n"
+			  "bind = :444 ssl crt=/a.pem verify=optional ca=/ca.pem\n"
+			  "bind = :445 ssl crt=/a.pem ca=/ca.pem verify=required\n"
+			  "bind = :446 ssl crt=/a.pem\nbackend = app\n" BE), 0, "%s", err);
+	b = conf->frontends[0].binds;
+	/* a CA given is a CA enforced */
+	cr_assert_str_eq(b[0].ca, "/ca.pem");
+	cr_assert_eq(b[0].verify, SL_VERIFY_REQUIRED);
+	cr_assert_eq(b[1].verify, SL_VERIFY_OPTIONAL);
+	cr_assert_eq(b[2].verify, SL_VERIFY_REQUIRED);
+	cr_assert_str_eq(b[3].ca, "");
+	cr_assert_eq(b[3].verify, SL_VERIFY_NONE);
+}
+
+Test(conf_tls, rejects_bad_client_certificate_options)
+{
+	expect_error("[frontend web]\nbind = :443 ssl crt=/a.pem verify=optional\n"
+		     "backend = app\n" BE, "x.ini:2: key 'bind': ", "verify= expects ca=PATH");
+	expect_error("[frontend web]\nbind = :443 ca=/ca.pem\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "expect 'ssl' too");
+	expect_error("[frontend web]\nbind = :443 verify=required\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "expect 'ssl' too");
+	expect_error("[frontend web]\nbind = :443 ssl crt=/a.pem ca=/ca.pem verify=none\n"
+		     "backend = app\n" BE, "x.ini:2: key 'bind': ",
+		     "verify=required or verify=optional");
+	expect_error("[frontend web]\nbind = :443 ssl crt=/a.pem ca=\nbackend = app\n" BE,
+		     "x.ini:2: key 'bind': ", "ca=PATH");
+	expect_error("[frontend web]\nbind = :443 ssl crt=/a.pem ca=/x ca=/y\nbackend = app\n"
+		     BE, "x.ini:2: key 'bind': ", "given twice");
+	expect_error("[frontend web]\nbind = :443 ssl crt=/a.pem ca=/x verify=optional "
+		     "verify=required\nbackend = app\n" BE, "x.ini:2: key 'bind': ",
+		     "given twice");
+}
+
 /* The frontend's binds are all read once its section ends, so the check is
  * made there, at the line of the key. */
 Test(conf_tls, rejects_ssl_min_version_without_ssl_bind)

@@ -1191,6 +1191,34 @@ Test(http, build_request_head_replaces_x_forwarded_proto)
 			      "X-Forwarded-Proto: http\r\nConnection: close\r\n\r\n");
 }
 
+/* X-SSL-Client-* of a request never reach the server as the client wrote
+ * them: dropped, and set only from a verified client certificate; a
+ * response's pass. */
+Test(http, build_head_owns_the_client_certificate_headers)
+{
+	struct sl_http_rewrite rw = { .connection = "close" };
+	char out[2048];
+
+	build(REQ("GET / HTTP/1.1\r\nHost: a\r\nX-SSL-Client-DN: /CN=admin\r\n"
+		  "x-ssl-client-verify: SUCCESS\r\n\r\n"), false, &rw, out, sizeof(out));
+	cr_assert_str_eq(out, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	rw.cert_verify = "SUCCESS";
+	rw.cert_dn = "/O=t/CN=alice";
+	build(REQ("GET / HTTP/1.1\r\nHost: a\r\nX-SSL-Client-DN: /CN=admin\r\n\r\n"), false,
+	      &rw, out, sizeof(out));
+	cr_assert_str_eq(out, "GET / HTTP/1.1\r\nHost: a\r\nX-SSL-Client-Verify: SUCCESS\r\n"
+			      "X-SSL-Client-DN: /O=t/CN=alice\r\nConnection: close\r\n\r\n");
+	rw.cert_verify = "NONE";
+	rw.cert_dn = NULL;
+	build(REQ("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), false, &rw, out, sizeof(out));
+	cr_assert_str_eq(out, "GET / HTTP/1.1\r\nHost: a\r\nX-SSL-Client-Verify: NONE\r\n"
+			      "Connection: close\r\n\r\n");
+	rw.cert_verify = NULL;
+	build(REQ("HTTP/1.1 200 OK\r\nX-SSL-Client-DN: x\r\nContent-Length: 0\r\n\r\n"), true,
+	      &rw, out, sizeof(out));
+	cr_assert(strstr(out, "\r\nX-SSL-Client-DN: x\r\n"), "%s", out);
+}
+
 Test(http, build_request_head_without_forwardfor)
 {
 	const struct sl_http_rewrite rw = { .connection = "close" };
