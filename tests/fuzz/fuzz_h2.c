@@ -117,6 +117,12 @@ void sl_conn_notify_error(struct sl_conn *c, int res)
 	NOT_HERE("sl_conn_notify_error");
 }
 
+int sl_conn_client_cert(const struct sl_conn *c, const char **dn)
+{
+	(void)c, (void)dn;
+	NOT_HERE("sl_conn_client_cert");
+}
+
 void sl_ring_slice_put(struct sl_ring *r, uint16_t id)
 {
 	(void)r, (void)id;
