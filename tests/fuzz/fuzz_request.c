@@ -8,7 +8,8 @@
  *  - at most one framing (never Content-Length with Transfer-Encoding);
  *  - the head rebuilt for the server re-parses, whole, to the same request:
  *    same request line byte for byte, method, version, framing, Host;
- *    exactly the Connection header the proxy set, no hop-by-hop header left;
+ *    exactly the Connection header the proxy set, no hop-by-hop header left,
+ *    none of the client's X-SSL-Client-* headers;
  *  - the target is normalised as path_normalize = on does, and the
  *    forwarded one is normal already (normalising is idempotent);
  *  - the routing decision and path are the same on both heads, and the
@@ -100,6 +101,8 @@ static void same_request(const struct sl_http_parser *p, const char *out, uint32
 	FZ_CHECK(fz_count(&q, "te") == 0 && fz_count(&q, "keep-alive") == 0 &&
 		 fz_count(&q, "proxy-connection") == 0 && fz_count(&q, "upgrade") == 0,
 		 "a hop-by-hop header was forwarded");
+	FZ_CHECK(fz_count(&q, "x-ssl-client-dn") == 0 && fz_count(&q, "x-ssl-client-verify") == 0,
+		 "a client's own X-SSL-Client-* header was forwarded");
 	FZ_CHECK(sl_http_route(&fe, p) == sl_http_route(&fe, &q), "routing changed");
 	sl_http_get_path(p, &pp, &pl);
 	sl_http_get_path(&q, &qp, &ql);
