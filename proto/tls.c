@@ -30,6 +30,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfio.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
@@ -134,6 +135,8 @@ static int rotate_keys(uint64_t now)
 	return 0;
 }
 
+static bool verifies(WOLFSSL *ssl);
+
 /* wolfSSL's ticket callback. The ticket body is sealed in place; the
  * associated data binds it to the key name and nonce. */
 static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
@@ -146,10 +149,13 @@ static int ticket_cb(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ
 	uint64_t now = mono_ms();
 	bool old = false;
 
-	(void)ssl;
 	(void)arg;
 	if (in_len <= 0)
 		return WOLFSSL_TICKET_RET_FATAL;
+	/* a bind that verifies client certificates resumes nothing: the key is
+	 * the process's, so a ticket could come from any bind (load_cert) */
+	if (!enc && verifies(ssl))
+		return WOLFSSL_TICKET_RET_REJECT;
 	pthread_mutex_lock(&tk.mu);
 	if (rotate_keys(now) < 0) {
 		pthread_mutex_unlock(&tk.mu);
@@ -213,6 +219,13 @@ struct tls_conn {
 	bool cert_ok;         /* a client certificate was presented and verified */
 	char *dn;             /* ... its subject (malloc'd), for the server */
 };
+
+static bool verifies(WOLFSSL *ssl)
+{
+	const struct tls_conn *t = wolfSSL_GetIOReadCtx(ssl);
+
+	return t && t->tb->verify != SL_VERIFY_NONE;
+}
 
 static int tls_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
@@ -413,6 +426,14 @@ static int load_cert(const struct sl_config *conf, struct sl_tls_bind *tb, const
 		wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER |
 				       (tb->verify == SL_VERIFY_REQUIRED ?
 					WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+		/* No resumption here: a resumed session presents no certificate,
+		 * and tickets (sealed under the process's key) and wolfSSL's
+		 * session cache (process-wide) do not say which bind, under
+		 * which CA, verified what. Every connection shows its
+		 * certificate; ticket_cb refuses a foreign ticket too. */
+		wolfSSL_CTX_NoTicketTLSv12(c->ctx);
+		wolfSSL_CTX_no_ticket_TLSv13(c->ctx);
+		wolfSSL_CTX_set_session_cache_mode(c->ctx, WOLFSSL_SESS_CACHE_OFF);
 	}
 	wolfSSL_CTX_set_options(c->ctx, WOLFSSL_OP_CIPHER_SERVER_PREFERENCE);
 	wolfSSL_CTX_SetIORecv(c->ctx, tls_recv_cb);
@@ -597,24 +618,88 @@ static void fail_protocol(struct tls_conn *t, int err)
 			  SL_HS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
 }
 
-/* The handshake verified the client's certificate, if it presented one:
- * keep its subject for the server (X-SSL-Client-DN), bytes that cannot go
- * into a header field replaced by '?'. */
-static void keep_client_cert(struct tls_conn *t)
+/* Writes the subject of x in OpenSSL's one-line form (/O=.../CN=...) to
+ * out (n bytes), each value from its UTF-8 conversion with every byte that
+ * is not printable ASCII, '/', '=', '\\', and a space that starts or ends
+ * a value written \HH (hex, as RFC 4514 escapes): no value can pass for
+ * another attribute, hide behind a NUL or break the header. Returns its
+ * length, or -1 if it does not fit. */
+static int subject_line(WOLFSSL_X509 *x, char *out, size_t n)
 {
-	WOLFSSL_X509 *x;
-	char buf[512];
+	WOLFSSL_X509_NAME *name = wolfSSL_X509_get_subject_name(x);
+	int cnt = name ? wolfSSL_X509_NAME_entry_count(name) : 0;
+	size_t len = 0;
 
-	if (t->tb->verify == SL_VERIFY_NONE || !(x = wolfSSL_get_peer_certificate(t->ssl)))
-		return;
-	t->cert_ok = true;
-	if (wolfSSL_X509_NAME_oneline(wolfSSL_X509_get_subject_name(x), buf, sizeof(buf))) {
-		for (char *p = buf; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
-		t->dn = strdup(buf);
+	out[0] = 0;
+	for (int i = 0; i < cnt; i++) {
+		WOLFSSL_X509_NAME_ENTRY *e = wolfSSL_X509_NAME_get_entry(name, i);
+		const char *sn = e ? wolfSSL_OBJ_nid2sn(wolfSSL_OBJ_obj2nid(
+				wolfSSL_X509_NAME_ENTRY_get_object(e))) : NULL;
+		unsigned char *v = NULL;
+		int vl = e ? wolfSSL_ASN1_STRING_to_UTF8(&v, wolfSSL_X509_NAME_ENTRY_get_data(e)) : -1;
+		int w = snprintf(out + len, n - len, "/%s=", sn ? sn : "?");
+
+		if (w < 0 || (size_t)w >= n - len || vl < 0) {
+			wolfSSL_OPENSSL_free(v);
+			return -1;
+		}
+		len += (size_t)w;
+		for (int k = 0; k < vl; k++) {
+			unsigned char ch = v[k];
+			bool plain = ch >= 0x20 && ch < 0x7f && ch != '/' && ch != '=' &&
+				     ch != '\\' && !(ch == ' ' && (k == 0 || k == vl - 1));
+
+			if (len + (plain ? 1 : 3) >= n) {
+				wolfSSL_OPENSSL_free(v);
+				return -1;
+			}
+			if (plain) {
+				out[len++] = (char)ch;
+			} else {
+				snprintf(out + len, n - len, "\\%02X", ch);
+				len += 3;
+			}
+		}
+		out[len] = 0;
+		wolfSSL_OPENSSL_free(v);
 	}
+	return (int)len;
+}
+
+/* The handshake is complete on a bind that verifies client certificates:
+ * keep the verified certificate's subject for the server (X-SSL-Client-DN).
+ * False (the handshake fails, reason "certificate") for what must not
+ * pass: a resumed session (there are none here, load_cert), no certificate
+ * where one is required, a subject over 4 KiB. */
+static bool keep_client_cert(struct tls_conn *t)
+{
+	char buf[4096];
+	WOLFSSL_X509 *x;
+	int n;
+
+	if (t->tb->verify == SL_VERIFY_NONE)
+		return true;
+	if (wolfSSL_session_reused(t->ssl)) {
+		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, "a resumed session where client "
+				  "certificates are verified");
+		return false;
+	}
+	x = wolfSSL_get_peer_certificate(t->ssl);
+	if (!x) {
+		if (t->tb->verify == SL_VERIFY_OPTIONAL)
+			return true;
+		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, "no client certificate");
+		return false;
+	}
+	n = subject_line(x, buf, sizeof(buf));
 	wolfSSL_X509_free(x);
+	if (n < 0 || !(t->dn = strdup(buf))) {
+		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, n < 0 ? "the client certificate's "
+				  "subject is over 4 KiB" : "out of memory");
+		return false;
+	}
+	t->cert_ok = true;
+	return true;
 }
 
 /* Drive the handshake; true once it is complete. */
@@ -632,8 +717,9 @@ static bool handshake(struct tls_conn *t)
 			sl_conn_hs_failed(c, SL_HS_FAIL_CLOSED, "the client closed the connection");
 		return false;
 	}
+	if (!keep_client_cert(t))
+		return false;
 	t->hs_done = true;
-	keep_client_cert(t);
 	sl_conn_flush(c, NULL, NULL); /* the last flight, tickets */
 	sl_conn_notify_ready(c);      /* the owner starts its protocol */
 	return c->st == SL_CONN_OPEN;

@@ -4,9 +4,11 @@
  * given, never reaches a server when one is required (counted and logged
  * as reason "certificate"); a verified certificate's subject goes to the
  * server in X-SSL-Client-DN with X-SSL-Client-Verify, over HTTP/1.1 and
- * HTTP/2 and on resumed sessions, and a client cannot write either header
- * itself; verify=optional lets a client without one in ("NONE"); a CA file
- * that does not load stops `sluice -c` at the bind's file:line.
+ * HTTP/2, escaped so that no value passes for another attribute, and a
+ * client cannot write either header itself; no session resumes on such a
+ * bind (one from a bind without ca= would skip the check); verify=optional
+ * lets a client without one in ("NONE"); a CA file that does not load stops
+ * `sluice -c` at the bind's file:line.
  */
 #include <criterion/criterion.h>
 
@@ -162,26 +164,180 @@ Test(tls_client_cert, optional_lets_a_client_without_one_in_and_says_none)
 	h_proxy_finish(p);
 }
 
-/* A resumed session skips the certificate exchange: the subject verified
- * by the full handshake still reaches the server. */
-Test(tls_client_cert, a_resumed_session_keeps_its_certificate)
+/* The origin's head of connection idx, into out. */
+static void origin_head(struct hu_origin *o, int idx, char *out, size_t n)
+{
+	struct hu_conn_info ci;
+
+	cr_assert(hu_conn_wait_request(o, idx, tu_io_to()), "no request on connection %d", idx);
+	hu_conn_get(o, idx, &ci);
+	snprintf(out, n, "%.*s", (int)ci.head_len, ci.raw);
+	hu_conn_info_free(&ci);
+}
+
+/* A frontend with two binds in one process (tickets are sealed under the
+ * process's key): port *plain without ca=, port *mtls with it. */
+static struct h_proxy *two_binds(struct hu_origin *o, int *plain, int *mtls)
+{
+	const struct tu_certs *t = tu_certs();
+	char conf[4096];
+
+	*plain = h_free_port();
+	*mtls = h_free_port();
+	snprintf(conf, sizeof(conf), "[global]\nlog = stderr\n\n[frontend web]\nmode = http\n"
+		 "bind = 127.0.0.1:%d ssl crt=%s\nbind = 127.0.0.1:%d ssl crt=%s ca=%s\n"
+		 "backend = app\n\n[backend app]\nmode = http-server-close\n"
+		 "server = s1 127.0.0.1:%d\n", *plain, t->a, *mtls, t->a, t->ca,
+		 hu_origin_port(o));
+	return h_proxy_start_text(conf, *plain);
+}
+
+/* No session resumes on a bind that verifies client certificates: a
+ * resumed session shows no certificate, and tickets and wolfSSL's session
+ * cache are the process's, so a session from a bind without ca= would walk
+ * past the check. Offered such a session, or one of its own, a client gets
+ * a full handshake: refused without a certificate, verified with one.
+ * TLS 1.3 with the tests' wolfSSL client. */
+Test(tls_client_cert, no_session_resumes_past_the_check_tls13)
+{
+	const struct tu_certs *t = tu_certs();
+	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_origin *o = hu_origin_start(&sc);
+	struct tu_opts oo = { .sni = "a.example.test", .min_ver = 13, .max_ver = 13 };
+	int plain, mtls, n = 0;
+	struct h_proxy *p = two_binds(o, &plain, &mtls);
+	WOLFSSL_SESSION *s, *own = NULL;
+	char head[4096];
+	struct tu_conn c;
+	struct tu_rsp r;
+	bool resumed;
+
+	/* a session of the bind without ca= */
+	cr_assert_eq(tu_connect(&c, plain, &oo), 0, "%s", c.errstr);
+	cr_assert_eq(tu_http(&c, SPOOF, &r), 0);
+	s = tu_session(&c);
+	tu_close(&c);
+	cr_assert(s, "no session from the plain bind");
+	n++;
+	/* ... offered to the bind with ca=, without a certificate: refused */
+	oo.resume = s;
+	if (tu_connect(&c, mtls, &oo) == 0) {
+		cr_assert(!c.resumed, "a plain bind's session resumed where client certificates "
+			  "are verified");
+		cr_assert(tu_http(&c, SPOOF, &r) < 0, "answered: %d", r.status);
+	}
+	tu_close(&c);
+	cr_assert(failures(p, 1) >= 1, "the refusal was not counted as \"certificate\"");
+	/* ... with a certificate: a full handshake, verified; and its own
+	 * session (if it handed one out) does not resume either */
+	oo.cert = t->client;
+	for (int i = 0; i < 2; i++) {
+		oo.resume = own ? own : s;
+		cr_assert_eq(tu_connect(&c, mtls, &oo), 0, "%s", c.errstr);
+		resumed = c.resumed;
+		cr_assert_eq(tu_http(&c, SPOOF, &r), 0);
+		cr_assert_eq(r.status, 200);
+		if (!own)
+			own = tu_session(&c);
+		tu_close(&c);
+		cr_assert(!resumed, "connection %d resumed", i + 1);
+		origin_head(o, n++, head, sizeof(head));
+		cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
+		cr_assert_eq(count(head, ALICE), 1, "%s", head);
+	}
+	wolfSSL_SESSION_free(s);
+	if (own)
+		wolfSSL_SESSION_free(own);
+	h_proxy_finish(p);
+}
+
+/* openssl s_client -tls1_2 on port, one GET, with -sess_out or -sess_in
+ * sess and the client certificate cert (NULL: none); returns its exit
+ * status, its output in *text (malloc'd). (The tests' wolfSSL client fails
+ * a TLS 1.2 handshake whose ticket the server refuses with "out of order
+ * message", on any bind; OpenSSL does the full handshake.) */
+static int s_client12(int port, const char *sess_flag, const char *sess, const char *cert,
+		      char **text)
+{
+	const struct tu_certs *t = tu_certs();
+	char cmd[4096], out[700], certs[1400] = "";
+	int st;
+
+	if (cert)
+		snprintf(certs, sizeof(certs), "-cert %s -key %s", cert, cert);
+	h_write_file("s_client.out", "", out, sizeof(out));
+	snprintf(cmd, sizeof(cmd), "printf 'GET /s HTTP/1.1\\r\\nHost: a\\r\\nConnection: close"
+		 "\\r\\n\\r\\n' | timeout 15 openssl s_client -connect 127.0.0.1:%d -tls1_2 "
+		 "-servername a.example.test -CAfile %s -verify_return_error -ign_eof %s %s %s "
+		 "> %s 2>&1", port, t->ca, sess_flag, sess, certs, out);
+	st = system(cmd);
+	*text = tu_slurp(out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The same under TLS 1.2 (tickets and session ids) with OpenSSL. */
+Test(tls_client_cert, no_session_resumes_past_the_check_tls12)
+{
+	const struct tu_certs *t = tu_certs();
+	struct hu_script sc = { .act = HU_ACT_INFO };
+	struct hu_origin *o = hu_origin_start(&sc);
+	int plain, mtls, st;
+	struct h_proxy *p = two_binds(o, &plain, &mtls);
+	char sess[700], own[700], head[4096], *text;
+
+	h_write_file("plain.sess", "", sess, sizeof(sess));
+	h_write_file("own.sess", "", own, sizeof(own));
+	st = s_client12(plain, "-sess_out", sess, NULL, &text);
+	cr_assert(st == 0 && strstr(text, "New, TLSv1.2") && strstr(text, "HTTP/1.1 200"),
+		  "plain bind: %s", text);
+	free(text);
+	/* the plain bind's session, no certificate: refused */
+	st = s_client12(mtls, "-sess_in", sess, NULL, &text);
+	cr_assert(!strstr(text, "HTTP/1.1 200") && !strstr(text, "Reused,"),
+		  "no certificate, a plain bind's session: %s", text);
+	free(text);
+	cr_assert(failures(p, 1) >= 1, "the refusal was not counted as \"certificate\"");
+	/* with a certificate: a full handshake, verified, then its own session
+	 * offered back: a full handshake again */
+	st = s_client12(mtls, "-sess_in", sess, t->client, &text);
+	cr_assert(st == 0 && strstr(text, "New, TLSv1.2") && strstr(text, "HTTP/1.1 200"),
+		  "with a certificate, a plain bind's session: %s", text);
+	free(text);
+	snprintf(head, sizeof(head), "%s", "");
+	origin_head(o, 1, head, sizeof(head));
+	cr_assert_eq(count(head, ALICE), 1, "%s", head);
+	st = s_client12(mtls, "-sess_out", own, t->client, &text);
+	cr_assert(st == 0 && strstr(text, "HTTP/1.1 200"), "%s", text);
+	free(text);
+	/* OpenSSL writes no session the server did not make resumable (no
+	 * ticket, no session id): then there is nothing to offer */
+	{
+		char *saved = tu_slurp(own);
+		bool have = saved && strstr(saved, "BEGIN SSL SESSION");
+
+		free(saved);
+		st = s_client12(mtls, have ? "-sess_in" : "-sess_out", own, t->client, &text);
+	}
+	cr_assert(st == 0 && strstr(text, "New, TLSv1.2") && strstr(text, "HTTP/1.1 200"),
+		  "its own session: %s", text);
+	free(text);
+	origin_head(o, 3, head, sizeof(head));
+	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
+	cr_assert_eq(count(head, ALICE), 1, "%s", head);
+	h_proxy_finish(p);
+}
+
+/* A subject cannot pass for another: '/' and '=' in a value are escaped. */
+Test(tls_client_cert, a_subject_value_cannot_pass_for_another_attribute)
 {
 	const struct tu_certs *t = tu_certs();
 	struct hu_origin *o;
 	struct h_proxy *p = start(NULL, &o);
-	WOLFSSL_SESSION *s = NULL;
 	char head[4096];
-	bool resumed = false;
 
-	served(p, o, t->client, 0, head, sizeof(head), &resumed, &s);
-	cr_assert(!resumed);
-	cr_assert(s, "no session to resume");
-	served(p, o, t->client, 1, head, sizeof(head), &resumed, &s);
-	cr_assert(resumed, "the second connection was not resumed");
-	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
-	cr_assert_eq(count(head, ALICE), 1, "%s", head);
-	if (s)
-		wolfSSL_SESSION_free(s);
+	served(p, o, t->tricky, 0, head, sizeof(head), NULL, NULL);
+	cr_assert_eq(count(head, "X-SSL-Client-DN: /O=sluice tests/CN=bob\\2FCN\\3Dadmin\r\n"), 1,
+		     "%s", head);
 	h_proxy_finish(p);
 }
 

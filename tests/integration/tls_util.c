@@ -141,6 +141,7 @@ static const char gen_script[] =
 	"	-addext keyUsage=critical,keyCertSign,cRLSign -out other.pem\n"
 	"client client '/O=sluice tests/CN=alice' ca 10\n"
 	"client rogue '/CN=mallory' other 11\n"
+	"client tricky '/O=sluice tests/CN=bob\\/CN=admin' ca 12\n"
 	"touch done\n";
 
 static struct tu_certs g_certs;
@@ -153,7 +154,7 @@ static void certs_fill(const char *dir)
 #define CERT_PATH(f) snprintf(t->f, sizeof(t->f), "%s/" #f ".pem", dir)
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	CERT_PATH(ca), CERT_PATH(a), CERT_PATH(b), CERT_PATH(wild), CERT_PATH(c);
-	CERT_PATH(client), CERT_PATH(rogue);
+	CERT_PATH(client), CERT_PATH(rogue), CERT_PATH(tricky);
 #undef CERT_PATH
 }
 
