@@ -151,6 +151,17 @@ static bool dropped(const struct sl_http_parser *p, const struct sl_http_hdr *h,
 	return nconn && named_by_connection(p, h, conn, nconn);
 }
 
+/* "name: value" and its CRLF; nothing when value is NULL. */
+static void put_field(struct out *o, const char *name, const char *value)
+{
+	if (!value)
+		return;
+	puts0(o, name);
+	PUTL(o, ": ");
+	puts0(o, value);
+	PUTL(o, "\r\n");
+}
+
 static void put_xff(struct out *o, const struct sl_http_parser *p, const char *client_ip)
 {
 	bool first = true;
@@ -208,32 +219,12 @@ int sl_http_build_head(const struct sl_http_parser *p, const struct sl_http_rewr
 	}
 	if (rw->client_ip)
 		put_xff(&o, p, rw->client_ip);
-	if (rw->proto) {
-		PUTL(&o, "X-Forwarded-Proto: ");
-		puts0(&o, rw->proto);
-		PUTL(&o, "\r\n");
-	}
-	if (rw->cert_verify) {
-		PUTL(&o, "X-SSL-Client-Verify: ");
-		puts0(&o, rw->cert_verify);
-		PUTL(&o, "\r\n");
-	}
-	if (rw->cert_dn) {
-		PUTL(&o, "X-SSL-Client-DN: ");
-		puts0(&o, rw->cert_dn);
-		PUTL(&o, "\r\n");
-	}
-	if (idn && rw->id_value) {
-		put(&o, rw->id_name, idn);
-		PUTL(&o, ": ");
-		puts0(&o, rw->id_value);
-		PUTL(&o, "\r\n");
-	}
-	if (rw->connection) {
-		PUTL(&o, "Connection: ");
-		puts0(&o, rw->connection);
-		PUTL(&o, "\r\n");
-	}
+	put_field(&o, "X-Forwarded-Proto", rw->proto);
+	put_field(&o, "X-SSL-Client-Verify", rw->cert_verify);
+	put_field(&o, "X-SSL-Client-DN", rw->cert_dn);
+	if (idn)
+		put_field(&o, rw->id_name, rw->id_value);
+	put_field(&o, "Connection", rw->connection);
 	PUTL(&o, "\r\n");
 	return o.err ? o.err : (int)o.len;
 }
