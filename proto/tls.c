@@ -39,6 +39,7 @@
 #include "core/worker-t.h"
 #include "core/conn.h"
 #include "proto/tls.h"
+#include "proto/tls_dn.h"
 
 #define MAX_NAMES 64      /* DNS names kept per certificate */
 #define CIPHERS "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:" \
@@ -618,64 +619,19 @@ static void fail_protocol(struct tls_conn *t, int err)
 			  SL_HS_FAIL_PROTOCOL, wolf_reason(err, why, sizeof(why)));
 }
 
-/* Writes the subject of x in OpenSSL's one-line form (/O=.../CN=...) to
- * out (n bytes), each value from its UTF-8 conversion with every byte that
- * is not printable ASCII, '/', '=', '\\', and a space that starts or ends
- * a value written \HH (hex, as RFC 4514 escapes): no value can pass for
- * another attribute, hide behind a NUL or break the header. Returns its
- * length, or -1 if it does not fit. */
-static int subject_line(WOLFSSL_X509 *x, char *out, size_t n)
-{
-	WOLFSSL_X509_NAME *name = wolfSSL_X509_get_subject_name(x);
-	int cnt = name ? wolfSSL_X509_NAME_entry_count(name) : 0;
-	size_t len = 0;
-
-	out[0] = 0;
-	for (int i = 0; i < cnt; i++) {
-		WOLFSSL_X509_NAME_ENTRY *e = wolfSSL_X509_NAME_get_entry(name, i);
-		const char *sn = e ? wolfSSL_OBJ_nid2sn(wolfSSL_OBJ_obj2nid(
-				wolfSSL_X509_NAME_ENTRY_get_object(e))) : NULL;
-		unsigned char *v = NULL;
-		int vl = e ? wolfSSL_ASN1_STRING_to_UTF8(&v, wolfSSL_X509_NAME_ENTRY_get_data(e)) : -1;
-		int w = snprintf(out + len, n - len, "/%s=", sn ? sn : "?");
-
-		if (w < 0 || (size_t)w >= n - len || vl < 0) {
-			wolfSSL_OPENSSL_free(v);
-			return -1;
-		}
-		len += (size_t)w;
-		for (int k = 0; k < vl; k++) {
-			unsigned char ch = v[k];
-			bool plain = ch >= 0x20 && ch < 0x7f && ch != '/' && ch != '=' &&
-				     ch != '\\' && !(ch == ' ' && (k == 0 || k == vl - 1));
-
-			if (len + (plain ? 1 : 3) >= n) {
-				wolfSSL_OPENSSL_free(v);
-				return -1;
-			}
-			if (plain) {
-				out[len++] = (char)ch;
-			} else {
-				snprintf(out + len, n - len, "\\%02X", ch);
-				len += 3;
-			}
-		}
-		out[len] = 0;
-		wolfSSL_OPENSSL_free(v);
-	}
-	return (int)len;
-}
-
 /* The handshake is complete on a bind that verifies client certificates:
  * keep the verified certificate's subject for the server (X-SSL-Client-DN).
  * False (the handshake fails, reason "certificate") for what must not
  * pass: a resumed session (there are none here, load_cert), no certificate
- * where one is required, a subject over 4 KiB. */
+ * where one is required, a subject that does not fit 8 KiB written out
+ * (proto/tls_dn.c: wolfSSL's own name API drops attributes it does not
+ * know, so the subject is read from the DER). */
 static bool keep_client_cert(struct tls_conn *t)
 {
-	char buf[4096];
+	char buf[8192];
+	const unsigned char *der;
 	WOLFSSL_X509 *x;
-	int n;
+	int n, dlen = 0;
 
 	if (t->tb->verify == SL_VERIFY_NONE)
 		return true;
@@ -691,11 +647,13 @@ static bool keep_client_cert(struct tls_conn *t)
 		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, "no client certificate");
 		return false;
 	}
-	n = subject_line(x, buf, sizeof(buf));
+	der = wolfSSL_X509_get_der(x, &dlen);
+	n = der && dlen > 0 ? sl_tls_subject_line(der, (size_t)dlen, buf, sizeof(buf)) : -1;
 	wolfSSL_X509_free(x);
 	if (n < 0 || !(t->dn = strdup(buf))) {
 		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, n < 0 ? "the client certificate's "
-				  "subject is over 4 KiB" : "out of memory");
+				  "subject does not parse or is over 8 KiB written out" :
+				  "out of memory");
 		return false;
 	}
 	t->cert_ok = true;

@@ -16,7 +16,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_SRC := proto/http_msg.c proto/http_path.c proto/http_rewrite.c proto/http_route.c \
-		proto/proxy.c \
+		proto/proxy.c proto/tls_dn.c \
 		conf/conf.c conf/conf_keys.c conf/conf_value.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) \
 		$(LLHTTP_SRC:%.c=$(FUZZ_BUILD)/llhttp/%.o)

@@ -141,7 +141,7 @@ static const char gen_script[] =
 	"	-addext keyUsage=critical,keyCertSign,cRLSign -out other.pem\n"
 	"client client '/O=sluice tests/CN=alice' ca 10\n"
 	"client rogue '/CN=mallory' other 11\n"
-	"client tricky '/O=sluice tests/CN=bob\\/CN=admin' ca 12\n"
+	"client tricky '/O=sluice tests/title=admin/CN=bob\\/CN=admin' ca 12\n"
 	"touch done\n";
 
 static struct tu_certs g_certs;

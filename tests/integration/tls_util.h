@@ -38,7 +38,8 @@ struct tu_certs {
 	char c[600];
 	char client[600]; /* a client certificate (CN=alice) from ca, and its key */
 	char rogue[600];  /* one (CN=mallory) from a CA sluice is never given */
-	char tricky[600]; /* one from ca whose CN is "bob/CN=admin" */
+	char tricky[600]; /* one from ca: a title (wolfSSL's name API drops it),
+			   * a CN "bob/CN=admin" */
 };
 
 /* Generates the set once per run (shared by the test processes of a run
