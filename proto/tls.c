@@ -650,7 +650,7 @@ static bool keep_client_cert(struct tls_conn *t)
 	der = wolfSSL_X509_get_der(x, &dlen);
 	n = der && dlen > 0 ? sl_tls_subject_line(der, (size_t)dlen, buf, sizeof(buf)) : -1;
 	wolfSSL_X509_free(x);
-	if (n < 0 || !(t->dn = strdup(buf))) {
+	if (n < 0 || (n > 0 && !(t->dn = strdup(buf)))) {
 		sl_conn_hs_failed(t->c, SL_HS_FAIL_CERTIFICATE, n < 0 ? "the client certificate's "
 				  "subject does not parse or is over 8 KiB written out" :
 				  "out of memory");

@@ -32,10 +32,12 @@ static bool next(const uint8_t **p, const uint8_t *end, struct tlv *t)
 	if (len & 0x80) {
 		int k = (int)(len & 0x7f);
 
-		if (k < 1 || k > 4 || end - q < k)
-			return false;
+		if (k < 1 || k > 4 || end - q < k || *q == 0)
+			return false; /* (a leading zero byte: not DER) */
 		for (len = 0; k; k--)
 			len = (len << 8) | *q++;
+		if (len < 0x80)
+			return false; /* the short form was due: not DER */
 	}
 	if ((size_t)(end - q) < len)
 		return false;
@@ -71,11 +73,12 @@ static void put_hex(struct out *o, uint8_t b, bool escape)
 	put(o, h, escape ? 3 : 2);
 }
 
-/* One UTF-8 byte of a value; first/last: it starts or ends the value. */
+/* One UTF-8 byte of a value; first/last: it starts or ends the value. A
+ * leading '#' is escaped too: unescaped it starts the #HEX form. */
 static void put_vbyte(struct out *o, uint8_t b, bool first, bool last)
 {
 	bool plain = b >= 0x20 && b < 0x7f && b != '/' && b != '=' && b != '+' && b != '\\' &&
-		     !(b == ' ' && (first || last));
+		     !(b == ' ' && (first || last)) && !(b == '#' && first);
 
 	if (plain)
 		put(o, (const char *)&b, 1);
@@ -83,11 +86,14 @@ static void put_vbyte(struct out *o, uint8_t b, bool first, bool last)
 		put_hex(o, b, true);
 }
 
-/* The UTF-8 encoding of code point c into u (4 bytes); its length. */
+/* The UTF-8 encoding of code point c into u (4 bytes); its length, or -1
+ * for no character (a surrogate, past U+10FFFF): the value is then written
+ * as its encoding, never as a replacement character another value could
+ * hold. */
 static int utf8(uint32_t c, uint8_t *u)
 {
 	if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		c = 0xfffd;
+		return -1;
 	if (c < 0x80) {
 		u[0] = (uint8_t)c;
 		return 1;
@@ -138,12 +144,16 @@ static void put_value(struct out *o, const struct tlv *v, const uint8_t *tlv_sta
 			for (size_t j = 0; j < w; j++)
 				c = c << 8 | v->v[i + j];
 			k = utf8(c, u + ulen);
+			if (k < 0) {
+				ulen = sizeof(u); /* as an encoding */
+				break;
+			}
 			ulen += (size_t)k;
 			if (ulen > sizeof(u) - 4)
 				break;
 		}
 		if (ulen > sizeof(u) - 4)
-			break; /* too long to convert here: as an encoding */
+			break; /* too long to convert here, or no character: as an encoding */
 		for (size_t i = 0; i < ulen; i++)
 			put_vbyte(o, u[i], i == 0, i + 1 == ulen);
 		return;
@@ -185,6 +195,11 @@ static void put_type(struct out *o, const struct tlv *oid)
 			return;
 		}
 	for (size_t i = 0; i < oid->len; i++) {
+		if (oid->v[i] == 0x80 && (i == 0 || !(oid->v[i - 1] & 0x80))) {
+			o->full = true; /* a padded arc: not DER, and it would print
+					 * like the unpadded one */
+			return;
+		}
 		if (arc >> 56) {
 			o->full = true; /* an arc over 2^63: not a real type */
 			return;

@@ -17,11 +17,13 @@
  * '+'. Names are OpenSSL's short names (CN, O, OU, C, ST, L, title,
  * emailAddress, ...), any other type its dotted OID. Values are UTF-8
  * (BMPString and UniversalString converted); every byte outside printable
- * ASCII, '/', '=', '+', '\' and a space that starts or ends a value is
- * written \HH (hex, as RFC 4514 escapes), so no value can pass for another
- * attribute; a value of any other ASN.1 type is written #HEX of its whole
- * encoding (RFC 4514). Returns the length, or -1 for a certificate that
- * does not parse or a line that does not fit. */
+ * ASCII, '/', '=', '+', '\', a leading '#' and a space that starts or ends a
+ * value is written \HH (hex, as RFC 4514 escapes), so no value can pass for
+ * another attribute; a value of any other ASN.1 type, or a BMP/Universal
+ * string that holds no character, is written #HEX of its whole encoding
+ * (RFC 4514). Returns the length, or -1 for a certificate that does not
+ * parse as DER (padded OID arcs and long-form lengths that should be short
+ * included) or a line that does not fit. */
 int sl_tls_subject_line(const uint8_t *cert, size_t len, char *out, size_t n);
 
 #endif

@@ -22,6 +22,9 @@ static void tlv(struct der *d, uint8_t tag, const void *v, size_t vlen)
 	d->b[d->n++] = tag;
 	if (vlen < 128) {
 		d->b[d->n++] = (uint8_t)vlen;
+	} else if (vlen < 256) {
+		d->b[d->n++] = 0x81;
+		d->b[d->n++] = (uint8_t)vlen;
 	} else {
 		d->b[d->n++] = 0x82;
 		d->b[d->n++] = (uint8_t)(vlen >> 8);
@@ -129,11 +132,56 @@ Test(tls_dn, values_cannot_pass_for_attributes_nor_break_the_line)
 Test(tls_dn, another_value_type_is_written_as_its_encoding)
 {
 	static const uint8_t five = 5;
-	struct der r[1] = { { .n = 0 } }, c;
+	struct der r[2] = { { .n = 0 } }, c;
 
 	atv(&r[0], CN, sizeof(CN), 0x02, &five, 1);
+	/* a string that looks like that form has its '#' escaped */
+	atv(&r[1], CN, sizeof(CN), 0x0c, "#020105", 7);
+	cert(&c, r, 2);
+	cr_assert_str_eq(line(&c), "/CN=#020105/CN=\\23020105");
+}
+
+/* No replacement character: a BMPString surrogate or a UniversalString
+ * past U+10FFFF is written as its encoding, so it cannot read like a
+ * value that holds U+FFFD. */
+Test(tls_dn, no_character_is_written_as_its_encoding)
+{
+	static const uint8_t sur[] = { 0xd8, 0x00 }, far[] = { 0x00, 0x11, 0x00, 0x00 };
+	static const uint8_t fffd[] = { 0xef, 0xbf, 0xbd };
+	struct der r[3] = { { .n = 0 } }, c;
+
+	atv(&r[0], CN, sizeof(CN), 0x1e, sur, sizeof(sur));
+	atv(&r[1], CN, sizeof(CN), 0x1c, far, sizeof(far));
+	atv(&r[2], CN, sizeof(CN), 0x0c, fffd, sizeof(fffd));
+	cert(&c, r, 3);
+	cr_assert_str_eq(line(&c), "/CN=#1E02D800/CN=#1C0400110000/CN=\\EF\\BF\\BD");
+}
+
+/* What DER forbids and would print like something else is refused: an OID
+ * arc padded with 0x80, a length in the long form where the short one was
+ * due. */
+Test(tls_dn, non_der_encodings_are_refused)
+{
+	static const uint8_t padded[] = { 0x55, 0x04, 0x80, 0x03 };
+	struct der r[1] = { { .n = 0 } }, c;
+	char buf[256];
+
+	atv(&r[0], padded, sizeof(padded), 0x0c, "x", 1);
 	cert(&c, r, 1);
-	cr_assert_str_eq(line(&c), "/CN=#020105");
+	cr_assert_eq(sl_tls_subject_line(c.b, c.n, buf, sizeof(buf)), -1);
+	{
+		/* 0c 81 01 78: "x" with a long-form length */
+		static const uint8_t val[] = { 0x81, 0x01, 'x' };
+		struct der a = { .n = 0 }, rr[1] = { { .n = 0 } };
+
+		tlv(&a, 0x06, CN, sizeof(CN));
+		a.b[a.n++] = 0x0c;
+		memcpy(a.b + a.n, val, sizeof(val));
+		a.n += sizeof(val);
+		tlv(&rr[0], 0x30, a.b, a.n);
+		cert(&c, rr, 1);
+		cr_assert_eq(sl_tls_subject_line(c.b, c.n, buf, sizeof(buf)), -1);
+	}
 }
 
 Test(tls_dn, malformed_der_and_a_full_buffer_are_refused)
