@@ -7,8 +7,8 @@
  * HTTP/2, escaped so that no value passes for another attribute, and a
  * client cannot write either header itself; no session resumes on such a
  * bind (one from a bind without ca= would skip the check); verify=optional
- * lets a client without one in ("NONE"); a CA file that does not load stops
- * `sluice -c` at the bind's file:line.
+ * lets a client without one in ("NONE"); a tcp frontend verifies too; a CA
+ * file that does not load stops `sluice -c` at the bind's file:line.
  */
 #include <criterion/criterion.h>
 
@@ -370,6 +370,42 @@ Test(tls_client_cert, h2_streams_carry_the_connections_certificate)
 	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
 	cr_assert_eq(count(head, ALICE), 1, "%s", head);
 	cr_assert(!strstr(head, "/CN=admin"), "%s", head);
+	h_proxy_finish(p);
+}
+
+/* A tcp frontend verifies the same way (no headers there): a client
+ * without a certificate never reaches the server, one with it gets its
+ * bytes echoed. */
+Test(tls_client_cert, a_tcp_frontend_verifies_too)
+{
+	const struct tu_certs *t = tu_certs();
+	struct h_origin_opts eo = { .handler = h_handle_echo };
+	struct h_origin *o = h_origin_start(&eo);
+	char extra[700], buf[16];
+	struct tu_conf tc = { .tcp = true, .bind_extra = extra, .nservers = 1 };
+	struct tu_opts oo = { .sni = "a.example.test" };
+	struct h_proxy *p;
+	struct tu_conn c;
+	ssize_t n;
+
+	snprintf(extra, sizeof(extra), "ca=%s", t->ca);
+	tc.server_port[0] = h_origin_port(o);
+	p = tu_proxy_start(&tc);
+	if (tu_connect(&c, p->port, &oo) == 0) {
+		/* TLS 1.3: refused at the first read */
+		(void)tu_send_str(&c, "ping");
+		n = tu_recv(&c, buf, sizeof(buf));
+		cr_assert(n < 0, "a client without a certificate got %zd bytes back", n);
+	}
+	tu_close(&c);
+	cr_assert(failures(p, 1) >= 1, "the refusal was not counted as \"certificate\"");
+	cr_assert_eq(h_origin_accepted(o), 0, "a refused client reached the server");
+	oo.cert = t->client;
+	cr_assert_eq(tu_connect(&c, p->port, &oo), 0, "%s", c.errstr);
+	cr_assert_eq(tu_send_str(&c, "ping"), 0);
+	n = tu_recv(&c, buf, sizeof(buf));
+	cr_assert(n == 4 && !memcmp(buf, "ping", 4), "echo: %zd", n);
+	tu_close(&c);
 	h_proxy_finish(p);
 }
 
