@@ -443,14 +443,14 @@ static bool crt_list_ok(const char *list)
 }
 
 static int bind_option(struct loader *ld, const char *key, const char *value,
-		       const char *tok, struct sl_bind_conf *b, bool *verify_set)
+		       const char *tok, struct sl_bind_conf *b)
 {
 	const char *crt = strncmp(tok, "crt=", 4) == 0 ? tok + 4 : NULL;
 	const char *ca = strncmp(tok, "ca=", 3) == 0 ? tok + 3 : NULL;
 	const char *vf = strncmp(tok, "verify=", 7) == 0 ? tok + 7 : NULL;
 
 	if ((strcmp(tok, "ssl") == 0 && b->ssl) || (strcmp(tok, "accept_proxy") == 0 &&
-	    b->accept_proxy) || (crt && b->crt[0]) || (ca && b->ca[0]) || (vf && *verify_set))
+	    b->accept_proxy) || (crt && b->crt[0]) || (ca && b->ca[0]) || (vf && b->verify))
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option '%s' given twice, "
 				    "got '%s'", key, tok, value);
 	if (strcmp(tok, "ssl") == 0) {
@@ -472,7 +472,6 @@ static int bind_option(struct loader *ld, const char *key, const char *value,
 			return sl_conf_bad_value(ld, key, "verify=required or verify=optional",
 						 value);
 		b->verify = strcmp(vf, "required") ? SL_VERIFY_OPTIONAL : SL_VERIFY_REQUIRED;
-		*verify_set = true;
 	} else {
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': unknown option '%s'; "
 				    "expected ssl, crt=PATH, ca=PATH, verify=required|optional or "
@@ -486,7 +485,6 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	struct sl_frontend_conf *fe = cur_fe(ld);
 	struct sl_bind_conf b = { .line = ld->lineno };
 	char tmp[VALUE_MAX], *save, *tok;
-	bool verify_set = false;
 	int rc;
 
 	if (strlen(value) >= sizeof(tmp) || !(tok = strtok_r(strcpy(tmp, value), " \t", &save)))
@@ -495,7 +493,7 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	if ((rc = parse_addr(ld, key, tok, &b.addr)) < 0)
 		return rc;
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL)
-		if ((rc = bind_option(ld, key, value, tok, &b, &verify_set)) < 0)
+		if ((rc = bind_option(ld, key, value, tok, &b)) < 0)
 			return rc;
 	if (b.ssl && !b.crt[0])
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option 'ssl' expects "
@@ -503,15 +501,16 @@ static int add_bind(struct loader *ld, const char *key, const char *value)
 	if (b.crt[0] && !b.ssl)
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option crt=PATH expects "
 				    "'ssl' too, got '%s'", key, value);
-	if ((b.ca[0] || verify_set) && !b.ssl)
+	/* (verify= takes no "none": verify is set exactly when it was given) */
+	if ((b.ca[0] || b.verify) && !b.ssl)
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': options ca= and verify= "
 				    "are for client certificates, which expect 'ssl' too, got '%s'",
 				    key, value);
-	if (verify_set && !b.ca[0])
+	if (b.verify && !b.ca[0])
 		return sl_conf_fail(ld, ld->lineno, -EINVAL, "key '%s': option verify= expects "
 				    "ca=PATH too (the CAs a client certificate must chain to), "
 				    "got '%s'", key, value);
-	if (b.ca[0] && !verify_set)
+	if (b.ca[0] && !b.verify)
 		b.verify = SL_VERIFY_REQUIRED; /* a CA given is a CA enforced */
 	if ((rc = check_bind_unique(ld, key, &b.addr)) < 0)
 		return rc;

@@ -310,10 +310,8 @@ static int on_request_head(struct sl_session *s)
 		int v = s->c[SL_SIDE_CLI] ? sl_conn_client_cert(s->c[SL_SIDE_CLI], &rw.cert_dn) : -1;
 
 		rw.cert_verify = v < 0 ? NULL : v ? "SUCCESS" : "NONE";
-		if (rw.cert_dn)
-			cap += (uint32_t)strlen(rw.cert_dn) + 64;
-		else if (rw.cert_verify)
-			cap += 64;
+		if (rw.cert_verify) /* the two headers' names, the verdict, the DN */
+			cap += 64 + (rw.cert_dn ? (uint32_t)strlen(rw.cert_dn) : 0);
 	}
 	if (s->fe->request_id[0]) {
 		rw.id_name = s->fe->request_id;

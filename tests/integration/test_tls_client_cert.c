@@ -60,6 +60,17 @@ static double failures(struct h_proxy *p, double min)
 	return tu_metric_wait(p, s, min, 2000 * h_slow());
 }
 
+/* The origin's head of connection idx, into out. */
+static void origin_head(struct hu_origin *o, int idx, char *out, size_t n)
+{
+	struct hu_conn_info ci;
+
+	cr_assert(hu_conn_wait_request(o, idx, tu_io_to()), "no request on connection %d", idx);
+	hu_conn_get(o, idx, &ci);
+	snprintf(out, n, "%.*s", (int)ci.head_len, ci.raw);
+	hu_conn_info_free(&ci);
+}
+
 /* A client presenting cert (NULL: none) is refused: under TLS 1.3 the
  * client's side of the handshake ends before the server has read its
  * certificate, so the refusal may come as the first read failing. Nothing
@@ -92,37 +103,20 @@ static void refused(struct h_proxy *p, struct hu_origin *o, const char *cert, do
  * (NULL: none): answered, and the head the origin got (connection index
  * idx) is returned in out. */
 static void served(struct h_proxy *p, struct hu_origin *o, const char *cert, int idx,
-		   char *out, size_t n, bool *resumed, WOLFSSL_SESSION **keep)
+		   char *out, size_t n)
 {
 	struct tu_opts oo = { .sni = "a.example.test", .cert = cert };
-	struct hu_conn_info ci;
 	struct tu_conn c;
 	struct tu_rsp r;
 	int rc;
 
-	if (keep && *keep)
-		oo.resume = *keep;
 	rc = tu_connect(&c, p->port, &oo);
 	cr_assert_eq(rc, 0, "handshake with %s: %s", cert ? cert : "no certificate", c.errstr);
 	rc = tu_http(&c, SPOOF, &r);
 	cr_assert_eq(rc, 0, "%s", strerror(-rc));
 	cr_assert_eq(r.status, 200, "%s", r.head);
-	if (resumed)
-		*resumed = c.resumed;
-	if (keep) {
-		WOLFSSL_SESSION *s = tu_session(&c);
-
-		if (s) {
-			if (*keep)
-				wolfSSL_SESSION_free(*keep);
-			*keep = s;
-		}
-	}
 	tu_close(&c);
-	cr_assert(hu_conn_wait_request(o, idx, tu_io_to()));
-	hu_conn_get(o, idx, &ci);
-	snprintf(out, n, "%.*s", (int)ci.head_len, ci.raw);
-	hu_conn_info_free(&ci);
+	origin_head(o, idx, out, n);
 	cr_assert(!strstr(out, "/CN=admin"), "the client's own X-SSL-Client-DN passed:\n%s", out);
 	cr_assert_eq(count(out, "X-SSL-Client-Verify:"), 1, "%s", out);
 }
@@ -138,7 +132,7 @@ Test(tls_client_cert, required_refuses_clients_without_a_good_one_and_names_the_
 	refused(p, o, NULL, &nfail);
 	refused(p, o, t->rogue, &nfail);
 	cr_assert(hu_log_has(p, "TLS handshake failed (certificate)"), "no log line");
-	served(p, o, t->client, 0, head, sizeof(head), NULL, NULL);
+	served(p, o, t->client, 0, head, sizeof(head));
 	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
 	cr_assert_eq(count(head, ALICE), 1, "%s", head);
 	cr_assert_eq(count(head, "X-SSL-Client-"), 2, "%s", head);
@@ -153,26 +147,15 @@ Test(tls_client_cert, optional_lets_a_client_without_one_in_and_says_none)
 	char head[4096];
 	double nfail = 0;
 
-	served(p, o, NULL, 0, head, sizeof(head), NULL, NULL);
+	served(p, o, NULL, 0, head, sizeof(head));
 	cr_assert_eq(count(head, "X-SSL-Client-Verify: NONE\r\n"), 1, "%s", head);
 	cr_assert_eq(count(head, "X-SSL-Client-DN"), 0, "%s", head);
 	/* one that does not verify is refused all the same */
 	refused(p, o, t->rogue, &nfail);
-	served(p, o, t->client, 1, head, sizeof(head), NULL, NULL);
+	served(p, o, t->client, 1, head, sizeof(head));
 	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
 	cr_assert_eq(count(head, ALICE), 1, "%s", head);
 	h_proxy_finish(p);
-}
-
-/* The origin's head of connection idx, into out. */
-static void origin_head(struct hu_origin *o, int idx, char *out, size_t n)
-{
-	struct hu_conn_info ci;
-
-	cr_assert(hu_conn_wait_request(o, idx, tu_io_to()), "no request on connection %d", idx);
-	hu_conn_get(o, idx, &ci);
-	snprintf(out, n, "%.*s", (int)ci.head_len, ci.raw);
-	hu_conn_info_free(&ci);
 }
 
 /* A frontend with two binds in one process (tickets are sealed under the
@@ -337,7 +320,7 @@ Test(tls_client_cert, a_subject_value_cannot_pass_for_another_attribute)
 	struct h_proxy *p = start(NULL, &o);
 	char head[4096];
 
-	served(p, o, t->tricky, 0, head, sizeof(head), NULL, NULL);
+	served(p, o, t->tricky, 0, head, sizeof(head));
 	cr_assert_eq(count(head, "X-SSL-Client-DN: /O=sluice tests/title=admin/CN=bob\\2FCN\\3Dadmin\r\n"), 1,
 		     "%s", head);
 	h_proxy_finish(p);
@@ -349,7 +332,6 @@ Test(tls_client_cert, h2_streams_carry_the_connections_certificate)
 	const struct tu_certs *t = tu_certs();
 	struct hu_origin *o;
 	struct h_proxy *p = start(NULL, &o);
-	struct hu_conn_info ci;
 	char cmd[2048], out[600], head[4096], *text;
 	int st;
 
@@ -363,10 +345,7 @@ Test(tls_client_cert, h2_streams_carry_the_connections_certificate)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl: %s", text);
 	cr_assert(strstr(text, "\n2\n"), "curl did not speak h2: %s", text);
 	free(text);
-	cr_assert(hu_conn_wait_request(o, 0, tu_io_to()));
-	hu_conn_get(o, 0, &ci);
-	snprintf(head, sizeof(head), "%.*s", (int)ci.head_len, ci.raw);
-	hu_conn_info_free(&ci);
+	origin_head(o, 0, head, sizeof(head));
 	cr_assert_eq(count(head, "X-SSL-Client-Verify: SUCCESS\r\n"), 1, "%s", head);
 	cr_assert_eq(count(head, ALICE), 1, "%s", head);
 	cr_assert(!strstr(head, "/CN=admin"), "%s", head);
